@@ -1,0 +1,83 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a build script should fail loudly
+
+//! Build the first-party plugins and the guest test programs as WASI
+//! components (`wasm32-wasip2`), so a plain `cargo build` or `cargo test`
+//! produces every component from source; nothing prebuilt is checked in.
+//!
+//! The inner cargo gets its own target directory: the outer build holds the
+//! lock on its own.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Packages built as components: bundled plugins first, then test guests.
+const COMPONENTS: &[&str] = &["fs", "search", "edit", "hostile", "overreach"];
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    for watched in ["plugins", "sdk", "wit", "tests/guests", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let target_dir = wasm_target_dir(&out);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .args(["--target", "wasm32-wasip2", "--profile", "plugin"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for package in COMPONENTS {
+        cmd.args(["-p", package]);
+    }
+    // The outer build's flags and wrappers (clippy, coverage) are for the
+    // host, not for the guests.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_PROFILE_RELEASE_LTO",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("cannot run cargo to build the plugins");
+    if !status.success() {
+        panic!(
+            "building the plugin components failed (see above). If the target is missing, run: rustup target add wasm32-wasip2"
+        );
+    }
+    let built = target_dir.join("wasm32-wasip2").join("plugin");
+    for package in COMPONENTS {
+        let file = format!("{package}.wasm");
+        let from = built.join(&file);
+        std::fs::copy(&from, out.join(&file))
+            .unwrap_or_else(|e| panic!("cannot copy {}: {e}", from.display()));
+    }
+}
+
+/// `<target>/wasm-components`, found from OUT_DIR
+/// (`<target>[/<triple>]/<profile>/build/<pkg>-<hash>/out`).
+fn wasm_target_dir(out: &Path) -> PathBuf {
+    let build = out
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "build"))
+        .expect("OUT_DIR lies under a build directory");
+    let mut target = build.parent().and_then(Path::parent).expect("build/ lies under <target>/<profile>");
+    // With an explicit --target the profile directory sits under the triple.
+    if target.join("CACHEDIR.TAG").exists() || target.parent().is_none() {
+        return target.join("wasm-components");
+    }
+    if let Some(up) = target.parent()
+        && up.join("CACHEDIR.TAG").exists()
+    {
+        target = up;
+    }
+    target.join("wasm-components")
+}

@@ -1,0 +1,57 @@
+//! The commands behind the CLI. Each prints text for people or, with
+//! `--json`, one JSON document for scripts.
+
+mod call;
+mod plugin;
+mod report;
+
+use anyhow::Context as _;
+use std::path::Path;
+use warden::component::Package;
+use warden::dirs::Dirs;
+use warden::grant::Context;
+use warden::registry::{Registry, Source};
+use warden::runtime::{Loaded, Runtime};
+
+/// What every command needs.
+pub struct App {
+    json: bool,
+    rt: Runtime,
+    registry: Registry,
+}
+
+impl App {
+    /// Resolve directories from the environment and create the engine.
+    pub fn from_env(json: bool) -> anyhow::Result<Self> {
+        let dirs = Dirs::from_env(|k| std::env::var_os(k))
+            .context("cannot find warden's directories: set HOME (or XDG_CONFIG_HOME, XDG_DATA_HOME and XDG_CACHE_HOME)")?;
+        let rt = Runtime::new(Some(dirs.cache.join("compiled")))?;
+        Ok(App {
+            json,
+            rt,
+            registry: Registry::new(dirs),
+        })
+    }
+
+    fn context(&self, workspace: &Path) -> anyhow::Result<Context> {
+        let workspace = workspace
+            .canonicalize()
+            .with_context(|| format!("workspace {} is not usable", workspace.display()))?;
+        anyhow::ensure!(workspace.is_dir(), "workspace {} is not a directory", workspace.display());
+        Ok(Context {
+            workspace,
+            protected: self.registry.dirs().protected(),
+        })
+    }
+
+    fn open(&self, name: &str) -> anyhow::Result<(Package, Source, Loaded)> {
+        let (package, source) = self.registry.package(name)?;
+        let loaded = self.rt.load(&package)?;
+        Ok((package, source, loaded))
+    }
+
+    fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        Ok(())
+    }
+}

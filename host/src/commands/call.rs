@@ -1,0 +1,169 @@
+//! `warden call` and `warden tools`.
+
+use super::App;
+use super::report;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use warden::Error;
+use warden::escape::escape;
+use warden::fsguard::Denial;
+use warden::grant;
+use warden::runtime::ToolFailure;
+
+impl App {
+    /// Run one tool and print its result.
+    pub async fn call(&self, qualified: &str, input: &str, workspace: &Path) -> anyhow::Result<ExitCode> {
+        let Some((plugin, tool)) = qualified.split_once('.') else {
+            anyhow::bail!(Error::InvalidInput {
+                tool: qualified.to_string(),
+                reason: "name the tool as PLUGIN.TOOL, e.g. fs.read (see `warden tools`)".into(),
+            });
+        };
+        let (package, source, loaded) = self.open(plugin)?;
+        let tools = self.registry.tools(plugin, &self.rt, &loaded).await?;
+        if !tools.iter().any(|t| t.name == tool) {
+            anyhow::bail!(Error::ToolNotFound {
+                plugin: plugin.into(),
+                tool: tool.into(),
+            });
+        }
+        let ctx = self.context(workspace)?;
+        let granted = self.registry.grant(plugin, &package, &source)?;
+        let effective = grant::effective(&package.manifest, &granted, &ctx);
+        let prepared = loaded.prepare(&self.rt, effective, &ctx.workspace, |k| std::env::var(k).ok())?;
+        if !self.json {
+            eprintln!("{qualified} in {} under:", ctx.workspace.display());
+            for line in report::effective(prepared.effective()) {
+                eprintln!("  {line}");
+            }
+            let l = prepared.limits();
+            eprintln!(
+                "  limits memory {} MiB, time {} ms, output {} KiB",
+                l.memory_mib,
+                l.timeout_ms,
+                l.output_bytes / 1024
+            );
+        }
+        let out = prepared.call(tool, input).await?;
+        let denied = !out.denials.is_empty() || matches!(out.result, Err(ToolFailure::Denied { .. }));
+        let code = match (&out.result, denied) {
+            (Ok(_), _) => ExitCode::SUCCESS,
+            (Err(_), true) => ExitCode::from(3),
+            (Err(_), false) => ExitCode::from(1),
+        };
+        let hints: Vec<String> = out.denials.iter().map(|d| hint(plugin, d)).collect();
+        if self.json {
+            return self
+                .print_json(&json!({
+                    "tool": qualified,
+                    "workspace": ctx.workspace,
+                    "grants": prepared.effective(),
+                    "limits": prepared.limits(),
+                    "ok": out.result.is_ok(),
+                    "result": out.result.as_ref().ok(),
+                    "error": out.result.as_ref().err(),
+                    "denials": out.denials,
+                    "hints": hints,
+                    "log": out.log,
+                }))
+                .map(|()| code);
+        }
+        for line in &out.log {
+            eprintln!("  [{plugin}] {line}");
+        }
+        match &out.result {
+            Ok(value) => print_result(value),
+            Err(failure) => eprintln!("{qualified} failed: {}", describe_failure(failure)),
+        }
+        for (d, h) in out.denials.iter().zip(&hints) {
+            eprintln!(
+                "denied: {} {} {}: {}\n  {h}",
+                d.capability,
+                d.operation,
+                escape(&d.resource),
+                d.reason
+            );
+        }
+        Ok(code)
+    }
+
+    /// List every tool.
+    pub async fn tools(&self) -> anyhow::Result<ExitCode> {
+        let mut all = Vec::new();
+        for name in self.registry.names()? {
+            let (_, _, loaded) = self.open(&name)?;
+            for tool in self.registry.tools(&name, &self.rt, &loaded).await? {
+                all.push(json!({
+                    "name": format!("{name}.{}", tool.name),
+                    "plugin": name,
+                    "tool": tool.name,
+                    "description": tool.description,
+                    "input_schema": tool.input_schema,
+                }));
+            }
+        }
+        if self.json {
+            self.print_json(&all)?;
+        } else {
+            for t in &all {
+                println!("{}", t["name"].as_str().unwrap_or_default());
+                println!("    {}", escape(t["description"].as_str().unwrap_or_default()));
+                let props = t["input_schema"]["properties"].as_object();
+                let args: Vec<&String> = props.map(|p| p.keys().collect()).unwrap_or_default();
+                if !args.is_empty() {
+                    println!("    input: {}", args.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", "));
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// How to allow what was denied.
+fn hint(plugin: &str, d: &Denial) -> String {
+    match d.needs {
+        Some(access) => format!(
+            "to allow it: warden plugin grant {plugin} --grant file:{}:{access} (the plugin must request it too)",
+            d.resource
+        ),
+        None if d.reason.contains("protected") => format!(
+            "to allow it: grant the protected path by name, e.g. warden plugin grant {plugin} --grant file:{}:write (the plugin must request it too)",
+            d.resource
+        ),
+        None => "no grant allows this: the plugin tried to reach outside its granted directories".into(),
+    }
+}
+
+fn describe_failure(f: &ToolFailure) -> String {
+    match f {
+        ToolFailure::InvalidInput { message } => format!("invalid input: {}", escape(message)),
+        ToolFailure::Denied {
+            capability,
+            resource,
+            reason,
+        } => format!("denied {} {}: {}", escape(capability), escape(resource), escape(reason)),
+        ToolFailure::NotFound { message } => format!("not found: {}", escape(message)),
+        ToolFailure::Failed { message } => escape(message),
+    }
+}
+
+/// Print a result: strings as text, anything else as JSON. Control
+/// characters are escaped when a terminal would interpret them.
+fn print_result(value: &serde_json::Value) {
+    let text = match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    };
+    if std::io::stdout().is_terminal() {
+        let safe: String = text
+            .split('\n')
+            .map(|line| escape(line).replace("\\u{9}", "\t"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        println!("{safe}");
+    } else {
+        println!("{text}");
+    }
+}

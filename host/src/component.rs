@@ -1,0 +1,95 @@
+//! Reading a plugin binary: size bound, component check, embedded manifest.
+
+use crate::manifest::{self, Manifest};
+use crate::{Error, Result};
+use sha2::{Digest, Sha256};
+use wasmparser::{Encoding, Parser, Payload};
+
+/// Largest component accepted, in bytes.
+pub const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// A component binary with its manifest and digest, not yet compiled.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The raw component.
+    pub bytes: Vec<u8>,
+    /// `sha256:<hex>` of `bytes`; covers the embedded manifest.
+    pub digest: String,
+    /// The manifest from the component's custom section.
+    pub manifest: Manifest,
+}
+
+/// The digest warden uses to name a component.
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+impl Package {
+    /// Check that `bytes` is a component carrying exactly one manifest.
+    /// `origin` names the file in errors.
+    pub fn from_bytes(bytes: Vec<u8>, origin: &str) -> Result<Self> {
+        let refuse = |reason: String| Error::NotAComponent {
+            path: origin.to_string(),
+            reason,
+        };
+        if bytes.len() > MAX_COMPONENT_BYTES {
+            return Err(refuse(format!(
+                "{} bytes is over the limit of {MAX_COMPONENT_BYTES}",
+                bytes.len()
+            )));
+        }
+        let mut manifest_bytes: Option<&[u8]> = None;
+        let mut first = true;
+        for payload in Parser::new(0).parse_all(&bytes) {
+            let payload = payload.map_err(|e| refuse(format!("not a valid WebAssembly binary: {e}")))?;
+            match payload {
+                Payload::Version { encoding, .. } if first => {
+                    first = false;
+                    if encoding == Encoding::Module {
+                        return Err(refuse(
+                            "this is a core WebAssembly module, not a component; build plugins with `--target wasm32-wasip2`".into(),
+                        ));
+                    }
+                }
+                Payload::CustomSection(section) if section.name() == manifest::SECTION => {
+                    if manifest_bytes.is_some() {
+                        return Err(refuse(format!(
+                            "it carries more than one `{}` section",
+                            manifest::SECTION
+                        )));
+                    }
+                    manifest_bytes = Some(section.data());
+                }
+                _ => {}
+            }
+        }
+        let Some(raw) = manifest_bytes else {
+            return Err(refuse(format!(
+                "it has no `{}` section; build it with warden-sdk's `plugin!` macro and a warden.toml",
+                manifest::SECTION
+            )));
+        };
+        let manifest = Manifest::parse_bytes(raw, origin)?;
+        Ok(Package {
+            digest: digest(&bytes),
+            manifest,
+            bytes,
+        })
+    }
+
+    /// Read a component file, refusing oversized files before reading them.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?;
+        if meta.len() > MAX_COMPONENT_BYTES as u64 {
+            return Err(Error::NotAComponent {
+                path: path.display().to_string(),
+                reason: format!(
+                    "{} bytes is over the limit of {MAX_COMPONENT_BYTES}",
+                    meta.len()
+                ),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+        Self::from_bytes(bytes, &path.display().to_string())
+    }
+}

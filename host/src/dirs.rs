@@ -1,0 +1,62 @@
+//! Where warden keeps its state, following the XDG base directory rules.
+//! Resolved once from the environment at start-up and passed down, so tests
+//! point warden elsewhere without touching the process environment.
+
+use std::path::PathBuf;
+
+/// warden's directories.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    /// Grants and (later) policy: `$XDG_CONFIG_HOME/warden`.
+    pub config: PathBuf,
+    /// Installed plugins: `$XDG_DATA_HOME/warden`.
+    pub data: PathBuf,
+    /// Compiled components: `$XDG_CACHE_HOME/warden`.
+    pub cache: PathBuf,
+}
+
+impl Dirs {
+    /// Resolve from an environment lookup (usually `std::env::var_os`).
+    pub fn from_env(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<Self> {
+        let home = get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        let base = |var: &str, fallback: &str| -> Option<PathBuf> {
+            match get(var).filter(|v| !v.is_empty()).map(PathBuf::from) {
+                Some(p) if p.is_absolute() => Some(p),
+                _ => home.as_ref().map(|h| h.join(fallback)),
+            }
+        };
+        Some(Dirs {
+            config: base("XDG_CONFIG_HOME", ".config")?.join("warden"),
+            data: base("XDG_DATA_HOME", ".local/share")?.join("warden"),
+            cache: base("XDG_CACHE_HOME", ".cache")?.join("warden"),
+        })
+    }
+
+    /// Directories no plugin may write unless granted by name.
+    pub fn protected(&self) -> Vec<PathBuf> {
+        vec![self.config.clone(), self.data.clone(), self.cache.clone()]
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::Dirs;
+    use std::ffi::OsString;
+    use std::path::Path;
+
+    #[test]
+    fn follows_xdg() {
+        let env = |k: &str| match k {
+            "HOME" => Some(OsString::from("/home/u")),
+            "XDG_CACHE_HOME" => Some(OsString::from("/tmp/c")),
+            "XDG_DATA_HOME" => Some(OsString::from("relative/ignored")),
+            _ => None,
+        };
+        let d = Dirs::from_env(env).unwrap();
+        assert_eq!(d.config, Path::new("/home/u/.config/warden"));
+        assert_eq!(d.data, Path::new("/home/u/.local/share/warden"));
+        assert_eq!(d.cache, Path::new("/tmp/c/warden"));
+        assert!(Dirs::from_env(|_| None).is_none());
+    }
+}

@@ -1,0 +1,120 @@
+//! The error type of the host library. Every variant carries what a person
+//! needs to act: which plugin, which capability or resource, and how to allow
+//! it where allowing makes sense.
+
+use std::path::PathBuf;
+
+/// Result alias for the host library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the host.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A manifest failed to parse or validate.
+    #[error("invalid manifest ({origin}): {reason}")]
+    Manifest { origin: String, reason: String },
+
+    /// A grant specification or grant file is invalid.
+    #[error("invalid grant: {reason}")]
+    Grant { reason: String },
+
+    /// The file is not a usable WebAssembly component.
+    #[error("refused {path}: {reason}")]
+    NotAComponent { path: String, reason: String },
+
+    /// The component imports an interface its manifest does not justify.
+    #[error(
+        "refused plugin `{plugin}`: it imports `{import}`, which needs the `{capability}` capability, but its manifest requests none; {hint}"
+    )]
+    UndeclaredImport {
+        plugin: String,
+        import: String,
+        capability: &'static str,
+        hint: &'static str,
+    },
+
+    /// The component imports an interface warden does not offer.
+    #[error(
+        "refused plugin `{plugin}`: it imports `{import}`, which warden does not provide to plugins (allowed: WASI 0.2 cli/clocks/io/random/filesystem and warden:plugin/log)"
+    )]
+    UnknownImport { plugin: String, import: String },
+
+    /// A capability the component needs at run time was not granted.
+    #[error("denied: plugin `{plugin}` needs {capability} `{resource}`, which is not granted; to allow it: {hint}")]
+    NotGranted {
+        plugin: String,
+        capability: &'static str,
+        resource: String,
+        hint: String,
+    },
+
+    /// No plugin with this name is installed or bundled.
+    #[error("no plugin named `{name}` (see `warden plugin list`)")]
+    PluginNotFound { name: String },
+
+    /// The plugin has no tool with this name.
+    #[error("plugin `{plugin}` has no tool `{tool}` (see `warden tools`)")]
+    ToolNotFound { plugin: String, tool: String },
+
+    /// Installing would overwrite something that must not be overwritten.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// The tool input was refused before the plugin ran.
+    #[error("invalid input for {tool}: {reason}")]
+    InvalidInput { tool: String, reason: String },
+
+    /// The call ran past its wall-time limit; the instance was discarded.
+    #[error("{tool} was stopped after its time limit of {limit_ms} ms (raise `limits.timeout_ms` in the grant)")]
+    Timeout { tool: String, limit_ms: u64 },
+
+    /// The call hit its memory limit; the instance was discarded.
+    #[error("{tool} exceeded its memory limit of {limit_mib} MiB and was stopped")]
+    MemoryLimit { tool: String, limit_mib: u32 },
+
+    /// The result was larger than the output limit.
+    #[error("{tool} produced {size} bytes of output, over its limit of {limit} bytes")]
+    OutputLimit {
+        tool: String,
+        size: usize,
+        limit: usize,
+    },
+
+    /// The plugin trapped (crashed); the instance was discarded.
+    #[error("{tool} crashed: {message}")]
+    Trap { tool: String, message: String },
+
+    /// A filesystem operation of the host itself failed.
+    #[error("{context} {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// wasmtime refused to compile, link or instantiate.
+    #[error("{context}: {source:#}")]
+    Wasm {
+        context: String,
+        #[source]
+        source: wasmtime::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            context,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn wasm(context: impl Into<String>, source: wasmtime::Error) -> Self {
+        Self::Wasm {
+            context: context.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! warden's plugin host: load WASI components, link only what was granted,
+//! and run one tool call per fresh instance under limits.
+//!
+//! The pieces, each in its own module:
+//! - [`manifest`]: what a plugin asks for, parsed once into typed data;
+//! - [`grant`]: what the user granted, and the meeting of the two;
+//! - [`imports`]: a component's real imports checked against its manifest;
+//! - [`component`]: reading and validating a component binary;
+//! - [`fsguard`]: the file capability, wasmtime's WASI filesystem behind a guard;
+//! - [`runtime`]: engine, compile cache, linking and calls under limits;
+//! - [`registry`]: installed and bundled plugins on disk.
+
+pub mod bundled;
+pub mod component;
+pub mod dirs;
+pub mod error;
+pub mod escape;
+pub mod fsguard;
+pub mod grant;
+pub mod imports;
+pub mod logcap;
+pub mod manifest;
+pub mod registry;
+pub mod runtime;
+
+pub use error::{Error, Result};

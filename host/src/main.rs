@@ -1,0 +1,153 @@
+//! The `warden` command line.
+//!
+//! Exit codes: 0 success; 1 the tool reported a failure; 2 bad usage or
+//! input; 3 denied (a capability was not granted); 4 the plugin was stopped
+//! (time, memory or output limit, crash); 5 anything else.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use warden::Error;
+
+#[derive(Parser)]
+#[command(name = "warden", version, about = "A coding agent whose tools run only with the access you grant")]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install, inspect and manage plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// List every callable tool with its plugin and input schema.
+    Tools,
+    /// Run one tool under its plugin's grants and print the result.
+    Call {
+        /// `plugin.tool`, e.g. `fs.read`.
+        tool: String,
+        /// The tool's input as a JSON object.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// The workspace the plugin's relative grants refer to.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Install a plugin component after showing what it requests.
+    Install {
+        /// Path of the `.wasm` component.
+        path: PathBuf,
+        /// Grant only these: `file:PATH[:read|write]`, `env:NAME` (repeatable).
+        /// Without it, everything the plugin requests is granted once you agree.
+        #[arg(long = "grant", value_name = "SPEC")]
+        grants: Vec<String>,
+        /// Do not ask; grant as requested (or as given by --grant).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List installed and bundled plugins.
+    List,
+    /// Remove an installed plugin and its grant.
+    Remove {
+        /// Plugin name.
+        name: String,
+    },
+    /// Show a plugin's imports, requested and granted capabilities, digest and risks.
+    Audit {
+        /// Plugin name, or path of a `.wasm` component.
+        target: String,
+        /// The workspace used to resolve relative grants.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Replace what a plugin is granted.
+    Grant {
+        /// Plugin name.
+        name: String,
+        /// `file:PATH[:read|write]` or `env:NAME` (repeatable).
+        #[arg(long = "grant", value_name = "SPEC", required_unless_present_any = ["none", "requested"])]
+        grants: Vec<String>,
+        /// Grant nothing.
+        #[arg(long, conflicts_with_all = ["grants", "requested"])]
+        none: bool,
+        /// Grant exactly what the plugin requests.
+        #[arg(long, conflicts_with = "grants")]
+        requested: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(5);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = exit_code(&err);
+            eprintln!("error: {err:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let app = commands::App::from_env(cli.json)?;
+    match cli.command {
+        Command::Tools => app.tools().await,
+        Command::Call { tool, input, workspace } => app.call(&tool, &input, &workspace).await,
+        Command::Plugin(cmd) => match cmd {
+            PluginCommand::Install { path, grants, yes } => app.install(&path, &grants, yes).await,
+            PluginCommand::List => app.list().await,
+            PluginCommand::Remove { name } => app.remove(&name),
+            PluginCommand::Audit { target, workspace } => app.audit(&target, &workspace).await,
+            PluginCommand::Grant {
+                name,
+                grants,
+                none,
+                requested,
+            } => app.set_grant(&name, &grants, none, requested),
+        },
+    }
+}
+
+/// Map an error to the documented exit code.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<Error>() {
+        Some(Error::NotGranted { .. }) => 3,
+        Some(Error::Timeout { .. } | Error::MemoryLimit { .. } | Error::OutputLimit { .. } | Error::Trap { .. }) => 4,
+        Some(
+            Error::InvalidInput { .. }
+            | Error::Grant { .. }
+            | Error::Manifest { .. }
+            | Error::NotAComponent { .. }
+            | Error::UndeclaredImport { .. }
+            | Error::UnknownImport { .. }
+            | Error::PluginNotFound { .. }
+            | Error::ToolNotFound { .. }
+            | Error::Conflict(_),
+        ) => 2,
+        _ => 5,
+    }
+}

@@ -1,0 +1,257 @@
+//! Installed and bundled plugins on disk.
+//!
+//! Layout (see [`crate::dirs::Dirs`]):
+//! - `$DATA/plugins/<name>/component.wasm` and `plugin.json` (digest, tools);
+//! - `$CONFIG/grants/<name>.toml`: what the user granted, kept apart from
+//!   what the plugin requested;
+//! - `$CACHE/tools/<digest>.json`: tool descriptions of bundled plugins.
+//!
+//! A bundled plugin with no grant file runs with the grant of exactly what
+//! its manifest requests (all inside the workspace); `warden plugin grant`
+//! narrows it like any other.
+
+use crate::bundled;
+use crate::component::Package;
+use crate::dirs::Dirs;
+use crate::grant::Grant;
+use crate::manifest::check_name;
+use crate::runtime::{Loaded, Runtime, ToolSpec};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Where a plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// Shipped inside warden.
+    Bundled,
+    /// Installed from a file.
+    Installed {
+        /// The path it was installed from.
+        from: String,
+    },
+}
+
+/// What warden records about an installed plugin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// Component digest.
+    pub digest: String,
+    /// Where it came from.
+    pub source: Source,
+    /// Its tools, described once at install.
+    pub tools: Vec<ToolSpec>,
+}
+
+/// The plugin store.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    dirs: Dirs,
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io("cannot write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+}
+
+impl Registry {
+    /// A store in `dirs`.
+    pub fn new(dirs: Dirs) -> Self {
+        Registry { dirs }
+    }
+
+    /// The directories in use.
+    pub fn dirs(&self) -> &Dirs {
+        &self.dirs
+    }
+
+    fn plugin_dir(&self, name: &str) -> PathBuf {
+        self.dirs.data.join("plugins").join(name)
+    }
+
+    fn grant_path(&self, name: &str) -> PathBuf {
+        self.dirs.config.join("grants").join(format!("{name}.toml"))
+    }
+
+    fn check_name(name: &str) -> Result<()> {
+        check_name(name).map_err(|_| Error::PluginNotFound { name: name.to_string() })
+    }
+
+    /// Names of every plugin: bundled first, then installed, sorted.
+    pub fn names(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = bundled::BUNDLED.iter().map(|(n, _)| n.to_string()).collect();
+        let dir = self.dirs.data.join("plugins");
+        let mut installed = Vec::new();
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry.map_err(|e| Error::io("cannot list", &dir, e))?;
+                    if let Some(name) = entry.file_name().to_str()
+                        && check_name(name).is_ok()
+                        && entry.path().join("plugin.json").exists()
+                    {
+                        installed.push(name.to_string());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("cannot list", dir, e)),
+        }
+        installed.sort();
+        names.extend(installed);
+        Ok(names)
+    }
+
+    /// The record of an installed plugin, or `None` for a bundled one.
+    pub fn record(&self, name: &str) -> Result<Option<Record>> {
+        Self::check_name(name)?;
+        if bundled::get(name).is_some() {
+            return Ok(None);
+        }
+        let path = self.plugin_dir(name).join("plugin.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::PluginNotFound { name: name.to_string() });
+            }
+            Err(e) => return Err(Error::io("cannot read", path, e)),
+        };
+        let record: Record = serde_json::from_str(&text).map_err(|e| Error::Conflict(format!(
+            "{} is damaged ({e}); reinstall with `warden plugin remove {name}` and `warden plugin install`",
+            path.display()
+        )))?;
+        Ok(Some(record))
+    }
+
+    /// The component of a plugin, checked against its recorded digest.
+    pub fn package(&self, name: &str) -> Result<(Package, Source)> {
+        Self::check_name(name)?;
+        if let Some(bytes) = bundled::get(name) {
+            let package = Package::from_bytes(bytes.to_vec(), &format!("bundled plugin {name}"))?;
+            return Ok((package, Source::Bundled));
+        }
+        let record = self.record(name)?.ok_or_else(|| Error::PluginNotFound { name: name.into() })?;
+        let path = self.plugin_dir(name).join("component.wasm");
+        let package = Package::from_file(&path)?;
+        if package.digest != record.digest {
+            return Err(Error::Conflict(format!(
+                "{} changed since it was installed (digest {} instead of {}); refusing to run it",
+                path.display(),
+                package.digest,
+                record.digest
+            )));
+        }
+        Ok((package, record.source))
+    }
+
+    /// The user's grant for a plugin. A bundled plugin without a grant file
+    /// gets what it requests; an installed one without a grant gets nothing.
+    pub fn grant(&self, name: &str, package: &Package, source: &Source) -> Result<Grant> {
+        let path = self.grant_path(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Grant::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(match source {
+                Source::Bundled => Grant::everything_requested(&package.manifest),
+                Source::Installed { .. } => Grant::default(),
+            }),
+            Err(e) => Err(Error::io("cannot read", path, e)),
+        }
+    }
+
+    /// Store the user's grant for a plugin.
+    pub fn set_grant(&self, name: &str, grant: &Grant) -> Result<()> {
+        Self::check_name(name)?;
+        let text = toml::to_string(grant).map_err(|e| Error::Grant { reason: e.to_string() })?;
+        let header = format!("# What the user granted plugin `{name}`. Edit with `warden plugin grant`.\n");
+        write_atomic(&self.grant_path(name), format!("{header}{text}").as_bytes())
+    }
+
+    /// Install a checked package with its tools and grant.
+    pub fn install(&self, package: &Package, from: &Path, tools: Vec<ToolSpec>, grant: &Grant) -> Result<Record> {
+        let name = &package.manifest.name;
+        if bundled::get(name).is_some() {
+            return Err(Error::Conflict(format!(
+                "the name `{name}` belongs to a bundled plugin and cannot be installed over"
+            )));
+        }
+        if self.plugin_dir(name).join("plugin.json").exists() {
+            return Err(Error::Conflict(format!(
+                "plugin `{name}` is already installed; run `warden plugin remove {name}` first"
+            )));
+        }
+        let record = Record {
+            name: name.clone(),
+            version: package.manifest.version.clone(),
+            digest: package.digest.clone(),
+            source: Source::Installed {
+                from: from.display().to_string(),
+            },
+            tools,
+        };
+        let dir = self.plugin_dir(name);
+        write_atomic(&dir.join("component.wasm"), &package.bytes)?;
+        self.set_grant(name, grant)?;
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::Conflict(e.to_string()))?;
+        // Written last: a plugin counts as installed only once this exists.
+        write_atomic(&dir.join("plugin.json"), &json)?;
+        Ok(record)
+    }
+
+    /// Remove an installed plugin and its grant.
+    pub fn remove(&self, name: &str) -> Result<()> {
+        Self::check_name(name)?;
+        if bundled::get(name).is_some() {
+            return Err(Error::Conflict(format!(
+                "`{name}` is bundled with warden and cannot be removed; to take its access away run `warden plugin grant {name} --none`"
+            )));
+        }
+        let dir = self.plugin_dir(name);
+        if !dir.join("plugin.json").exists() {
+            return Err(Error::PluginNotFound { name: name.to_string() });
+        }
+        std::fs::remove_file(dir.join("plugin.json")).map_err(|e| Error::io("cannot remove", &dir, e))?;
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io("cannot remove", &dir, e))?;
+        match std::fs::remove_file(self.grant_path(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io("cannot remove", self.grant_path(name), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The tools of a loaded plugin: recorded at install, or described once
+    /// and cached by digest for bundled plugins.
+    pub async fn tools(&self, name: &str, rt: &Runtime, loaded: &Loaded) -> Result<Vec<ToolSpec>> {
+        if let Some(record) = self.record(name)? {
+            return Ok(record.tools);
+        }
+        let hex = loaded.digest.trim_start_matches("sha256:");
+        let path = self.dirs.cache.join("tools").join(format!("{hex}.json"));
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(tools) = serde_json::from_str(&text)
+        {
+            return Ok(tools);
+        }
+        let tools = loaded.describe(rt).await?;
+        if let Ok(json) = serde_json::to_vec(&tools)
+            && let Err(e) = write_atomic(&path, &json)
+        {
+            tracing::warn!("cannot cache tool descriptions: {e}");
+        }
+        Ok(tools)
+    }
+}
+

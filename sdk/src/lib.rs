@@ -1,0 +1,219 @@
+//! Write a warden plugin as a typed input struct and a function.
+//!
+//! ```ignore
+//! use serde::Deserialize;
+//! use schemars::JsonSchema;
+//! use warden_sdk::ToolError;
+//!
+//! /// Greet someone.
+//! #[derive(Deserialize, JsonSchema)]
+//! struct Greet { name: String }
+//!
+//! fn greet(input: Greet) -> Result<String, ToolError> {
+//!     Ok(format!("hello, {}", input.name))
+//! }
+//!
+//! warden_sdk::plugin! {
+//!     greet: greet => "Say hello to someone.",
+//! }
+//! ```
+//!
+//! The plugin's capability manifest is the file `warden.toml` beside its
+//! `Cargo.toml`. [`plugin!`] embeds it into the component as the custom
+//! section [`MANIFEST_SECTION`], so it is covered by the component's digest
+//! and the host can compare it with the component's real imports. Build with
+//! `cargo build --target wasm32-wasip2 --release`.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+#[doc(hidden)]
+pub mod __bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin",
+        default_bindings_module: "warden_sdk::__bindings",
+    });
+}
+
+#[doc(hidden)]
+pub use schemars as __schemars;
+#[doc(hidden)]
+pub use serde_json as __serde_json;
+
+use __bindings::exports::warden::plugin::tool as wit;
+
+/// Name of the custom section that carries the capability manifest.
+pub const MANIFEST_SECTION: &str = "warden:manifest";
+
+/// Why a tool call failed. Returned to the host as a typed WIT variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolError {
+    /// The input was not usable.
+    InvalidInput(String),
+    /// The tool needed something it was not granted.
+    Denied {
+        /// The capability kind, e.g. `files`.
+        capability: String,
+        /// The refused resource, e.g. a path.
+        resource: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A named thing does not exist.
+    NotFound(String),
+    /// The tool ran but could not complete.
+    Failed(String),
+}
+
+impl ToolError {
+    /// A failure with a message.
+    pub fn failed(msg: impl std::fmt::Display) -> Self {
+        Self::Failed(msg.to_string())
+    }
+
+    /// An input error with a message.
+    pub fn invalid(msg: impl std::fmt::Display) -> Self {
+        Self::InvalidInput(msg.to_string())
+    }
+
+    /// Map an I/O error on `path` to the closest variant. A permission error
+    /// means the sandbox refused the access, so it becomes [`ToolError::Denied`].
+    pub fn io(path: &str, err: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match err.kind() {
+            ErrorKind::NotFound => Self::NotFound(format!("{path}: no such file or directory")),
+            ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => Self::Denied {
+                capability: "files".into(),
+                resource: path.into(),
+                reason: err.to_string(),
+            },
+            _ => Self::Failed(format!("{path}: {err}")),
+        }
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InvalidInput(m) => write!(f, "invalid input: {m}"),
+            Self::Denied {
+                capability,
+                resource,
+                reason,
+            } => write!(f, "denied: {capability} {resource}: {reason}"),
+            Self::NotFound(m) => write!(f, "not found: {m}"),
+            Self::Failed(m) => write!(f, "failed: {m}"),
+        }
+    }
+}
+
+impl From<ToolError> for wit::ToolError {
+    fn from(e: ToolError) -> Self {
+        match e {
+            ToolError::InvalidInput(m) => Self::InvalidInput(m),
+            ToolError::Denied {
+                capability,
+                resource,
+                reason,
+            } => Self::Denied(wit::Denial {
+                capability,
+                resource,
+                reason,
+            }),
+            ToolError::NotFound(m) => Self::NotFound(m),
+            ToolError::Failed(m) => Self::Failed(m),
+        }
+    }
+}
+
+/// Send a diagnostic message to the host's log. Never printed raw.
+pub mod log {
+    use crate::__bindings::warden::plugin::log::{Level, log};
+
+    /// Log at debug level.
+    pub fn debug(msg: &str) {
+        log(Level::Debug, msg);
+    }
+    /// Log at info level.
+    pub fn info(msg: &str) {
+        log(Level::Info, msg);
+    }
+    /// Log at warn level.
+    pub fn warn(msg: &str) {
+        log(Level::Warn, msg);
+    }
+}
+
+/// Describe one tool: its JSON Schema comes from the input type.
+#[doc(hidden)]
+pub fn __describe<I, O, F>(name: &str, description: &str, _f: &F) -> wit::ToolInfo
+where
+    I: JsonSchema,
+    F: Fn(I) -> Result<O, ToolError>,
+{
+    let schema = schemars::schema_for!(I);
+    wit::ToolInfo {
+        name: name.to_string(),
+        description: description.to_string(),
+        input_schema: serde_json::to_string(&schema).unwrap_or_else(|_| "{}".into()),
+    }
+}
+
+/// Decode the input, run the tool, encode its output.
+#[doc(hidden)]
+pub fn __invoke<I, O, F>(f: &F, input: &str) -> Result<String, wit::ToolError>
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    F: Fn(I) -> Result<O, ToolError>,
+{
+    let input: I =
+        serde_json::from_str(input).map_err(|e| wit::ToolError::InvalidInput(e.to_string()))?;
+    let output = f(input).map_err(wit::ToolError::from)?;
+    serde_json::to_string(&output).map_err(|e| wit::ToolError::Failed(e.to_string()))
+}
+
+#[doc(hidden)]
+pub fn __unknown(name: &str) -> wit::ToolError {
+    wit::ToolError::NotFound(format!("this plugin has no tool named {name:?}"))
+}
+
+/// Declare the plugin's tools and export it.
+///
+/// Each entry is `tool_name: function => "description"`, where `function`
+/// takes one `Deserialize + JsonSchema` input and returns
+/// `Result<impl Serialize, ToolError>`. The manifest is read from
+/// `warden.toml` in the crate's root and embedded as a custom section.
+#[macro_export]
+macro_rules! plugin {
+    ($($name:ident : $func:path => $desc:expr),* $(,)?) => {
+        #[unsafe(link_section = "warden:manifest")]
+        #[used]
+        static __WARDEN_MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/warden.toml")).len()] =
+            *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/warden.toml"));
+
+        struct __WardenPlugin;
+
+        impl $crate::__bindings::exports::warden::plugin::tool::Guest for __WardenPlugin {
+            fn describe() -> ::std::vec::Vec<$crate::__bindings::exports::warden::plugin::tool::ToolInfo> {
+                ::std::vec![$($crate::__describe(stringify!($name), $desc, &$func)),*]
+            }
+
+            fn call(
+                name: ::std::string::String,
+                input: ::std::string::String,
+            ) -> ::std::result::Result<::std::string::String, $crate::__bindings::exports::warden::plugin::tool::ToolError> {
+                match name.as_str() {
+                    $(stringify!($name) => $crate::__invoke(&$func, &input),)*
+                    other => ::std::result::Result::Err($crate::__unknown(other)),
+                }
+            }
+        }
+
+        $crate::__bindings::__export_plugin!(__WardenPlugin with_types_in $crate::__bindings);
+    };
+}

@@ -1,0 +1,208 @@
+//! A guest that attacks the host: each tool is one attack. Errors are
+//! reported as the exact `std::io::Error` text so tests can assert them.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::fs::{self, OpenOptions};
+use warden_sdk::ToolError;
+
+/// A path argument.
+#[derive(Deserialize, JsonSchema)]
+struct PathArg {
+    path: String,
+}
+
+/// Two path arguments.
+#[derive(Deserialize, JsonSchema)]
+struct TwoPaths {
+    from: String,
+    to: String,
+}
+
+/// A path and content.
+#[derive(Deserialize, JsonSchema)]
+struct WriteArg {
+    path: String,
+    content: String,
+}
+
+/// A size.
+#[derive(Deserialize, JsonSchema)]
+struct Size {
+    n: u64,
+}
+
+/// No arguments.
+#[derive(Deserialize, JsonSchema)]
+struct Nothing {}
+
+fn fail(e: std::io::Error) -> ToolError {
+    ToolError::Failed(e.to_string())
+}
+
+fn read(a: PathArg) -> Result<String, ToolError> {
+    fs::read_to_string(&a.path).map_err(fail)
+}
+
+fn list(a: PathArg) -> Result<Vec<String>, ToolError> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(&a.path).map_err(fail)? {
+        names.push(entry.map_err(fail)?.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn write(a: WriteArg) -> Result<(), ToolError> {
+    fs::write(&a.path, a.content).map_err(fail)
+}
+
+fn truncate(a: PathArg) -> Result<(), ToolError> {
+    OpenOptions::new().write(true).truncate(true).open(&a.path).map(drop).map_err(fail)
+}
+
+fn set_len(a: PathArg) -> Result<(), ToolError> {
+    // Open for reading only, then try to shrink through the descriptor.
+    let f = OpenOptions::new().read(true).open(&a.path).map_err(fail)?;
+    f.set_len(0).map_err(fail)
+}
+
+fn set_times(a: PathArg) -> Result<(), ToolError> {
+    let f = OpenOptions::new().read(true).open(&a.path).map_err(fail)?;
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH).map_err(fail)
+}
+
+fn unlink(a: PathArg) -> Result<(), ToolError> {
+    fs::remove_file(&a.path).map_err(fail)
+}
+
+fn mkdir(a: PathArg) -> Result<(), ToolError> {
+    fs::create_dir(&a.path).map_err(fail)
+}
+
+fn rename(a: TwoPaths) -> Result<(), ToolError> {
+    fs::rename(&a.from, &a.to).map_err(fail)
+}
+
+fn hard_link(a: TwoPaths) -> Result<(), ToolError> {
+    fs::hard_link(&a.from, &a.to).map_err(fail)
+}
+
+unsafe extern "C" {
+    // wasi-libc's symlink(2); std's wrapper for WASI is not stable yet.
+    #[link_name = "symlink"]
+    fn libc_symlink(target: *const std::ffi::c_char, link: *const std::ffi::c_char) -> i32;
+}
+
+fn symlink(a: TwoPaths) -> Result<(), ToolError> {
+    let target = std::ffi::CString::new(a.from).map_err(|e| ToolError::invalid(e))?;
+    let link = std::ffi::CString::new(a.to).map_err(|e| ToolError::invalid(e))?;
+    // SAFETY: both pointers are valid NUL-terminated strings for the call.
+    if unsafe { libc_symlink(target.as_ptr(), link.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(fail(std::io::Error::last_os_error()))
+    }
+}
+
+fn write_via_dir(a: WriteArg) -> Result<(), ToolError> {
+    // Reach the target through a directory opened read-only first, so the
+    // write happens relative to that directory's descriptor.
+    let (dir, name) = a.path.rsplit_once('/').unwrap_or((".", &a.path));
+    let _keep = fs::File::open(dir).map_err(fail)?;
+    fs::write(format!("{dir}/./{name}"), a.content).map_err(fail)
+}
+
+fn spin(_: Nothing) -> Result<(), ToolError> {
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn sleep(_: Nothing) -> Result<(), ToolError> {
+    std::thread::sleep(std::time::Duration::from_secs(100_000));
+    Ok(())
+}
+
+fn alloc(a: Size) -> Result<usize, ToolError> {
+    // Grow a vector n MiB at a time and keep it alive.
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..a.n {
+        hoard.push(vec![1u8; 1024 * 1024]);
+    }
+    Ok(std::hint::black_box(hoard).len())
+}
+
+fn deep(n: u64) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        std::hint::black_box(deep(n - 1)) + 1
+    }
+}
+
+fn recurse(a: Size) -> Result<u64, ToolError> {
+    Ok(deep(a.n))
+}
+
+fn shout(_: Nothing) -> Result<(), ToolError> {
+    let line = "\x1b[2J\x1b]0;pwned\x07 flood ".repeat(64);
+    loop {
+        println!("{line}");
+    }
+}
+
+fn huge(a: Size) -> Result<String, ToolError> {
+    Ok("x".repeat(a.n as usize))
+}
+
+fn hoard_handles(_: Nothing) -> Result<usize, ToolError> {
+    let mut open = Vec::new();
+    loop {
+        match fs::File::open(".") {
+            Ok(f) => open.push(f),
+            Err(e) => return Err(ToolError::Failed(format!("after {} handles: {e}", open.len()))),
+        }
+    }
+}
+
+fn chatter(a: Size) -> Result<(), ToolError> {
+    for i in 0..a.n {
+        warden_sdk::log::info(&format!("message {i}\n\x1b[31mforged line"));
+    }
+    Ok(())
+}
+
+fn echo(v: serde_json::Value) -> Result<serde_json::Value, ToolError> {
+    Ok(v)
+}
+
+fn env(_: Nothing) -> Result<Vec<(String, String)>, ToolError> {
+    Ok(std::env::vars().collect())
+}
+
+warden_sdk::plugin! {
+    read: read => "Read a file.",
+    list: list => "List a directory.",
+    write: write => "Write a file.",
+    truncate: truncate => "Open a file with truncation.",
+    set_len: set_len => "Shrink a file through a read-only descriptor.",
+    set_times: set_times => "Change a file's modification time.",
+    unlink: unlink => "Delete a file.",
+    mkdir: mkdir => "Create a directory.",
+    rename: rename => "Rename.",
+    hard_link: hard_link => "Create a hard link.",
+    symlink: symlink => "Create a symbolic link from `to` pointing at `from`.",
+    write_via_dir: write_via_dir => "Write through an opened directory.",
+    spin: spin => "Loop forever.",
+    sleep: sleep => "Sleep forever.",
+    alloc: alloc => "Allocate n MiB.",
+    recurse: recurse => "Recurse n deep.",
+    shout: shout => "Print to stdout forever.",
+    huge: huge => "Return n bytes.",
+    hoard_handles: hoard_handles => "Open handles until refused.",
+    chatter: chatter => "Log n messages with control characters.",
+    echo: echo => "Return the input.",
+    env: env => "List environment variables.",
+}
