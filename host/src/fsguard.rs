@@ -47,9 +47,10 @@ pub struct Denial {
     pub resource: String,
     /// Why it was refused.
     pub reason: String,
-    /// Whether a `file:PATH:write` grant would allow it (false for escapes
-    /// and protected paths that need a grant by name).
-    pub needs: Option<Access>,
+    /// The grant spec that would allow it (`file:PATH:ACCESS`, relative to
+    /// the workspace where possible), or `None` when no grant can: the
+    /// path leaves every granted directory.
+    pub allow: Option<String>,
 }
 
 /// One preopened directory.
@@ -67,6 +68,7 @@ struct Preopen {
 pub struct FsGuard {
     preopens: Vec<Preopen>,
     protected: Vec<PathBuf>,
+    workspace: PathBuf,
     denials: Vec<Denial>,
 }
 
@@ -109,6 +111,7 @@ impl FsGuard {
         Ok(FsGuard {
             preopens,
             protected: effective.protected.clone(),
+            workspace: workspace.to_path_buf(),
             denials: Vec::new(),
         })
     }
@@ -118,24 +121,45 @@ impl FsGuard {
         &self.denials
     }
 
+    /// Record a refusal. `allow` is the path and access a grant would need.
     fn deny(
         &mut self,
         operation: &'static str,
         resource: &Path,
         reason: &str,
-        needs: Option<Access>,
+        allow: Option<(&Path, Access)>,
     ) -> FsError {
         tracing::info!(operation, resource = %resource.display(), reason, "file access denied");
         if self.denials.len() < MAX_DENIALS {
+            let allow = allow.map(|(path, access)| {
+                let shown = match path.strip_prefix(&self.workspace) {
+                    Ok(rel) if rel.as_os_str().is_empty() => Path::new("."),
+                    Ok(rel) => rel,
+                    Err(_) => path,
+                };
+                format!("file:{}:{access}", shown.display())
+            });
             self.denials.push(Denial {
                 capability: "files",
                 operation,
                 resource: resource.display().to_string(),
                 reason: reason.to_string(),
-                needs,
+                allow,
             });
         }
         ErrorCode::NotPermitted.into()
+    }
+
+    /// Record why a write through an open read-only descriptor is refused.
+    fn deny_descriptor(&mut self, operation: &'static str, file: &std::fs::File) -> FsError {
+        let real = real_path(file).unwrap_or_default();
+        match self.protected_by(&real).cloned() {
+            Some(p) => {
+                let reason = protected_reason(&p);
+                self.deny(operation, &real, &reason, Some((&p, Access::Write)))
+            }
+            None => self.deny(operation, &real, "the grant is read-only", Some((&real, Access::Write))),
+        }
     }
 
     fn single_file_rule(&self, dir: &Dir) -> Option<&OsString> {
@@ -149,6 +173,10 @@ impl FsGuard {
     fn protected_by(&self, target: &Path) -> Option<&PathBuf> {
         self.protected.iter().find(|p| target.starts_with(p))
     }
+}
+
+fn protected_reason(p: &Path) -> String {
+    format!("{} is protected: it stays read-only unless granted by name", p.display())
 }
 
 fn open_dir(path: &Path) -> std::io::Result<std::fs::File> {
@@ -213,7 +241,8 @@ fn resolve(dir: &Dir, path: &str, follow: bool) -> std::io::Result<Target> {
         return Ok(match cap.canonicalize(&rel) {
             Ok(c) => Target::At(base.join(c)),
             Err(e) if escaped(&e) => Target::Escapes(lexical),
-            Err(_) => Target::Dangling(base.join(rel)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Target::Dangling(base.join(rel)),
+            Err(_) => Target::Unresolved,
         });
     }
     Ok(Target::At(base.join(rel)))
@@ -276,17 +305,16 @@ impl GuardedView<'_> {
         if let Some(only) = self.guard.single_file_rule(&dir)
             && target.file_name() != Some(only.as_os_str())
         {
-            return Err(self.guard.deny(op, &target, "only a single file is granted in this directory", Some(Access::Write)));
+            let allow = Some((target.as_path(), Access::Write));
+            return Err(self.guard.deny(op, &target, "only a single file is granted in this directory", allow));
         }
         if dir.perms.write_not_permitted() {
-            return Err(self.guard.deny(op, &target, "the grant is read-only", Some(Access::Write)));
+            let allow = Some((target.as_path(), Access::Write));
+            return Err(self.guard.deny(op, &target, "the grant is read-only", allow));
         }
-        if let Some(p) = self.guard.protected_by(&target) {
-            let reason = format!(
-                "{} is protected: it stays read-only unless granted by name",
-                p.display()
-            );
-            return Err(self.guard.deny(op, &target, &reason, None));
+        if let Some(p) = self.guard.protected_by(&target).cloned() {
+            let reason = protected_reason(&p);
+            return Err(self.guard.deny(op, &target, &reason, Some((&p, Access::Write))));
         }
         Ok(())
     }
@@ -300,13 +328,9 @@ impl GuardedView<'_> {
             return Ok(());
         };
         if Path::new(path).components().count() != 1 || Path::new(path).file_name() != Some(&only) {
-            let base = real_path(&dir.dir).unwrap_or_default();
-            return Err(self.guard.deny(
-                op,
-                &base.join(path),
-                "only a single file is granted in this directory",
-                Some(Access::Read),
-            ));
+            let target = real_path(&dir.dir).unwrap_or_default().join(path);
+            let allow = Some((target.as_path(), Access::Read));
+            return Err(self.guard.deny(op, &target, "only a single file is granted in this directory", allow));
         }
         Ok(())
     }
@@ -319,13 +343,25 @@ impl GuardedView<'_> {
         if let Ok(Target::Escapes(t)) = resolve(&dir, path, true) {
             self.guard.deny(op, &t, "the path leaves the granted directory", None);
         } else if dir.perms.write_not_permitted() {
-            let base = real_path(&dir.dir).unwrap_or_default();
-            self.guard.deny(op, &base.join(path), "the grant is read-only", Some(Access::Write));
+            let target = real_path(&dir.dir).unwrap_or_default().join(path);
+            self.guard.deny(op, &target, "the grant is read-only", Some((&target, Access::Write)));
         }
     }
 
     /// Make a freshly opened descriptor read-only if it lies under a
     /// protected path, so nothing opened through it can write.
+    /// Refuse (and record) a change through a descriptor that is read-only.
+    fn check_descriptor_write(&mut self, fd: &Resource<Descriptor>, op: &'static str) -> FsResult<()> {
+        let (file, perms) = match self.inner.table.get(fd)? {
+            Descriptor::Dir(d) => (d.dir.clone(), d.perms),
+            Descriptor::File(f) => (f.file.clone(), f.perms),
+        };
+        if perms.write_not_permitted() {
+            return Err(self.guard.deny_descriptor(op, &file));
+        }
+        Ok(())
+    }
+
     fn downgrade_if_protected(&mut self, fd: &Resource<Descriptor>) -> FsResult<()> {
         if self.guard.protected.is_empty() {
             return Ok(());
@@ -473,7 +509,16 @@ impl HostDescriptor for GuardedView<'_> {
         dest_path: String,
     ) -> FsResult<()> {
         self.check_mutation(&fd, &dest_path, "symlink", false)?;
-        HostDescriptor::symlink_at(&mut self.inner, fd, src_path, dest_path).await
+        let dir = self.dir_of(&fd)?;
+        let absolute = src_path.starts_with('/');
+        let made = HostDescriptor::symlink_at(&mut self.inner, fd, src_path, dest_path.clone()).await;
+        if let (Err(e), true, Some(dir)) = (&made, absolute, dir)
+            && matches!(e.downcast_ref(), Some(ErrorCode::NotPermitted))
+        {
+            let link = real_path(&dir.dir).unwrap_or_default().join(&dest_path);
+            self.guard.deny("symlink", &link, "a symbolic link may not point to an absolute path", None);
+        }
+        made
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
@@ -489,12 +534,8 @@ impl HostDescriptor for GuardedView<'_> {
             && self.guard.single_file_rule(&dir).is_some()
         {
             let base = real_path(&dir.dir).unwrap_or_default();
-            return Err(self.guard.deny(
-                "list",
-                &base,
-                "only a single file is granted in this directory",
-                Some(Access::Read),
-            ));
+            let allow = Some((base.as_path(), Access::Read));
+            return Err(self.guard.deny("list", &base, "only a single file is granted in this directory", allow));
         }
         HostDescriptor::read_directory(&mut self.inner, fd).await
     }
@@ -550,6 +591,7 @@ impl HostDescriptor for GuardedView<'_> {
     }
 
     async fn set_size(&mut self, fd: Resource<Descriptor>, size: types::Filesize) -> FsResult<()> {
+        self.check_descriptor_write(&fd, "truncate")?;
         HostDescriptor::set_size(&mut self.inner, fd, size).await
     }
 
@@ -559,6 +601,7 @@ impl HostDescriptor for GuardedView<'_> {
         atim: types::NewTimestamp,
         mtim: types::NewTimestamp,
     ) -> FsResult<()> {
+        self.check_descriptor_write(&fd, "set-times")?;
         HostDescriptor::set_times(&mut self.inner, fd, atim, mtim).await
     }
 
@@ -577,6 +620,7 @@ impl HostDescriptor for GuardedView<'_> {
         buf: Vec<u8>,
         offset: types::Filesize,
     ) -> FsResult<types::Filesize> {
+        self.check_descriptor_write(&fd, "write")?;
         HostDescriptor::write(&mut self.inner, fd, buf, offset).await
     }
 
@@ -605,10 +649,12 @@ impl HostDescriptor for GuardedView<'_> {
         fd: Resource<Descriptor>,
         offset: types::Filesize,
     ) -> FsResult<Resource<DynOutputStream>> {
+        self.check_descriptor_write(&fd, "write")?;
         HostDescriptor::write_via_stream(&mut self.inner, fd, offset)
     }
 
     fn append_via_stream(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DynOutputStream>> {
+        self.check_descriptor_write(&fd, "write")?;
         HostDescriptor::append_via_stream(&mut self.inner, fd)
     }
 

@@ -32,7 +32,8 @@ enum Command {
     Call {
         /// `plugin.tool`, e.g. `fs.read`.
         tool: String,
-        /// The tool's input as a JSON object.
+        /// The tool's input as a JSON object; `-` reads it from standard
+        /// input, `@FILE` from a file.
         #[arg(long, default_value = "{}")]
         input: String,
         /// The workspace the plugin's relative grants refer to.
@@ -83,6 +84,9 @@ enum PluginCommand {
         /// Grant exactly what the plugin requests.
         #[arg(long, conflicts_with = "grants")]
         requested: bool,
+        /// Add to the current grant instead of replacing it.
+        #[arg(long, conflicts_with_all = ["none", "requested"])]
+        add: bool,
     },
 }
 
@@ -127,7 +131,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 grants,
                 none,
                 requested,
-            } => app.set_grant(&name, &grants, none, requested),
+                add,
+            } => app.set_grant(&name, &grants, none, requested, add),
         },
     }
 }

@@ -85,6 +85,9 @@ impl Limits {
 pub struct Runtime {
     engine: Engine,
     cache_dir: Option<PathBuf>,
+    /// One permit per instance slot of the pooling allocator: calls beyond
+    /// that wait their turn instead of failing or growing memory.
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Runtime {
@@ -106,7 +109,8 @@ impl Runtime {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| Error::wasm("cannot create the engine", e))?;
         start_epoch_ticker(&engine);
-        Ok(Runtime { engine, cache_dir })
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_INSTANCES as usize));
+        Ok(Runtime { engine, cache_dir, slots })
     }
 
     /// The engine.
@@ -366,6 +370,7 @@ impl Loaded {
         let pre = self.pre(rt, needs_files)?;
         let limits = Limits::of(&self.manifest);
         let fs = FsGuard::new(&empty, Path::new("/")).map_err(|e| Error::io("cannot prepare", "/", e))?;
+        let _slot = rt.slots.acquire().await.map_err(|e| Error::wasm("no instance slot", e.into()))?;
         let mut store = new_store(rt, &self.manifest.name, &limits, fs, &[]);
         let tool = format!("{}.describe", self.manifest.name);
         let run = async {
@@ -487,9 +492,10 @@ fn new_store(rt: &Runtime, plugin: &str, limits: &Limits, fs: FsGuard, env: &[(S
     };
     let mut store = Store::new(&rt.engine, state);
     store.limiter(|s| &mut s.limiter);
-    let ticks = limits.timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1;
-    store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
+    // A guest that computes without calling the host yields to the executor
+    // at every epoch tick, so other calls keep being answered and the call's
+    // wall-time deadline (an async timeout around it) can fire.
+    store.epoch_deadline_async_yield_and_update(1);
     store
 }
 
@@ -504,6 +510,10 @@ fn classify_trap(tool: &str, err: wasmtime::Error, limits: &Limits, state: &Stat
         Some(Trap::UnreachableCodeReached) => Error::Trap {
             tool,
             message: "the plugin panicked or aborted (wasm `unreachable`)".into(),
+        },
+        _ if format!("{err:#}").contains("resource table has no free keys") => Error::Trap {
+            tool,
+            message: format!("it held more than {MAX_RESOURCES} open resources (handles, streams)"),
         },
         _ => Error::Trap { tool, message: format!("{err:#}") },
     }
@@ -541,12 +551,15 @@ impl Prepared {
                 reason: format!("{} bytes is over the input limit of {MAX_INPUT_BYTES}", input.len()),
             });
         }
-        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
+        // Parsed fully (not skimmed) so nesting is bounded by serde_json's
+        // recursion limit before any guest sees the input.
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(input) {
             return Err(Error::InvalidInput {
                 tool: qualified,
                 reason: format!("not valid JSON: {e}"),
             });
         }
+        let _slot = self.rt.slots.acquire().await.map_err(|e| Error::wasm("no instance slot", e.into()))?;
         let mut store = new_store(&self.rt, &self.name, &self.limits, self.fs.clone(), &self.env);
         let pre = &self.pre;
         let run = async {

@@ -10,11 +10,13 @@ use warden::Error;
 use warden::escape::escape;
 use warden::fsguard::Denial;
 use warden::grant;
-use warden::runtime::ToolFailure;
+use warden::runtime::{MAX_INPUT_BYTES, ToolFailure};
 
 impl App {
     /// Run one tool and print its result.
     pub async fn call(&self, qualified: &str, input: &str, workspace: &Path) -> anyhow::Result<ExitCode> {
+        let input = read_input(qualified, input)?;
+        let input = input.as_str();
         let Some((plugin, tool)) = qualified.split_once('.') else {
             anyhow::bail!(Error::InvalidInput {
                 tool: qualified.to_string(),
@@ -121,16 +123,34 @@ impl App {
     }
 }
 
+/// `--input` is inline JSON, `-` for standard input or `@FILE`; reading
+/// stops past the input limit so a huge input is refused, not buffered.
+fn read_input(tool: &str, spec: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let reader: Box<dyn Read> = match spec {
+        "-" => Box::new(std::io::stdin().lock()),
+        s if s.starts_with('@') => Box::new(
+            std::fs::File::open(&s[1..]).map_err(|e| anyhow::anyhow!("cannot read input file {}: {e}", &s[1..]))?,
+        ),
+        inline => return Ok(inline.to_string()),
+    };
+    let mut text = String::new();
+    reader.take(MAX_INPUT_BYTES as u64 + 1).read_to_string(&mut text)?;
+    if text.len() > MAX_INPUT_BYTES {
+        anyhow::bail!(Error::InvalidInput {
+            tool: tool.to_string(),
+            reason: format!("the input is over the limit of {MAX_INPUT_BYTES} bytes"),
+        });
+    }
+    Ok(text)
+}
+
 /// How to allow what was denied.
 fn hint(plugin: &str, d: &Denial) -> String {
-    match d.needs {
-        Some(access) => format!(
-            "to allow it: warden plugin grant {plugin} --grant file:{}:{access} (the plugin must request it too)",
-            d.resource
-        ),
-        None if d.reason.contains("protected") => format!(
-            "to allow it: grant the protected path by name, e.g. warden plugin grant {plugin} --grant file:{}:write (the plugin must request it too)",
-            d.resource
+    match &d.allow {
+        Some(spec) => format!(
+            "to allow it: warden plugin grant {plugin} --add --grant {} (only if the plugin's manifest requests it)",
+            escape(spec)
         ),
         None => "no grant allows this: the plugin tried to reach outside its granted directories".into(),
     }

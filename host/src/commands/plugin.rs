@@ -100,12 +100,18 @@ impl App {
     }
 
     /// Replace a plugin's grant.
-    pub fn set_grant(&self, name: &str, specs: &[String], none: bool, requested: bool) -> anyhow::Result<ExitCode> {
-        let (package, _) = self.registry.package(name)?;
+    pub fn set_grant(&self, name: &str, specs: &[String], none: bool, requested: bool, add: bool) -> anyhow::Result<ExitCode> {
+        let (package, source) = self.registry.package(name)?;
         let grant = if none {
             Grant::default()
         } else if requested {
             Grant::everything_requested(&package.manifest)
+        } else if add {
+            let mut grant = self.registry.grant(name, &package, &source)?;
+            let more = Grant::from_specs(specs)?;
+            grant.files.extend(more.files);
+            grant.env.extend(more.env);
+            grant
         } else {
             Grant::from_specs(specs)?
         };

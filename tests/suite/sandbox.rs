@@ -1,0 +1,267 @@
+//! P1: a plugin touches only what lies under its granted roots. Each attack
+//! is a real call of the hostile guest through the real host; each asserts
+//! the exact refusal, the recorded denial, that nothing changed on disk, and
+//! that the host still answers a benign call afterwards.
+
+use super::common::{Fixture, assert_still_answers, call, failure};
+use serde_json::json;
+use warden::fsguard::Denial;
+
+const EPERM: &str = "Operation not permitted (os error 63)";
+const ENOENT: &str = "No such file or directory (os error 44)";
+const LEAVES: &str = "the path leaves the granted directory";
+const READ_ONLY: &str = "the grant is read-only";
+
+fn denial<'a>(denials: &'a [Denial], operation: &str) -> &'a Denial {
+    denials
+        .iter()
+        .find(|d| d.operation == operation)
+        .unwrap_or_else(|| panic!("no `{operation}` denial in {denials:?}"))
+}
+
+#[tokio::test]
+async fn escapes_through_dotdot_and_symlinks_are_refused() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:.:write"]);
+    for path in ["../outside/secret", "./../outside/secret", "link_abs/secret", "link_rel/secret"] {
+        let (msg, out) = failure(&p, "read", json!({ "path": path })).await;
+        assert_eq!(msg, EPERM, "{path}");
+        let d = denial(&out.denials, "read");
+        assert_eq!(d.reason, LEAVES, "{path}");
+        assert_eq!(d.resource, fx.ws.join(path).display().to_string());
+        assert_eq!(d.allow, None, "no grant can allow an escape");
+    }
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn absolute_and_proc_paths_find_nothing() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:.:write"]);
+    let secret = fx.outside.join("secret").display().to_string();
+    for path in [secret.as_str(), "/proc/self/root/etc/passwd", "/proc/self/fd/3", "/etc/passwd"] {
+        let (msg, out) = failure(&p, "read", json!({ "path": path })).await;
+        // No preopen covers these paths, so the guest cannot even name them
+        // to the host: nothing is opened and nothing needs recording.
+        assert_eq!(msg, ENOENT, "{path}");
+        assert!(out.denials.is_empty());
+    }
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn nul_bytes_and_symlink_loops_fail_cleanly() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:.:write"]);
+    let (msg, _) = failure(&p, "read", json!({"path": "a.txt\u{0}../../etc/passwd"})).await;
+    assert_eq!(msg, "file name contained an unexpected NUL byte");
+    let (msg, _) = failure(&p, "read", json!({"path": "loop_a"})).await;
+    assert_eq!(msg, "Symbolic link loop (os error 32)");
+    let (msg, _) = failure(&p, "write", json!({"path": "loop_a", "content": "x"})).await;
+    assert_eq!(msg, "Symbolic link loop (os error 32)");
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn symlinks_created_by_the_plugin_cannot_leave_the_root() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:.:write"]);
+    // An absolute target is refused when the link is made.
+    let outside = fx.outside.display().to_string();
+    let (msg, out) = failure(&p, "symlink", json!({"from": outside, "to": "mine_abs"})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(denial(&out.denials, "symlink").reason, "a symbolic link may not point to an absolute path");
+    assert!(std::fs::symlink_metadata(fx.ws.join("mine_abs")).is_err());
+    // A relative one pointing out may be made, but never followed.
+    let out = call(&p, "symlink", json!({"from": "../outside", "to": "mine_rel"})).await.unwrap();
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    let (msg, out) = failure(&p, "read", json!({"path": "mine_rel/secret"})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(denial(&out.denials, "read").reason, LEAVES);
+    let (msg, out) = failure(&p, "write", json!({"path": "mine_rel/planted", "content": "x"})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(denial(&out.denials, "write").reason, LEAVES);
+    assert!(!fx.outside.join("planted").exists());
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn read_only_grants_refuse_every_kind_of_change() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:.:read"]);
+    let attacks = [
+        ("write", json!({"path": "a.txt", "content": "pwned"}), "write"),
+        ("write", json!({"path": "new.txt", "content": "pwned"}), "write"),
+        ("truncate", json!({"path": "a.txt"}), "write"),
+        ("set_len", json!({"path": "a.txt"}), "truncate"),
+        ("set_times", json!({"path": "a.txt"}), "set-times"),
+        ("unlink", json!({"path": "a.txt"}), "unlink"),
+        ("rename", json!({"from": "a.txt", "to": "b.txt"}), "rename"),
+        ("mkdir", json!({"path": "newdir"}), "mkdir"),
+        ("hard_link", json!({"from": "a.txt", "to": "alias"}), "link"),
+        ("symlink", json!({"from": "a.txt", "to": "alias"}), "symlink"),
+    ];
+    for (tool, input, op) in attacks {
+        let (msg, out) = failure(&p, tool, input.clone()).await;
+        assert_eq!(msg, EPERM, "{tool} {input}");
+        let d = denial(&out.denials, op);
+        assert_eq!(d.reason, READ_ONLY, "{tool}");
+        assert!(d.allow.as_deref().is_some_and(|a| a.starts_with("file:") && a.ends_with(":write")), "{d:?}");
+    }
+    assert_eq!(fx.read("a.txt"), "hi");
+    let mtime = std::fs::metadata(fx.ws.join("a.txt")).unwrap().modified().unwrap();
+    assert_ne!(mtime, std::time::SystemTime::UNIX_EPOCH);
+    for name in ["new.txt", "b.txt", "newdir", "alias"] {
+        assert!(!fx.ws.join(name).exists(), "{name} was created");
+    }
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn links_and_renames_from_a_read_only_root_into_a_writable_one_are_refused() {
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.ws.join("sub")).unwrap();
+    let p = fx.prepare("hostile", &["file:.:read", "file:sub:write"]);
+    let ro = fx.ws.join("a.txt").display().to_string();
+    let rw = fx.ws.join("sub/alias").display().to_string();
+    for tool in ["hard_link", "rename"] {
+        let (msg, out) = failure(&p, tool, json!({"from": ro, "to": rw})).await;
+        assert_eq!(msg, EPERM, "{tool}");
+        assert_eq!(out.denials[0].reason, READ_ONLY, "{tool}");
+    }
+    assert!(!fx.ws.join("sub/alias").exists());
+    assert_eq!(fx.read("a.txt"), "hi");
+    // The writable root itself works.
+    let out = call(&p, "write", json!({"path": fx.ws.join("sub/ok").display().to_string(), "content": "ok"})).await.unwrap();
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn protected_paths_stay_read_only_inside_a_writable_grant() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:.:write"]);
+    let git = fx.ws.join(".git").display().to_string();
+    let attacks = [
+        ("write", json!({"path": ".git/config", "content": "pwned"}), "write"),
+        ("write", json!({"path": "gitlink/config", "content": "pwned"}), "write"),
+        ("write", json!({"path": ".git/new-hook", "content": "pwned"}), "write"),
+        ("write_via_dir", json!({"path": ".git/config", "content": "pwned"}), "write"),
+        ("truncate", json!({"path": ".git/config"}), "write"),
+        ("set_len", json!({"path": ".git/config"}), "truncate"),
+        ("set_times", json!({"path": ".git/config"}), "set-times"),
+        ("unlink", json!({"path": ".git/config"}), "unlink"),
+        ("unlink", json!({"path": "gitlink/config"}), "unlink"),
+        ("mkdir", json!({"path": ".git/hooks"}), "mkdir"),
+        ("rename", json!({"from": ".git/config", "to": "stolen"}), "rename"),
+        ("rename", json!({"from": "a.txt", "to": ".git/config"}), "rename"),
+        ("rename", json!({"from": ".git", "to": "moved"}), "rename"),
+        ("hard_link", json!({"from": ".git/config", "to": "alias"}), "link"),
+        ("symlink", json!({"from": "/etc/passwd", "to": ".git/evil"}), "symlink"),
+    ];
+    for (tool, input, op) in attacks {
+        let (msg, out) = failure(&p, tool, input.clone()).await;
+        assert_eq!(msg, EPERM, "{tool} {input}");
+        let d = denial(&out.denials, op);
+        assert_eq!(d.reason, format!("{git} is protected: it stays read-only unless granted by name"), "{tool} {input}");
+        assert_eq!(d.allow.as_deref(), Some("file:.git:write"), "{tool}");
+    }
+    // A symlink planted by the plugin does not help either.
+    let _ = call(&p, "symlink", json!({"from": ".git", "to": "mine"})).await.unwrap();
+    let (msg, _) = failure(&p, "write", json!({"path": "mine/config", "content": "pwned"})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(fx.read(".git/config"), "cfg");
+    assert!(!fx.ws.join(".git/new-hook").exists() && !fx.ws.join(".git/hooks").exists());
+    assert!(!fx.ws.join("stolen").exists() && !fx.ws.join("alias").exists());
+    // Reading a protected path is fine, and so is writing elsewhere.
+    let out = call(&p, "read", json!({"path": ".git/config"})).await.unwrap();
+    assert_eq!(out.result.unwrap(), json!("cfg"));
+    let out = call(&p, "write", json!({"path": "fine.txt", "content": "ok"})).await.unwrap();
+    assert!(out.result.is_ok());
+    assert_eq!(fx.read("fine.txt"), "ok");
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn protected_paths_are_protected_before_they_exist() {
+    let fx = Fixture::new();
+    std::fs::remove_dir_all(fx.ws.join(".git")).unwrap();
+    let p = fx.prepare("hostile", &["file:.:write"]);
+    let (msg, out) = failure(&p, "mkdir", json!({"path": ".git"})).await;
+    assert_eq!(msg, EPERM);
+    assert!(denial(&out.denials, "mkdir").reason.ends_with("is protected: it stays read-only unless granted by name"));
+    let (msg, _) = failure(&p, "write", json!({"path": ".git", "content": "gitdir: /tmp/evil"})).await;
+    assert_eq!(msg, EPERM);
+    assert!(!fx.ws.join(".git").exists());
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn wardens_own_directories_are_protected_inside_a_writable_grant() {
+    let fx = Fixture::new();
+    // A workspace that contains warden's config directory, as $HOME would.
+    let config = fx.ws.join("home/.config/warden");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let mut ctx = fx.context();
+    ctx.protected = vec![config.clone()];
+    let l = super::common::loaded("hostile");
+    let g = warden::grant::Grant::from_specs(&["file:.:write"]).unwrap();
+    let e = warden::grant::effective(&l.manifest, &g, &ctx);
+    let p = l.prepare(super::common::runtime(), e, &fx.ws, |_| None).unwrap();
+    let (msg, out) = failure(&p, "mkdir", json!({"path": "home/.config/warden"})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(denial(&out.denials, "mkdir").allow.as_deref(), Some("file:home/.config/warden:write"));
+    assert!(!config.exists());
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn a_protected_path_granted_by_name_is_writable() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:.:write", "file:.git:write"]);
+    let out = call(&p, "write", json!({"path": ".git/config", "content": "changed"})).await.unwrap();
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert_eq!(fx.read(".git/config"), "changed");
+}
+
+#[tokio::test]
+async fn a_single_file_grant_admits_only_that_file() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:a.txt:read"]);
+    assert_still_answers(&p).await;
+    let (msg, out) = failure(&p, "read", json!({"path": ".git/config"})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(denial(&out.denials, "read").reason, "only a single file is granted in this directory");
+    // Listing needs the directory opened, which is refused: a descriptor
+    // for the directory itself would reach every other name in it.
+    let (msg, out) = failure(&p, "list", json!({"path": "."})).await;
+    assert_eq!(msg, EPERM);
+    let d = denial(&out.denials, "read");
+    assert_eq!(d.reason, "only a single file is granted in this directory");
+    assert_eq!(d.allow.as_deref(), Some("file:.:read"));
+    let (msg, _) = failure(&p, "write", json!({"path": "a.txt", "content": "x"})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(fx.read("a.txt"), "hi");
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn nothing_granted_means_nothing_linked() {
+    let fx = Fixture::new();
+    let err = fx.try_prepare("hostile", &[]).err().expect("refused");
+    let text = err.to_string();
+    assert!(text.starts_with("denied: plugin `hostile` needs files `.`, which is not granted"), "{text}");
+    assert!(text.contains("warden plugin grant hostile --grant file:.:write"), "{text}");
+}
+
+#[tokio::test]
+async fn grants_compare_path_components_not_prefixes() {
+    let fx = Fixture::new();
+    let evil = fx.tmp.path().canonicalize().unwrap().join("ws-evil");
+    std::fs::create_dir(&evil).unwrap();
+    std::fs::write(evil.join("loot"), "loot").unwrap();
+    let p = fx.prepare("hostile", &["file:.:write"]);
+    let (msg, _) = failure(&p, "read", json!({"path": evil.join("loot").display().to_string()})).await;
+    assert_eq!(msg, ENOENT);
+    assert_still_answers(&p).await;
+}
