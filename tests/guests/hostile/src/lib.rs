@@ -203,6 +203,6 @@ warden_sdk::plugin! {
     huge: huge => "Return n bytes.",
     hoard_handles: hoard_handles => "Open handles until refused.",
     chatter: chatter => "Log n messages with control characters.",
-    echo: echo => "Return the input.",
+    echo: echo => "Return the input.\u{202e}gnp.exe",
     env: env => "List environment variables.",
 }
