@@ -14,11 +14,23 @@ use std::process::Command;
 const COMPONENTS: &[&str] = &["fs", "search", "edit", "hostile", "overreach"];
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
+    let root = manifest_dir
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
-    for watched in ["plugins", "sdk", "wit", "tests/guests", "Cargo.toml", "Cargo.lock"] {
+    for watched in [
+        "plugins",
+        "sdk",
+        "wit",
+        "tests/guests",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
@@ -69,7 +81,10 @@ fn wasm_target_dir(out: &Path) -> PathBuf {
         .ancestors()
         .find(|p| p.file_name().is_some_and(|n| n == "build"))
         .expect("OUT_DIR lies under a build directory");
-    let mut target = build.parent().and_then(Path::parent).expect("build/ lies under <target>/<profile>");
+    let mut target = build
+        .parent()
+        .and_then(Path::parent)
+        .expect("build/ lies under <target>/<profile>");
     // With an explicit --target the profile directory sits under the triple.
     if target.join("CACHEDIR.TAG").exists() || target.parent().is_none() {
         return target.join("wasm-components");

@@ -5,8 +5,14 @@
 /// `(name, component bytes)` of every bundled plugin.
 pub const BUNDLED: &[(&str, &[u8])] = &[
     ("fs", include_bytes!(concat!(env!("OUT_DIR"), "/fs.wasm"))),
-    ("search", include_bytes!(concat!(env!("OUT_DIR"), "/search.wasm"))),
-    ("edit", include_bytes!(concat!(env!("OUT_DIR"), "/edit.wasm"))),
+    (
+        "search",
+        include_bytes!(concat!(env!("OUT_DIR"), "/search.wasm")),
+    ),
+    (
+        "edit",
+        include_bytes!(concat!(env!("OUT_DIR"), "/edit.wasm")),
+    ),
 ];
 
 /// The bundled component called `name`, if any.

@@ -37,7 +37,11 @@ impl App {
         let workspace = workspace
             .canonicalize()
             .with_context(|| format!("workspace {} is not usable", workspace.display()))?;
-        anyhow::ensure!(workspace.is_dir(), "workspace {} is not a directory", workspace.display());
+        anyhow::ensure!(
+            workspace.is_dir(),
+            "workspace {} is not a directory",
+            workspace.display()
+        );
         Ok(Context {
             workspace,
             protected: self.registry.dirs().protected(),

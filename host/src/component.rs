@@ -41,7 +41,8 @@ impl Package {
         let mut manifest_bytes: Option<&[u8]> = None;
         let mut first = true;
         for payload in Parser::new(0).parse_all(&bytes) {
-            let payload = payload.map_err(|e| refuse(format!("not a valid WebAssembly binary: {e}")))?;
+            let payload =
+                payload.map_err(|e| refuse(format!("not a valid WebAssembly binary: {e}")))?;
             match payload {
                 Payload::Version { encoding, .. } if first => {
                     first = false;

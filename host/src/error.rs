@@ -40,7 +40,9 @@ pub enum Error {
     UnknownImport { plugin: String, import: String },
 
     /// A capability the component needs at run time was not granted.
-    #[error("denied: plugin `{plugin}` needs {capability} `{resource}`, which is not granted; to allow it: {hint}")]
+    #[error(
+        "denied: plugin `{plugin}` needs {capability} `{resource}`, which is not granted; to allow it: {hint}"
+    )]
     NotGranted {
         plugin: String,
         capability: &'static str,
@@ -65,7 +67,9 @@ pub enum Error {
     InvalidInput { tool: String, reason: String },
 
     /// The call ran past its wall-time limit; the instance was discarded.
-    #[error("{tool} was stopped after its time limit of {limit_ms} ms (raise `limits.timeout_ms` in the grant)")]
+    #[error(
+        "{tool} was stopped after its time limit of {limit_ms} ms (raise `limits.timeout_ms` in the grant)"
+    )]
     Timeout { tool: String, limit_ms: u64 },
 
     /// The call hit its memory limit; the instance was discarded.
@@ -103,7 +107,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(context: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        context: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Self::Io {
             context,
             path: path.into(),

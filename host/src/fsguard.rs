@@ -158,7 +158,12 @@ impl FsGuard {
                 let reason = protected_reason(&p);
                 self.deny(operation, &real, &reason, Some((&p, Access::Write)))
             }
-            None => self.deny(operation, &real, "the grant is read-only", Some((&real, Access::Write))),
+            None => self.deny(
+                operation,
+                &real,
+                "the grant is read-only",
+                Some((&real, Access::Write)),
+            ),
         }
     }
 
@@ -176,11 +181,15 @@ impl FsGuard {
 }
 
 fn protected_reason(p: &Path) -> String {
-    format!("{} is protected: it stays read-only unless granted by name", p.display())
+    format!(
+        "{} is protected: it stays read-only unless granted by name",
+        p.display()
+    )
 }
 
 fn open_dir(path: &Path) -> std::io::Result<std::fs::File> {
-    cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).map(|d| d.into_std_file())
+    cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority())
+        .map(|d| d.into_std_file())
 }
 
 /// The host path an open descriptor refers to.
@@ -290,7 +299,9 @@ impl GuardedView<'_> {
         let target = match target {
             Target::At(t) => t,
             Target::Escapes(t) => {
-                return Err(self.guard.deny(op, &t, "the path leaves the granted directory", None));
+                return Err(self
+                    .guard
+                    .deny(op, &t, "the path leaves the granted directory", None));
             }
             Target::Dangling(t) => {
                 return Err(self.guard.deny(
@@ -306,21 +317,35 @@ impl GuardedView<'_> {
             && target.file_name() != Some(only.as_os_str())
         {
             let allow = Some((target.as_path(), Access::Write));
-            return Err(self.guard.deny(op, &target, "only a single file is granted in this directory", allow));
+            return Err(self.guard.deny(
+                op,
+                &target,
+                "only a single file is granted in this directory",
+                allow,
+            ));
         }
         if dir.perms.write_not_permitted() {
             let allow = Some((target.as_path(), Access::Write));
-            return Err(self.guard.deny(op, &target, "the grant is read-only", allow));
+            return Err(self
+                .guard
+                .deny(op, &target, "the grant is read-only", allow));
         }
         if let Some(p) = self.guard.protected_by(&target).cloned() {
             let reason = protected_reason(&p);
-            return Err(self.guard.deny(op, &target, &reason, Some((&p, Access::Write))));
+            return Err(self
+                .guard
+                .deny(op, &target, &reason, Some((&p, Access::Write))));
         }
         Ok(())
     }
 
     /// Refuse reading anything but the granted file in a single-file preopen.
-    fn check_read(&mut self, fd: &Resource<Descriptor>, path: &str, op: &'static str) -> FsResult<()> {
+    fn check_read(
+        &mut self,
+        fd: &Resource<Descriptor>,
+        path: &str,
+        op: &'static str,
+    ) -> FsResult<()> {
         let Some(dir) = self.dir_of(fd)? else {
             return Ok(());
         };
@@ -330,7 +355,12 @@ impl GuardedView<'_> {
         if Path::new(path).components().count() != 1 || Path::new(path).file_name() != Some(&only) {
             let target = real_path(&dir.dir).unwrap_or_default().join(path);
             let allow = Some((target.as_path(), Access::Read));
-            return Err(self.guard.deny(op, &target, "only a single file is granted in this directory", allow));
+            return Err(self.guard.deny(
+                op,
+                &target,
+                "only a single file is granted in this directory",
+                allow,
+            ));
         }
         Ok(())
     }
@@ -341,17 +371,27 @@ impl GuardedView<'_> {
             return;
         };
         if let Ok(Target::Escapes(t)) = resolve(&dir, path, true) {
-            self.guard.deny(op, &t, "the path leaves the granted directory", None);
+            self.guard
+                .deny(op, &t, "the path leaves the granted directory", None);
         } else if dir.perms.write_not_permitted() {
             let target = real_path(&dir.dir).unwrap_or_default().join(path);
-            self.guard.deny(op, &target, "the grant is read-only", Some((&target, Access::Write)));
+            self.guard.deny(
+                op,
+                &target,
+                "the grant is read-only",
+                Some((&target, Access::Write)),
+            );
         }
     }
 
     /// Make a freshly opened descriptor read-only if it lies under a
     /// protected path, so nothing opened through it can write.
     /// Refuse (and record) a change through a descriptor that is read-only.
-    fn check_descriptor_write(&mut self, fd: &Resource<Descriptor>, op: &'static str) -> FsResult<()> {
+    fn check_descriptor_write(
+        &mut self,
+        fd: &Resource<Descriptor>,
+        op: &'static str,
+    ) -> FsResult<()> {
         let (file, perms) = match self.inner.table.get(fd)? {
             Descriptor::Dir(d) => (d.dir.clone(), d.perms),
             Descriptor::File(f) => (f.file.clone(), f.perms),
@@ -438,7 +478,9 @@ impl HostDescriptor for GuardedView<'_> {
             self.check_read(&fd, &path, "read")?;
         }
         let dir = self.dir_of(&fd)?;
-        let opened = HostDescriptor::open_at(&mut self.inner, fd, path_flags, path.clone(), oflags, flags).await;
+        let opened =
+            HostDescriptor::open_at(&mut self.inner, fd, path_flags, path.clone(), oflags, flags)
+                .await;
         match opened {
             Ok(new) => {
                 self.downgrade_if_protected(&new)?;
@@ -451,7 +493,11 @@ impl HostDescriptor for GuardedView<'_> {
         }
     }
 
-    async fn create_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+    async fn create_directory_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path: String,
+    ) -> FsResult<()> {
         self.check_mutation(&fd, &path, "mkdir", false)?;
         HostDescriptor::create_directory_at(&mut self.inner, fd, path).await
     }
@@ -482,10 +528,22 @@ impl HostDescriptor for GuardedView<'_> {
         let follow = old_path_flags.contains(types::PathFlags::SYMLINK_FOLLOW);
         self.check_mutation(&fd, &old_path, "link", follow)?;
         self.check_mutation(&new_descriptor, &new_path, "link", false)?;
-        HostDescriptor::link_at(&mut self.inner, fd, old_path_flags, old_path, new_descriptor, new_path).await
+        HostDescriptor::link_at(
+            &mut self.inner,
+            fd,
+            old_path_flags,
+            old_path,
+            new_descriptor,
+            new_path,
+        )
+        .await
     }
 
-    async fn remove_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+    async fn remove_directory_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path: String,
+    ) -> FsResult<()> {
         self.check_mutation(&fd, &path, "rmdir", false)?;
         HostDescriptor::remove_directory_at(&mut self.inner, fd, path).await
     }
@@ -511,12 +569,18 @@ impl HostDescriptor for GuardedView<'_> {
         self.check_mutation(&fd, &dest_path, "symlink", false)?;
         let dir = self.dir_of(&fd)?;
         let absolute = src_path.starts_with('/');
-        let made = HostDescriptor::symlink_at(&mut self.inner, fd, src_path, dest_path.clone()).await;
+        let made =
+            HostDescriptor::symlink_at(&mut self.inner, fd, src_path, dest_path.clone()).await;
         if let (Err(e), true, Some(dir)) = (&made, absolute, dir)
             && matches!(e.downcast_ref(), Some(ErrorCode::NotPermitted))
         {
             let link = real_path(&dir.dir).unwrap_or_default().join(&dest_path);
-            self.guard.deny("symlink", &link, "a symbolic link may not point to an absolute path", None);
+            self.guard.deny(
+                "symlink",
+                &link,
+                "a symbolic link may not point to an absolute path",
+                None,
+            );
         }
         made
     }
@@ -535,7 +599,12 @@ impl HostDescriptor for GuardedView<'_> {
         {
             let base = real_path(&dir.dir).unwrap_or_default();
             let allow = Some((base.as_path(), Access::Read));
-            return Err(self.guard.deny("list", &base, "only a single file is granted in this directory", allow));
+            return Err(self.guard.deny(
+                "list",
+                &base,
+                "only a single file is granted in this directory",
+                allow,
+            ));
         }
         HostDescriptor::read_directory(&mut self.inner, fd).await
     }
@@ -653,7 +722,10 @@ impl HostDescriptor for GuardedView<'_> {
         HostDescriptor::write_via_stream(&mut self.inner, fd, offset)
     }
 
-    fn append_via_stream(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DynOutputStream>> {
+    fn append_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> FsResult<Resource<DynOutputStream>> {
         self.check_descriptor_write(&fd, "write")?;
         HostDescriptor::append_via_stream(&mut self.inner, fd)
     }
@@ -666,7 +738,10 @@ impl HostDescriptor for GuardedView<'_> {
         HostDescriptor::is_same_object(&mut self.inner, a, b).await
     }
 
-    async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<types::MetadataHashValue> {
+    async fn metadata_hash(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> FsResult<types::MetadataHashValue> {
         HostDescriptor::metadata_hash(&mut self.inner, fd).await
     }
 }

@@ -74,7 +74,11 @@ impl Grant {
                     check_env_name(rest).map_err(bad)?;
                     grant.env.push(rest.to_string());
                 }
-                other => return Err(bad(format!("unknown capability `{other}` (use `file` or `env`)"))),
+                other => {
+                    return Err(bad(format!(
+                        "unknown capability `{other}` (use `file` or `env`)"
+                    )));
+                }
             }
         }
         Ok(grant)
@@ -92,7 +96,10 @@ impl Grant {
     pub fn check_within(&self, manifest: &Manifest) -> Result<()> {
         for g in &self.files {
             let covered = manifest.files.iter().any(|r| {
-                let (rp, gp) = (r.path.resolve(Path::new("/ws")), g.path.resolve(Path::new("/ws")));
+                let (rp, gp) = (
+                    r.path.resolve(Path::new("/ws")),
+                    g.path.resolve(Path::new("/ws")),
+                );
                 gp.starts_with(&rp) || rp.starts_with(&gp)
             });
             if !covered {
@@ -237,19 +244,35 @@ mod tests {
     #[test]
     fn meets_requests_and_grants() {
         // (requested, granted, expected effective)
-        type Row<'a> = (&'a [(&'a str, Access)], &'a [&'a str], &'a [(&'a str, Access)]);
+        type Row<'a> = (
+            &'a [(&'a str, Access)],
+            &'a [&'a str],
+            &'a [(&'a str, Access)],
+        );
         let table: &[Row] = &[
             (&[(".", Write)], &["file:.:write"], &[("/w/proj", Write)]),
             (&[(".", Write)], &["file:.:read"], &[("/w/proj", Read)]),
             (&[(".", Read)], &["file:.:write"], &[("/w/proj", Read)]),
-            (&[(".", Write)], &["file:src:write"], &[("/w/proj/src", Write)]),
-            (&[("src", Write)], &["file:.:write"], &[("/w/proj/src", Write)]),
+            (
+                &[(".", Write)],
+                &["file:src:write"],
+                &[("/w/proj/src", Write)],
+            ),
+            (
+                &[("src", Write)],
+                &["file:.:write"],
+                &[("/w/proj/src", Write)],
+            ),
             (&[("src", Write)], &["file:docs:write"], &[]),
             (&[(".", Write)], &[], &[]),
             // Component-wise comparison: `/w/proj` does not admit `/w/proj-evil`.
             (&[("/w/proj-evil", Read)], &["file:/w/proj:read"], &[]),
             (&[("/w/proj", Read)], &["file:/w/proj-evil:read"], &[]),
-            (&[("/etc/hosts", Read)], &["file:/etc:read"], &[("/etc/hosts", Read)]),
+            (
+                &[("/etc/hosts", Read)],
+                &["file:/etc:read"],
+                &[("/etc/hosts", Read)],
+            ),
         ];
         for (req, specs, want) in table {
             let g = Grant::from_specs(specs).unwrap();
@@ -283,7 +306,10 @@ mod tests {
             &ctx(),
         );
         assert!(!e.protected.contains(&PathBuf::from("/w/proj/.git")));
-        assert!(e.protected.contains(&PathBuf::from("/home/u/.config/warden")));
+        assert!(
+            e.protected
+                .contains(&PathBuf::from("/home/u/.config/warden"))
+        );
     }
 
     #[test]
@@ -300,10 +326,24 @@ mod tests {
     #[test]
     fn grants_beyond_the_request_are_refused() {
         let m = manifest(&[("src", Write)], &["A"]);
-        assert!(Grant::from_specs(&["file:src/x:write"]).unwrap().check_within(&m).is_ok());
-        let err = Grant::from_specs(&["file:docs"]).unwrap().check_within(&m).unwrap_err();
-        assert!(err.to_string().contains("does not request access to `docs`"));
-        let err = Grant::from_specs(&["env:B"]).unwrap().check_within(&m).unwrap_err();
+        assert!(
+            Grant::from_specs(&["file:src/x:write"])
+                .unwrap()
+                .check_within(&m)
+                .is_ok()
+        );
+        let err = Grant::from_specs(&["file:docs"])
+            .unwrap()
+            .check_within(&m)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("does not request access to `docs`")
+        );
+        let err = Grant::from_specs(&["env:B"])
+            .unwrap()
+            .check_within(&m)
+            .unwrap_err();
         assert!(err.to_string().contains("does not request env `B`"));
     }
 }

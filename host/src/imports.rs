@@ -30,11 +30,23 @@ pub fn classify(name: &str) -> Option<Capability> {
     let wasi_02 = version.starts_with("0.2.");
     match iface {
         "warden:plugin/log" if version == "0.1.0" => Some(Capability::Baseline),
-        "wasi:io/error" | "wasi:io/poll" | "wasi:io/streams" | "wasi:clocks/monotonic-clock"
-        | "wasi:clocks/wall-clock" | "wasi:random/random" | "wasi:random/insecure"
-        | "wasi:random/insecure-seed" | "wasi:cli/environment" | "wasi:cli/exit"
-        | "wasi:cli/stdin" | "wasi:cli/stdout" | "wasi:cli/stderr" | "wasi:cli/terminal-input"
-        | "wasi:cli/terminal-output" | "wasi:cli/terminal-stdin" | "wasi:cli/terminal-stdout"
+        "wasi:io/error"
+        | "wasi:io/poll"
+        | "wasi:io/streams"
+        | "wasi:clocks/monotonic-clock"
+        | "wasi:clocks/wall-clock"
+        | "wasi:random/random"
+        | "wasi:random/insecure"
+        | "wasi:random/insecure-seed"
+        | "wasi:cli/environment"
+        | "wasi:cli/exit"
+        | "wasi:cli/stdin"
+        | "wasi:cli/stdout"
+        | "wasi:cli/stderr"
+        | "wasi:cli/terminal-input"
+        | "wasi:cli/terminal-output"
+        | "wasi:cli/terminal-stdin"
+        | "wasi:cli/terminal-stdout"
         | "wasi:cli/terminal-stderr"
             if wasi_02 =>
         {

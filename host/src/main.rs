@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use warden::Error;
 
 #[derive(Parser)]
-#[command(name = "warden", version, about = "A coding agent whose tools run only with the access you grant")]
+#[command(
+    name = "warden",
+    version,
+    about = "A coding agent whose tools run only with the access you grant"
+)]
 struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -99,7 +103,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -120,7 +127,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let app = commands::App::from_env(cli.json)?;
     match cli.command {
         Command::Tools => app.tools().await,
-        Command::Call { tool, input, workspace } => app.call(&tool, &input, &workspace).await,
+        Command::Call {
+            tool,
+            input,
+            workspace,
+        } => app.call(&tool, &input, &workspace).await,
         Command::Plugin(cmd) => match cmd {
             PluginCommand::Install { path, grants, yes } => app.install(&path, &grants, yes).await,
             PluginCommand::List => app.list().await,
@@ -141,7 +152,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn exit_code(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<Error>() {
         Some(Error::NotGranted { .. }) => 3,
-        Some(Error::Timeout { .. } | Error::MemoryLimit { .. } | Error::OutputLimit { .. } | Error::Trap { .. }) => 4,
+        Some(
+            Error::Timeout { .. }
+            | Error::MemoryLimit { .. }
+            | Error::OutputLimit { .. }
+            | Error::Trap { .. },
+        ) => 4,
         Some(
             Error::InvalidInput { .. }
             | Error::Grant { .. }

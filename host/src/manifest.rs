@@ -244,12 +244,13 @@ impl Manifest {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
         {
-            return Err(format!("version {:?} is not a version number", self.version));
+            return Err(format!(
+                "version {:?} is not a version number",
+                self.version
+            ));
         }
         if self.description.len() > MAX_DESCRIPTION_BYTES {
-            return Err(format!(
-                "description is over {MAX_DESCRIPTION_BYTES} bytes"
-            ));
+            return Err(format!("description is over {MAX_DESCRIPTION_BYTES} bytes"));
         }
         if let Some(p) = &self.publisher
             && (p.is_empty() || p.len() > 128)
@@ -271,13 +272,29 @@ impl Manifest {
         for var in &self.env {
             check_env_name(var)?;
         }
-        if let Some(why) = self.files.iter().filter_map(|f| f.why.as_ref()).find(|w| w.len() > 512) {
-            return Err(format!("`why` is over 512 bytes: {:?}…", &why[..32.min(why.len())]));
+        if let Some(why) = self
+            .files
+            .iter()
+            .filter_map(|f| f.why.as_ref())
+            .find(|w| w.len() > 512)
+        {
+            return Err(format!(
+                "`why` is over 512 bytes: {:?}…",
+                &why[..32.min(why.len())]
+            ));
         }
         let l = &self.limits;
-        bounded("limits.memory_mib", l.memory_mib.map(u64::from), MAX_MEMORY_MIB.into())?;
+        bounded(
+            "limits.memory_mib",
+            l.memory_mib.map(u64::from),
+            MAX_MEMORY_MIB.into(),
+        )?;
         bounded("limits.timeout_ms", l.timeout_ms, MAX_TIMEOUT_MS)?;
-        bounded("limits.output_kib", l.output_kib.map(u64::from), MAX_OUTPUT_KIB.into())?;
+        bounded(
+            "limits.output_kib",
+            l.output_kib.map(u64::from),
+            MAX_OUTPUT_KIB.into(),
+        )?;
         Ok(())
     }
 }
@@ -410,14 +427,38 @@ memory_mib = 32
     fn refuses_bad_manifests() {
         let table: &[(&str, &str)] = &[
             ("bogus = 1\n", "unknown field `bogus`"),
-            ("[[files]]\npath = \"../up\"\naccess = \"read\"\n", "contains `..`"),
-            ("[[files]]\npath = \"a/../../b\"\naccess = \"read\"\n", "contains `..`"),
-            ("[[files]]\npath = \"~/x\"\naccess = \"read\"\n", "`~` is not expanded"),
-            ("[[files]]\npath = \"\"\naccess = \"read\"\n", "may not be empty"),
-            ("[[files]]\npath = \".\"\naccess = \"execute\"\n", "unknown variant `execute`"),
-            ("[[files]]\npath = \".\"\naccess = \"read\"\nmode = 1\n", "unknown field `mode`"),
-            ("env = [\"LD PRELOAD\"]\n", "not an environment variable name"),
-            ("[limits]\nmemory_mib = 100000\n", "over the maximum of 1024"),
+            (
+                "[[files]]\npath = \"../up\"\naccess = \"read\"\n",
+                "contains `..`",
+            ),
+            (
+                "[[files]]\npath = \"a/../../b\"\naccess = \"read\"\n",
+                "contains `..`",
+            ),
+            (
+                "[[files]]\npath = \"~/x\"\naccess = \"read\"\n",
+                "`~` is not expanded",
+            ),
+            (
+                "[[files]]\npath = \"\"\naccess = \"read\"\n",
+                "may not be empty",
+            ),
+            (
+                "[[files]]\npath = \".\"\naccess = \"execute\"\n",
+                "unknown variant `execute`",
+            ),
+            (
+                "[[files]]\npath = \".\"\naccess = \"read\"\nmode = 1\n",
+                "unknown field `mode`",
+            ),
+            (
+                "env = [\"LD PRELOAD\"]\n",
+                "not an environment variable name",
+            ),
+            (
+                "[limits]\nmemory_mib = 100000\n",
+                "over the maximum of 1024",
+            ),
             ("[limits]\ntimeout_ms = 0\n", "must be positive"),
             ("[limits]\nthreads = 4\n", "unknown field `threads`"),
         ];
@@ -425,7 +466,10 @@ memory_mib = 32
             let got = err(&format!("{HEAD}{body}"));
             assert!(got.contains(want), "{body:?}: {got}");
         }
-        assert!(err("name = \"Bad Name\"\nversion = \"1\"\ndescription = \"\"").contains("must be 1-32"));
+        assert!(
+            err("name = \"Bad Name\"\nversion = \"1\"\ndescription = \"\"")
+                .contains("must be 1-32")
+        );
         assert!(err("version = \"1\"\ndescription = \"\"").contains("missing field `name`"));
     }
 

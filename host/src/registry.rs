@@ -87,12 +87,17 @@ impl Registry {
     }
 
     fn check_name(name: &str) -> Result<()> {
-        check_name(name).map_err(|_| Error::PluginNotFound { name: name.to_string() })
+        check_name(name).map_err(|_| Error::PluginNotFound {
+            name: name.to_string(),
+        })
     }
 
     /// Names of every plugin: bundled first, then installed, sorted.
     pub fn names(&self) -> Result<Vec<String>> {
-        let mut names: Vec<String> = bundled::BUNDLED.iter().map(|(n, _)| n.to_string()).collect();
+        let mut names: Vec<String> = bundled::BUNDLED
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
         let dir = self.dirs.data.join("plugins");
         let mut installed = Vec::new();
         match std::fs::read_dir(&dir) {
@@ -125,7 +130,9 @@ impl Registry {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::PluginNotFound { name: name.to_string() });
+                return Err(Error::PluginNotFound {
+                    name: name.to_string(),
+                });
             }
             Err(e) => return Err(Error::io("cannot read", path, e)),
         };
@@ -143,7 +150,9 @@ impl Registry {
             let package = Package::from_bytes(bytes.to_vec(), &format!("bundled plugin {name}"))?;
             return Ok((package, Source::Bundled));
         }
-        let record = self.record(name)?.ok_or_else(|| Error::PluginNotFound { name: name.into() })?;
+        let record = self
+            .record(name)?
+            .ok_or_else(|| Error::PluginNotFound { name: name.into() })?;
         let path = self.plugin_dir(name).join("component.wasm");
         let package = Package::from_file(&path)?;
         if package.digest != record.digest {
@@ -174,13 +183,22 @@ impl Registry {
     /// Store the user's grant for a plugin.
     pub fn set_grant(&self, name: &str, grant: &Grant) -> Result<()> {
         Self::check_name(name)?;
-        let text = toml::to_string(grant).map_err(|e| Error::Grant { reason: e.to_string() })?;
-        let header = format!("# What the user granted plugin `{name}`. Edit with `warden plugin grant`.\n");
+        let text = toml::to_string(grant).map_err(|e| Error::Grant {
+            reason: e.to_string(),
+        })?;
+        let header =
+            format!("# What the user granted plugin `{name}`. Edit with `warden plugin grant`.\n");
         write_atomic(&self.grant_path(name), format!("{header}{text}").as_bytes())
     }
 
     /// Install a checked package with its tools and grant.
-    pub fn install(&self, package: &Package, from: &Path, tools: Vec<ToolSpec>, grant: &Grant) -> Result<Record> {
+    pub fn install(
+        &self,
+        package: &Package,
+        from: &Path,
+        tools: Vec<ToolSpec>,
+        grant: &Grant,
+    ) -> Result<Record> {
         let name = &package.manifest.name;
         if bundled::get(name).is_some() {
             return Err(Error::Conflict(format!(
@@ -204,7 +222,8 @@ impl Registry {
         let dir = self.plugin_dir(name);
         write_atomic(&dir.join("component.wasm"), &package.bytes)?;
         self.set_grant(name, grant)?;
-        let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::Conflict(e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&record).map_err(|e| Error::Conflict(e.to_string()))?;
         // Written last: a plugin counts as installed only once this exists.
         write_atomic(&dir.join("plugin.json"), &json)?;
         Ok(record)
@@ -220,9 +239,12 @@ impl Registry {
         }
         let dir = self.plugin_dir(name);
         if !dir.join("plugin.json").exists() {
-            return Err(Error::PluginNotFound { name: name.to_string() });
+            return Err(Error::PluginNotFound {
+                name: name.to_string(),
+            });
         }
-        std::fs::remove_file(dir.join("plugin.json")).map_err(|e| Error::io("cannot remove", &dir, e))?;
+        std::fs::remove_file(dir.join("plugin.json"))
+            .map_err(|e| Error::io("cannot remove", &dir, e))?;
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io("cannot remove", &dir, e))?;
         match std::fs::remove_file(self.grant_path(name)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -254,4 +276,3 @@ impl Registry {
         Ok(tools)
     }
 }
-

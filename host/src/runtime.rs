@@ -107,10 +107,17 @@ impl Runtime {
         pool.total_stacks(MAX_CONCURRENT_INSTANCES);
         pool.max_memory_size(manifest::MAX_MEMORY_MIB as usize * 1024 * 1024);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).map_err(|e| Error::wasm("cannot create the engine", e))?;
+        let engine =
+            Engine::new(&config).map_err(|e| Error::wasm("cannot create the engine", e))?;
         start_epoch_ticker(&engine);
-        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_INSTANCES as usize));
-        Ok(Runtime { engine, cache_dir, slots })
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
+            MAX_CONCURRENT_INSTANCES as usize,
+        ));
+        Ok(Runtime {
+            engine,
+            cache_dir,
+            slots,
+        })
     }
 
     /// The engine.
@@ -142,10 +149,11 @@ impl Runtime {
                 Err(e) => tracing::warn!("recompiling: cached {} unusable: {e:#}", path.display()),
             }
         }
-        let component = Component::new(&self.engine, &package.bytes).map_err(|e| Error::NotAComponent {
-            path: package.manifest.name.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        let component =
+            Component::new(&self.engine, &package.bytes).map_err(|e| Error::NotAComponent {
+                path: package.manifest.name.clone(),
+                reason: format!("{e:#}"),
+            })?;
         if let Some(path) = cached
             && let Err(e) = self.write_cache(&component, &path)
         {
@@ -157,7 +165,10 @@ impl Runtime {
     fn write_cache(&self, component: &Component, path: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let bytes = component.serialize().map_err(std::io::Error::other)?;
         let tmp = dir.join(format!(".tmp-{}", std::process::id()));
         std::fs::write(&tmp, bytes)?;
@@ -248,28 +259,79 @@ fn linker(engine: &Engine, files: bool) -> Result<Linker<State>> {
     use wasmtime_wasi_io::bindings::wasi::io;
     let mut l = Linker::<State>::new(engine);
     let link = |r: wasmtime::Result<()>| r.map_err(|e| Error::wasm("cannot link", e));
-    link(io::error::add_to_linker::<State, HasTable>(&mut l, |s| &mut s.wasi.table))?;
-    link(io::poll::add_to_linker::<State, HasTable>(&mut l, |s| &mut s.wasi.table))?;
-    link(io::streams::add_to_linker::<State, HasTable>(&mut l, |s| &mut s.wasi.table))?;
-    link(clocks::wall_clock::add_to_linker::<State, WasiClocks>(&mut l, |s| s.wasi.clocks()))?;
-    link(clocks::monotonic_clock::add_to_linker::<State, WasiClocks>(&mut l, |s| s.wasi.clocks()))?;
-    link(random::random::add_to_linker::<State, WasiRandom>(&mut l, |s| s.wasi.ctx.random()))?;
-    link(random::insecure::add_to_linker::<State, WasiRandom>(&mut l, |s| s.wasi.ctx.random()))?;
-    link(random::insecure_seed::add_to_linker::<State, WasiRandom>(&mut l, |s| s.wasi.ctx.random()))?;
-    link(cli::exit::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
-    link(cli::environment::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
-    link(cli::stdin::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
-    link(cli::stdout::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
-    link(cli::stderr::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
-    link(cli::terminal_input::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
-    link(cli::terminal_output::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
-    link(cli::terminal_stdin::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
-    link(cli::terminal_stdout::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
-    link(cli::terminal_stderr::add_to_linker::<State, WasiCli>(&mut l, |s| s.wasi.cli()))?;
+    link(io::error::add_to_linker::<State, HasTable>(&mut l, |s| {
+        &mut s.wasi.table
+    }))?;
+    link(io::poll::add_to_linker::<State, HasTable>(&mut l, |s| {
+        &mut s.wasi.table
+    }))?;
+    link(io::streams::add_to_linker::<State, HasTable>(&mut l, |s| {
+        &mut s.wasi.table
+    }))?;
+    link(clocks::wall_clock::add_to_linker::<State, WasiClocks>(
+        &mut l,
+        |s| s.wasi.clocks(),
+    ))?;
+    link(clocks::monotonic_clock::add_to_linker::<State, WasiClocks>(
+        &mut l,
+        |s| s.wasi.clocks(),
+    ))?;
+    link(random::random::add_to_linker::<State, WasiRandom>(
+        &mut l,
+        |s| s.wasi.ctx.random(),
+    ))?;
+    link(random::insecure::add_to_linker::<State, WasiRandom>(
+        &mut l,
+        |s| s.wasi.ctx.random(),
+    ))?;
+    link(random::insecure_seed::add_to_linker::<State, WasiRandom>(
+        &mut l,
+        |s| s.wasi.ctx.random(),
+    ))?;
+    link(cli::exit::add_to_linker::<State, WasiCli>(&mut l, |s| {
+        s.wasi.cli()
+    }))?;
+    link(cli::environment::add_to_linker::<State, WasiCli>(
+        &mut l,
+        |s| s.wasi.cli(),
+    ))?;
+    link(cli::stdin::add_to_linker::<State, WasiCli>(&mut l, |s| {
+        s.wasi.cli()
+    }))?;
+    link(cli::stdout::add_to_linker::<State, WasiCli>(&mut l, |s| {
+        s.wasi.cli()
+    }))?;
+    link(cli::stderr::add_to_linker::<State, WasiCli>(&mut l, |s| {
+        s.wasi.cli()
+    }))?;
+    link(cli::terminal_input::add_to_linker::<State, WasiCli>(
+        &mut l,
+        |s| s.wasi.cli(),
+    ))?;
+    link(cli::terminal_output::add_to_linker::<State, WasiCli>(
+        &mut l,
+        |s| s.wasi.cli(),
+    ))?;
+    link(cli::terminal_stdin::add_to_linker::<State, WasiCli>(
+        &mut l,
+        |s| s.wasi.cli(),
+    ))?;
+    link(cli::terminal_stdout::add_to_linker::<State, WasiCli>(
+        &mut l,
+        |s| s.wasi.cli(),
+    ))?;
+    link(cli::terminal_stderr::add_to_linker::<State, WasiCli>(
+        &mut l,
+        |s| s.wasi.cli(),
+    ))?;
     link(bindings::warden::plugin::log::add_to_linker::<State, HasLog>(&mut l, |s| &mut s.log))?;
     if files {
-        link(filesystem::types::add_to_linker::<State, GuardedFs>(&mut l, guarded))?;
-        link(filesystem::preopens::add_to_linker::<State, GuardedFs>(&mut l, guarded))?;
+        link(filesystem::types::add_to_linker::<State, GuardedFs>(
+            &mut l, guarded,
+        ))?;
+        link(filesystem::preopens::add_to_linker::<State, GuardedFs>(
+            &mut l, guarded,
+        ))?;
     }
     Ok(l)
 }
@@ -289,7 +351,12 @@ struct Limiter {
 }
 
 impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
             self.memory_hit = true;
             wasmtime::bail!("memory limit of {} bytes reached", self.memory_bytes);
@@ -297,7 +364,12 @@ impl wasmtime::ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -369,18 +441,29 @@ impl Loaded {
         let needs_files = imports::needs(&self.imports, Capability::Files);
         let pre = self.pre(rt, needs_files)?;
         let limits = Limits::of(&self.manifest);
-        let fs = FsGuard::new(&empty, Path::new("/")).map_err(|e| Error::io("cannot prepare", "/", e))?;
-        let _slot = rt.slots.acquire().await.map_err(|e| Error::wasm("no instance slot", e.into()))?;
+        let fs = FsGuard::new(&empty, Path::new("/"))
+            .map_err(|e| Error::io("cannot prepare", "/", e))?;
+        let _slot = rt
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| Error::wasm("no instance slot", e.into()))?;
         let mut store = new_store(rt, &self.manifest.name, &limits, fs, &[]);
         let tool = format!("{}.describe", self.manifest.name);
         let run = async {
             let plugin = pre.instantiate_async(&mut store).await?;
             plugin.warden_plugin_tool().call_describe(&mut store).await
         };
-        let infos = match tokio::time::timeout(Duration::from_millis(limits.timeout_ms), run).await {
+        let infos = match tokio::time::timeout(Duration::from_millis(limits.timeout_ms), run).await
+        {
             Ok(Ok(infos)) => infos,
             Ok(Err(e)) => return Err(classify_trap(&tool, e, &limits, store.data())),
-            Err(_) => return Err(Error::Timeout { tool, limit_ms: limits.timeout_ms }),
+            Err(_) => {
+                return Err(Error::Timeout {
+                    tool,
+                    limit_ms: limits.timeout_ms,
+                });
+            }
         };
         validate_tools(&self.manifest.name, infos)
     }
@@ -391,7 +474,12 @@ impl Loaded {
         let pre = linker
             .instantiate_pre(&self.component)
             .map_err(|e| Error::wasm(format!("cannot link plugin `{name}`"), e))?;
-        PluginPre::new(pre).map_err(|e| Error::wasm(format!("plugin `{name}` does not export warden:plugin/tool@0.1.0"), e))
+        PluginPre::new(pre).map_err(|e| {
+            Error::wasm(
+                format!("plugin `{name}` does not export warden:plugin/tool@0.1.0"),
+                e,
+            )
+        })
     }
 
     /// Bind the plugin to its effective grant in a workspace. Refuses when
@@ -416,11 +504,18 @@ impl Loaded {
             return Err(Error::NotGranted {
                 plugin: name.clone(),
                 capability: "files",
-                resource: self.manifest.files.iter().map(|f| f.path.to_string()).collect::<Vec<_>>().join(", "),
+                resource: self
+                    .manifest
+                    .files
+                    .iter()
+                    .map(|f| f.path.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 hint: format!("warden plugin grant {name} {wanted}"),
             });
         }
-        let fs = FsGuard::new(&effective, workspace).map_err(|e| Error::io("cannot open granted path under", workspace, e))?;
+        let fs = FsGuard::new(&effective, workspace)
+            .map_err(|e| Error::io("cannot open granted path under", workspace, e))?;
         let env_values = effective
             .env
             .iter()
@@ -444,7 +539,10 @@ fn validate_tools(plugin: &str, infos: Vec<ToolInfo>) -> Result<Vec<ToolSpec>> {
         reason,
     };
     if infos.len() > MAX_TOOLS {
-        return Err(bad(format!("it describes {} tools; the limit is {MAX_TOOLS}", infos.len())));
+        return Err(bad(format!(
+            "it describes {} tools; the limit is {MAX_TOOLS}",
+            infos.len()
+        )));
     }
     let mut tools: Vec<ToolSpec> = Vec::with_capacity(infos.len());
     for info in infos {
@@ -453,13 +551,23 @@ fn validate_tools(plugin: &str, infos: Vec<ToolInfo>) -> Result<Vec<ToolSpec>> {
             return Err(bad(format!("it describes the tool `{}` twice", info.name)));
         }
         if info.description.len() > manifest::MAX_DESCRIPTION_BYTES * 4 {
-            return Err(bad(format!("tool `{}` has an over-long description", info.name)));
+            return Err(bad(format!(
+                "tool `{}` has an over-long description",
+                info.name
+            )));
         }
         if info.input_schema.len() > MAX_SCHEMA_BYTES {
-            return Err(bad(format!("tool `{}` has a schema over {MAX_SCHEMA_BYTES} bytes", info.name)));
+            return Err(bad(format!(
+                "tool `{}` has a schema over {MAX_SCHEMA_BYTES} bytes",
+                info.name
+            )));
         }
-        let schema: serde_json::Value = serde_json::from_str(&info.input_schema)
-            .map_err(|e| bad(format!("tool `{}` has an invalid JSON schema: {e}", info.name)))?;
+        let schema: serde_json::Value = serde_json::from_str(&info.input_schema).map_err(|e| {
+            bad(format!(
+                "tool `{}` has an invalid JSON schema: {e}",
+                info.name
+            ))
+        })?;
         tools.push(ToolSpec {
             name: info.name,
             description: info.description,
@@ -469,7 +577,13 @@ fn validate_tools(plugin: &str, infos: Vec<ToolInfo>) -> Result<Vec<ToolSpec>> {
     Ok(tools)
 }
 
-fn new_store(rt: &Runtime, plugin: &str, limits: &Limits, fs: FsGuard, env: &[(String, String)]) -> Store<State> {
+fn new_store(
+    rt: &Runtime,
+    plugin: &str,
+    limits: &Limits,
+    fs: FsGuard,
+    env: &[(String, String)],
+) -> Store<State> {
     let stdout = MemoryOutputPipe::new(MAX_STDIO_BYTES);
     let stderr = MemoryOutputPipe::new(MAX_STDIO_BYTES);
     let mut b = WasiCtxBuilder::new();
@@ -480,7 +594,10 @@ fn new_store(rt: &Runtime, plugin: &str, limits: &Limits, fs: FsGuard, env: &[(S
     let mut table = ResourceTable::new();
     table.set_max_capacity(MAX_RESOURCES);
     let state = State {
-        wasi: WasiState { ctx: b.build(), table },
+        wasi: WasiState {
+            ctx: b.build(),
+            table,
+        },
         stdout,
         stderr,
         fs,
@@ -502,11 +619,20 @@ fn new_store(rt: &Runtime, plugin: &str, limits: &Limits, fs: FsGuard, env: &[(S
 fn classify_trap(tool: &str, err: wasmtime::Error, limits: &Limits, state: &State) -> Error {
     let tool = tool.to_string();
     if state.limiter.memory_hit {
-        return Error::MemoryLimit { tool, limit_mib: limits.memory_mib };
+        return Error::MemoryLimit {
+            tool,
+            limit_mib: limits.memory_mib,
+        };
     }
     match err.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => Error::Timeout { tool, limit_ms: limits.timeout_ms },
-        Some(Trap::StackOverflow) => Error::Trap { tool, message: "stack overflow (recursion too deep)".into() },
+        Some(Trap::Interrupt) => Error::Timeout {
+            tool,
+            limit_ms: limits.timeout_ms,
+        },
+        Some(Trap::StackOverflow) => Error::Trap {
+            tool,
+            message: "stack overflow (recursion too deep)".into(),
+        },
         Some(Trap::UnreachableCodeReached) => Error::Trap {
             tool,
             message: "the plugin panicked or aborted (wasm `unreachable`)".into(),
@@ -515,7 +641,10 @@ fn classify_trap(tool: &str, err: wasmtime::Error, limits: &Limits, state: &Stat
             tool,
             message: format!("it held more than {MAX_RESOURCES} open resources (handles, streams)"),
         },
-        _ => Error::Trap { tool, message: format!("{err:#}") },
+        _ => Error::Trap {
+            tool,
+            message: format!("{err:#}"),
+        },
     }
 }
 
@@ -543,12 +672,16 @@ impl Prepared {
     }
 
     /// Call `tool` with a JSON `input`.
+    #[tracing::instrument(level = "debug", skip(self, input), fields(plugin = %self.name, input_bytes = input.len()))]
     pub async fn call(&self, tool: &str, input: &str) -> Result<CallOutput> {
         let qualified = format!("{}.{tool}", self.name);
         if input.len() > MAX_INPUT_BYTES {
             return Err(Error::InvalidInput {
                 tool: qualified,
-                reason: format!("{} bytes is over the input limit of {MAX_INPUT_BYTES}", input.len()),
+                reason: format!(
+                    "{} bytes is over the input limit of {MAX_INPUT_BYTES}",
+                    input.len()
+                ),
             });
         }
         // Parsed fully (not skimmed) so nesting is bounded by serde_json's
@@ -559,20 +692,40 @@ impl Prepared {
                 reason: format!("not valid JSON: {e}"),
             });
         }
-        let _slot = self.rt.slots.acquire().await.map_err(|e| Error::wasm("no instance slot", e.into()))?;
-        let mut store = new_store(&self.rt, &self.name, &self.limits, self.fs.clone(), &self.env);
+        let _slot = self
+            .rt
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| Error::wasm("no instance slot", e.into()))?;
+        let mut store = new_store(
+            &self.rt,
+            &self.name,
+            &self.limits,
+            self.fs.clone(),
+            &self.env,
+        );
         let pre = &self.pre;
         let run = async {
             let plugin: Plugin = pre.instantiate_async(&mut store).await?;
-            plugin.warden_plugin_tool().call_call(&mut store, tool, input).await
+            plugin
+                .warden_plugin_tool()
+                .call_call(&mut store, tool, input)
+                .await
         };
-        let outcome = tokio::time::timeout(Duration::from_millis(self.limits.timeout_ms), run).await;
+        let outcome =
+            tokio::time::timeout(Duration::from_millis(self.limits.timeout_ms), run).await;
         let state = store.data_mut();
         let (out, err) = (state.stdout.contents(), state.stderr.contents());
         state.log.record_stream("stdout", &out);
         state.log.record_stream("stderr", &err);
         let result = match outcome {
-            Err(_) => return Err(Error::Timeout { tool: qualified, limit_ms: self.limits.timeout_ms }),
+            Err(_) => {
+                return Err(Error::Timeout {
+                    tool: qualified,
+                    limit_ms: self.limits.timeout_ms,
+                });
+            }
             Ok(Err(e)) => return Err(classify_trap(&qualified, e, &self.limits, state)),
             Ok(Ok(Ok(json))) => {
                 if json.len() > self.limits.output_bytes {

@@ -19,7 +19,8 @@ struct Run {
 
 impl Run {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -42,7 +43,10 @@ impl Warden {
             .env("HOME", h)
             .env("XDG_CONFIG_HOME", h.join("config"))
             .env("XDG_DATA_HOME", h.join("data"))
-            .env("XDG_CACHE_HOME", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
+            .env(
+                "XDG_CACHE_HOME",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+            )
             .env_remove("WARDEN_LOG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -74,26 +78,56 @@ impl Warden {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 #[test]
 fn call_reads_a_file_of_the_repository_and_shows_its_grants() {
     let w = Warden::new();
     let root = repo_root();
-    let r = w.run_in(&root, &["call", "fs.read", "--input", r#"{"path":"Cargo.toml"}"#], None);
+    let r = w.run_in(
+        &root,
+        &["call", "fs.read", "--input", r#"{"path":"Cargo.toml"}"#],
+        None,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("[workspace]"), "{}", r.stdout);
     let canonical = root.canonicalize().unwrap();
-    assert!(r.stderr.contains(&format!("fs.read in {} under:", canonical.display())), "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("files  read {}", canonical.display())), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("fs.read in {} under:", canonical.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("files  read {}", canonical.display())),
+        "{}",
+        r.stderr
+    );
 
-    let r = w.run_in(&root, &["call", "fs.read", "--json", "--input", r#"{"path":"Cargo.toml"}"#], None);
+    let r = w.run_in(
+        &root,
+        &[
+            "call",
+            "fs.read",
+            "--json",
+            "--input",
+            r#"{"path":"Cargo.toml"}"#,
+        ],
+        None,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
     assert_eq!(v["ok"], true);
     assert_eq!(v["grants"]["files"][0]["access"], "read");
-    assert_eq!(v["grants"]["files"][0]["host"], canonical.display().to_string());
+    assert_eq!(
+        v["grants"]["files"][0]["host"],
+        canonical.display().to_string()
+    );
 }
 
 #[test]
@@ -111,30 +145,63 @@ fn install_shows_what_is_requested_and_asks_first() {
         "Install `hostile` with these grants? [y/N] ",
         "not installed: nothing was granted",
     ] {
-        assert!(r.stderr.contains(want), "missing {want:?} in:\n{}", r.stderr);
+        assert!(
+            r.stderr.contains(want),
+            "missing {want:?} in:\n{}",
+            r.stderr
+        );
     }
     assert!(!w.run(&["plugin", "list"]).stdout.contains("hostile"));
 
-    let r = w.run_in(w.home.path(), &["plugin", "install", path, "--grant", "file:.:read"], Some(b"y\n"));
+    let r = w.run_in(
+        w.home.path(),
+        &["plugin", "install", path, "--grant", "file:.:read"],
+        Some(b"y\n"),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("will grant:\n  files  read ."), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("will grant:\n  files  read ."),
+        "{}",
+        r.stderr
+    );
     let list = w.run(&["plugin", "list", "--json"]).json();
-    let hostile = list.as_array().unwrap().iter().find(|p| p["name"] == "hostile").expect("listed");
+    let hostile = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "hostile")
+        .expect("listed");
     assert_eq!(hostile["grant"]["files"][0]["access"], "read");
     assert_eq!(hostile["grant"]["env"], serde_json::json!([]));
 
     let r = w.run(&["plugin", "install", path, "--yes"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("plugin `hostile` is already installed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("plugin `hostile` is already installed"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn install_refuses_a_grant_the_plugin_never_asked_for() {
     let w = Warden::new();
     let path = component("hostile");
-    let r = w.run(&["plugin", "install", path.to_str().unwrap(), "--yes", "--grant", "env:HOME"]);
+    let r = w.run(&[
+        "plugin",
+        "install",
+        path.to_str().unwrap(),
+        "--yes",
+        "--grant",
+        "env:HOME",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("invalid grant: plugin `hostile` does not request env `HOME`"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("invalid grant: plugin `hostile` does not request env `HOME`"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -156,10 +223,22 @@ fn install_refuses_garbage_truncated_core_and_oversized_binaries() {
     let dir = tempfile::tempdir().unwrap();
     let good = std::fs::read(component("hostile")).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("garbage.wasm", b"MZ\x90\x00 this is not wasm".to_vec(), "not a valid WebAssembly binary"),
+        (
+            "garbage.wasm",
+            b"MZ\x90\x00 this is not wasm".to_vec(),
+            "not a valid WebAssembly binary",
+        ),
         ("empty.wasm", Vec::new(), "not a valid WebAssembly binary"),
-        ("truncated.wasm", good[..good.len() / 2].to_vec(), "not a valid WebAssembly binary"),
-        ("core.wasm", b"\0asm\x01\0\0\0".to_vec(), "this is a core WebAssembly module, not a component"),
+        (
+            "truncated.wasm",
+            good[..good.len() / 2].to_vec(),
+            "not a valid WebAssembly binary",
+        ),
+        (
+            "core.wasm",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "this is a core WebAssembly module, not a component",
+        ),
     ];
     for (name, bytes, want) in cases {
         let path = dir.path().join(name);
@@ -169,10 +248,18 @@ fn install_refuses_garbage_truncated_core_and_oversized_binaries() {
         assert!(r.stderr.contains(want), "{name}: {}", r.stderr);
     }
     let big = dir.path().join("big.wasm");
-    std::fs::File::create(&big).unwrap().set_len(65 * 1024 * 1024).unwrap();
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(65 * 1024 * 1024)
+        .unwrap();
     let r = w.run(&["plugin", "install", big.to_str().unwrap(), "--yes"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("68157440 bytes is over the limit of 67108864"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("68157440 bytes is over the limit of 67108864"),
+        "{}",
+        r.stderr
+    );
     // The host still works.
     assert_eq!(w.run(&["plugin", "list"]).code, 0);
 }
@@ -205,19 +292,35 @@ fn audit_tells_the_truth_about_each_bundled_plugin() {
     let w = Warden::new();
     for (name, bytes) in warden::bundled::BUNDLED {
         let v = w.run(&["plugin", "audit", name, "--json"]).json();
-        let listed: Vec<String> = v["imports"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect();
+        let listed: Vec<String> = v["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(listed, real_imports(bytes), "{name}");
         assert_eq!(v["import_check"], "ok", "{name}");
         assert_eq!(v["digest"], warden::component::digest(bytes));
         assert_eq!(v["source"], "bundled");
-        assert!(!v["tools"].as_array().unwrap().is_empty(), "{name} has tools");
+        assert!(
+            !v["tools"].as_array().unwrap().is_empty(),
+            "{name} has tools"
+        );
         let fs_imports = listed.iter().any(|i| i.starts_with("wasi:filesystem/"));
         assert!(fs_imports, "{name} reads files");
-        assert!(!listed.iter().any(|i| i.starts_with("wasi:sockets") || i.starts_with("wasi:http")), "{name}");
+        assert!(
+            !listed
+                .iter()
+                .any(|i| i.starts_with("wasi:sockets") || i.starts_with("wasi:http")),
+            "{name}"
+        );
     }
     let text = w.run(&["plugin", "audit", "edit"]).stdout;
     assert!(text.contains("import check: ok"), "{text}");
-    assert!(text.contains("Can create, change and delete files under: ."), "{text}");
+    assert!(
+        text.contains("Can create, change and delete files under: ."),
+        "{text}"
+    );
     assert!(text.contains("kept read-only:"), "{text}");
 }
 
@@ -227,8 +330,17 @@ fn audit_of_a_file_reports_a_failed_import_check() {
     let path = component("overreach");
     let r = w.run(&["plugin", "audit", path.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("import check: FAILED: refused plugin `overreach`"), "{}", r.stdout);
-    assert!(r.stdout.contains("wasi:filesystem/preopens@0.2.6"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("import check: FAILED: refused plugin `overreach`"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("wasi:filesystem/preopens@0.2.6"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("not installed"), "{}", r.stdout);
 }
 
@@ -238,12 +350,21 @@ fn tools_lists_every_tool_with_its_schema_and_escapes_descriptions() {
     w.install_hostile();
     let v = w.run(&["tools", "--json"]).json();
     let tools = v.as_array().unwrap();
-    let read = tools.iter().find(|t| t["name"] == "fs.read").expect("fs.read");
+    let read = tools
+        .iter()
+        .find(|t| t["name"] == "fs.read")
+        .expect("fs.read");
     assert_eq!(read["plugin"], "fs");
-    assert!(read["input_schema"]["properties"]["path"].is_object(), "{read}");
+    assert!(
+        read["input_schema"]["properties"]["path"].is_object(),
+        "{read}"
+    );
     assert!(tools.iter().any(|t| t["name"] == "hostile.spin"));
     let text = w.run(&["tools"]).stdout;
-    assert!(text.contains("hostile.echo\n    Return the input.\\u{202e}gnp.exe"), "{text}");
+    assert!(
+        text.contains("hostile.echo\n    Return the input.\\u{202e}gnp.exe"),
+        "{text}"
+    );
     assert!(!text.contains('\u{202e}'));
 }
 
@@ -253,19 +374,43 @@ fn a_denied_call_says_what_was_refused_and_how_to_allow_it() {
     w.install_hostile();
     let fx = Fixture::new();
     let ws = fx.ws.to_str().unwrap();
-    let args = ["call", "hostile.write", "--workspace", ws, "--input", r#"{"path":".git/config","content":"pwned"}"#];
+    let args = [
+        "call",
+        "hostile.write",
+        "--workspace",
+        ws,
+        "--input",
+        r#"{"path":".git/config","content":"pwned"}"#,
+    ];
     let r = w.run(&args);
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("hostile.write failed: Operation not permitted (os error 63)"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("hostile.write failed: Operation not permitted (os error 63)"),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stderr.contains(&format!("denied: files write {ws}/.git/config: {ws}/.git is protected: it stays read-only unless granted by name")),
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("to allow it: warden plugin grant hostile --add --grant file:.git:write"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("to allow it: warden plugin grant hostile --add --grant file:.git:write"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(fx.read(".git/config"), "cfg");
     // Following the hint works, and only then.
-    let r = w.run(&["plugin", "grant", "hostile", "--add", "--grant", "file:.git:write"]);
+    let r = w.run(&[
+        "plugin",
+        "grant",
+        "hostile",
+        "--add",
+        "--grant",
+        "file:.git:write",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = w.run(&args);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -279,7 +424,14 @@ fn revoking_every_grant_stops_the_plugin_before_it_starts() {
     let r = w.run(&["plugin", "grant", "hostile", "--none"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let fx = Fixture::new();
-    let r = w.run(&["call", "hostile.read", "--workspace", fx.ws.to_str().unwrap(), "--input", r#"{"path":"a.txt"}"#]);
+    let r = w.run(&[
+        "call",
+        "hostile.read",
+        "--workspace",
+        fx.ws.to_str().unwrap(),
+        "--input",
+        r#"{"path":"a.txt"}"#,
+    ]);
     assert_eq!(r.code, 3);
     assert_eq!(
         r.stderr.trim(),
@@ -295,21 +447,57 @@ fn limits_and_bad_input_have_their_own_exit_codes() {
     let ws = fx.ws.to_str().unwrap();
     let r = w.run(&["call", "hostile.spin", "--workspace", ws]);
     assert_eq!(r.code, 4);
-    assert!(r.stderr.contains("hostile.spin was stopped after its time limit of 2000 ms"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("hostile.spin was stopped after its time limit of 2000 ms"),
+        "{}",
+        r.stderr
+    );
     let huge = vec![b' '; 2 * 1024 * 1024];
-    let r = w.run_in(w.home.path(), &["call", "hostile.echo", "--workspace", ws, "--input", "-"], Some(&huge));
+    let r = w.run_in(
+        w.home.path(),
+        &["call", "hostile.echo", "--workspace", ws, "--input", "-"],
+        Some(&huge),
+    );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("the input is over the limit of 1048576 bytes"), "{}", r.stderr);
-    let r = w.run(&["call", "hostile.echo", "--workspace", ws, "--input", "{oops"]);
+    assert!(
+        r.stderr
+            .contains("the input is over the limit of 1048576 bytes"),
+        "{}",
+        r.stderr
+    );
+    let r = w.run(&[
+        "call",
+        "hostile.echo",
+        "--workspace",
+        ws,
+        "--input",
+        "{oops",
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("not valid JSON"), "{}", r.stderr);
     let r = w.run(&["call", "nosuch.tool"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("no plugin named `nosuch`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no plugin named `nosuch`"),
+        "{}",
+        r.stderr
+    );
     let r = w.run(&["call", "fs.nosuch"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("plugin `fs` has no tool `nosuch`"), "{}", r.stderr);
-    let r = w.run(&["call", "hostile.read", "--workspace", ws, "--input", r#"{"path":"a.txt"}"#]);
+    assert!(
+        r.stderr.contains("plugin `fs` has no tool `nosuch`"),
+        "{}",
+        r.stderr
+    );
+    let r = w.run(&[
+        "call",
+        "hostile.read",
+        "--workspace",
+        ws,
+        "--input",
+        r#"{"path":"a.txt"}"#,
+    ]);
     assert_eq!((r.code, r.stdout.trim()), (0, "hi"), "{}", r.stderr);
 }
 
@@ -322,9 +510,20 @@ fn a_component_changed_after_install_is_refused() {
     bytes.extend_from_slice(b"");
     std::fs::write(&installed, bytes).unwrap();
     let fx = Fixture::new();
-    let r = w.run(&["call", "hostile.read", "--workspace", fx.ws.to_str().unwrap(), "--input", r#"{"path":"a.txt"}"#]);
+    let r = w.run(&[
+        "call",
+        "hostile.read",
+        "--workspace",
+        fx.ws.to_str().unwrap(),
+        "--input",
+        r#"{"path":"a.txt"}"#,
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("changed since it was installed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("changed since it was installed"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -334,8 +533,18 @@ fn remove_forgets_a_plugin_but_not_a_bundled_one() {
     let r = w.run(&["plugin", "remove", "hostile"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!w.run(&["plugin", "list"]).stdout.contains("hostile"));
-    assert!(!w.home.path().join("config/warden/grants/hostile.toml").exists());
+    assert!(
+        !w.home
+            .path()
+            .join("config/warden/grants/hostile.toml")
+            .exists()
+    );
     let r = w.run(&["plugin", "remove", "fs"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("`fs` is bundled with warden and cannot be removed"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("`fs` is bundled with warden and cannot be removed"),
+        "{}",
+        r.stderr
+    );
 }

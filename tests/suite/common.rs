@@ -82,7 +82,12 @@ impl Fixture {
         std::os::unix::fs::symlink(".git", ws.join("gitlink")).unwrap();
         std::os::unix::fs::symlink("loop_b", ws.join("loop_a")).unwrap();
         std::os::unix::fs::symlink("loop_a", ws.join("loop_b")).unwrap();
-        Fixture { tmp, ws, outside, config }
+        Fixture {
+            tmp,
+            ws,
+            outside,
+            config,
+        }
     }
 
     pub fn context(&self) -> Context {
@@ -101,7 +106,9 @@ impl Fixture {
         let l = loaded(plugin);
         let g = Grant::from_specs(specs)?;
         let e = grant::effective(&l.manifest, &g, &self.context());
-        l.prepare(runtime(), e, &self.ws, |k| (k == "WARDEN_TEST_VAR").then(|| "granted-value".to_string()))
+        l.prepare(runtime(), e, &self.ws, |k| {
+            (k == "WARDEN_TEST_VAR").then(|| "granted-value".to_string())
+        })
     }
 
     pub fn read(&self, rel: &str) -> String {
@@ -110,13 +117,19 @@ impl Fixture {
 }
 
 /// Call a tool with a JSON input built by `serde_json::json!`.
-pub async fn call(p: &Prepared, tool: &str, input: serde_json::Value) -> warden::Result<CallOutput> {
+pub async fn call(
+    p: &Prepared,
+    tool: &str,
+    input: serde_json::Value,
+) -> warden::Result<CallOutput> {
     p.call(tool, &input.to_string()).await
 }
 
 /// The failure message of a call that must fail inside the tool.
 pub async fn failure(p: &Prepared, tool: &str, input: serde_json::Value) -> (String, CallOutput) {
-    let out = call(p, tool, input).await.expect("the call itself completes");
+    let out = call(p, tool, input)
+        .await
+        .expect("the call itself completes");
     let msg = match &out.result {
         Err(warden::runtime::ToolFailure::Failed { message }) => message.clone(),
         other => panic!("expected a failure, got {other:?}"),
@@ -126,6 +139,8 @@ pub async fn failure(p: &Prepared, tool: &str, input: serde_json::Value) -> (Str
 
 /// After an attack, the same host still answers a benign call.
 pub async fn assert_still_answers(p: &Prepared) {
-    let out = call(p, "read", serde_json::json!({"path": "a.txt"})).await.expect("benign call");
+    let out = call(p, "read", serde_json::json!({"path": "a.txt"}))
+        .await
+        .expect("benign call");
     assert_eq!(out.result.expect("benign read"), serde_json::json!("hi"));
 }

@@ -10,8 +10,14 @@ async fn an_infinite_loop_is_stopped_at_its_deadline() {
     let fx = Fixture::new();
     let p = fx.prepare("hostile", &["file:.:write"]);
     let err = call(&p, "spin", json!({})).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout { limit_ms: 2000, .. }), "{err}");
-    assert_eq!(err.to_string(), "hostile.spin was stopped after its time limit of 2000 ms (raise `limits.timeout_ms` in the grant)");
+    assert!(
+        matches!(err, Error::Timeout { limit_ms: 2000, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "hostile.spin was stopped after its time limit of 2000 ms (raise `limits.timeout_ms` in the grant)"
+    );
     assert_still_answers(&p).await;
 }
 
@@ -20,7 +26,10 @@ async fn sleeping_forever_is_stopped_at_its_deadline() {
     let fx = Fixture::new();
     let p = fx.prepare("hostile", &["file:.:write"]);
     let err = call(&p, "sleep", json!({})).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout { limit_ms: 2000, .. }), "{err}");
+    assert!(
+        matches!(err, Error::Timeout { limit_ms: 2000, .. }),
+        "{err}"
+    );
     assert_still_answers(&p).await;
 }
 
@@ -29,7 +38,10 @@ async fn a_memory_bomb_hits_the_memory_limit() {
     let fx = Fixture::new();
     let p = fx.prepare("hostile", &["file:.:write"]);
     let err = call(&p, "alloc", json!({"n": 1000})).await.unwrap_err();
-    assert_eq!(err.to_string(), "hostile.alloc exceeded its memory limit of 32 MiB and was stopped");
+    assert_eq!(
+        err.to_string(),
+        "hostile.alloc exceeded its memory limit of 32 MiB and was stopped"
+    );
     // Below the limit the same tool works.
     let out = call(&p, "alloc", json!({"n": 4})).await.unwrap();
     assert_eq!(out.result.unwrap(), json!(4));
@@ -40,8 +52,13 @@ async fn a_memory_bomb_hits_the_memory_limit() {
 async fn deep_recursion_overflows_the_guest_stack_only() {
     let fx = Fixture::new();
     let p = fx.prepare("hostile", &["file:.:write"]);
-    let err = call(&p, "recurse", json!({"n": 100_000_000u64})).await.unwrap_err();
-    assert_eq!(err.to_string(), "hostile.recurse crashed: stack overflow (recursion too deep)");
+    let err = call(&p, "recurse", json!({"n": 100_000_000u64}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "hostile.recurse crashed: stack overflow (recursion too deep)"
+    );
     assert_still_answers(&p).await;
 }
 
@@ -52,10 +69,16 @@ async fn an_output_flood_is_bounded() {
     // Printing forever fills the bounded stdout pipe; the guest's own
     // print then fails and it aborts.
     let err = call(&p, "shout", json!({})).await.unwrap_err();
-    assert_eq!(err.to_string(), "hostile.shout crashed: the plugin panicked or aborted (wasm `unreachable`)");
+    assert_eq!(
+        err.to_string(),
+        "hostile.shout crashed: the plugin panicked or aborted (wasm `unreachable`)"
+    );
     // A result over the output limit is refused.
     let err = call(&p, "huge", json!({"n": 1_000_000})).await.unwrap_err();
-    assert_eq!(err.to_string(), "hostile.huge produced 1000002 bytes of output, over its limit of 65536 bytes");
+    assert_eq!(
+        err.to_string(),
+        "hostile.huge produced 1000002 bytes of output, over its limit of 65536 bytes"
+    );
     assert_still_answers(&p).await;
 }
 
@@ -64,7 +87,10 @@ async fn a_flood_of_handles_is_bounded() {
     let fx = Fixture::new();
     let p = fx.prepare("hostile", &["file:.:write"]);
     let err = call(&p, "hoard_handles", json!({})).await.unwrap_err();
-    assert_eq!(err.to_string(), "hostile.hoard_handles crashed: it held more than 4096 open resources (handles, streams)");
+    assert_eq!(
+        err.to_string(),
+        "hostile.hoard_handles crashed: it held more than 4096 open resources (handles, streams)"
+    );
     assert_still_answers(&p).await;
 }
 
@@ -76,7 +102,11 @@ async fn log_messages_are_escaped_and_bounded() {
     assert!(out.result.is_ok());
     assert_eq!(out.log.len(), warden::logcap::MAX_MESSAGES);
     assert_eq!(out.log[1], "message 1\\u{a}\\u{1b}[31mforged line");
-    assert!(out.log.iter().all(|m| !m.contains('\n') && !m.contains('\x1b')));
+    assert!(
+        out.log
+            .iter()
+            .all(|m| !m.contains('\n') && !m.contains('\x1b'))
+    );
 }
 
 #[tokio::test]
@@ -85,16 +115,29 @@ async fn huge_and_malformed_inputs_are_refused_before_the_plugin_runs() {
     let p = fx.prepare("hostile", &["file:.:write"]);
     let huge = json!({"blob": "x".repeat(2 * 1024 * 1024)}).to_string();
     let err = p.call("echo", &huge).await.unwrap_err();
-    assert_eq!(err.to_string(), "invalid input for hostile.echo: 2097163 bytes is over the input limit of 1048576");
+    assert_eq!(
+        err.to_string(),
+        "invalid input for hostile.echo: 2097163 bytes is over the input limit of 1048576"
+    );
     let err = p.call("echo", "{not json").await.unwrap_err();
-    assert!(err.to_string().starts_with("invalid input for hostile.echo: not valid JSON: key must be a string"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("invalid input for hostile.echo: not valid JSON: key must be a string"),
+        "{err}"
+    );
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let err = p.call("echo", &deep).await.unwrap_err();
-    assert!(err.to_string().contains("recursion limit exceeded"), "{err}");
+    assert!(
+        err.to_string().contains("recursion limit exceeded"),
+        "{err}"
+    );
     // A well-formed input of the wrong shape is the plugin's to refuse.
     let out = call(&p, "read", json!({"nope": 1})).await.unwrap();
     let failure = out.result.unwrap_err();
-    assert!(matches!(failure, warden::runtime::ToolFailure::InvalidInput { .. }), "{failure:?}");
+    assert!(
+        matches!(failure, warden::runtime::ToolFailure::InvalidInput { .. }),
+        "{failure:?}"
+    );
     assert_still_answers(&p).await;
 }
 
@@ -106,7 +149,10 @@ async fn the_environment_holds_only_granted_variables() {
     assert_eq!(out.result.unwrap(), json!([]));
     let p = fx.prepare("hostile", &["file:.:write", "env:WARDEN_TEST_VAR"]);
     let out = call(&p, "env", json!({})).await.unwrap();
-    assert_eq!(out.result.unwrap(), json!([["WARDEN_TEST_VAR", "granted-value"]]));
+    assert_eq!(
+        out.result.unwrap(),
+        json!([["WARDEN_TEST_VAR", "granted-value"]])
+    );
 }
 
 #[tokio::test]

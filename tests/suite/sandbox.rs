@@ -23,7 +23,12 @@ fn denial<'a>(denials: &'a [Denial], operation: &str) -> &'a Denial {
 async fn escapes_through_dotdot_and_symlinks_are_refused() {
     let fx = Fixture::new();
     let p = fx.prepare("hostile", &["file:.:write"]);
-    for path in ["../outside/secret", "./../outside/secret", "link_abs/secret", "link_rel/secret"] {
+    for path in [
+        "../outside/secret",
+        "./../outside/secret",
+        "link_abs/secret",
+        "link_rel/secret",
+    ] {
         let (msg, out) = failure(&p, "read", json!({ "path": path })).await;
         assert_eq!(msg, EPERM, "{path}");
         let d = denial(&out.denials, "read");
@@ -39,7 +44,12 @@ async fn absolute_and_proc_paths_find_nothing() {
     let fx = Fixture::new();
     let p = fx.prepare("hostile", &["file:.:write"]);
     let secret = fx.outside.join("secret").display().to_string();
-    for path in [secret.as_str(), "/proc/self/root/etc/passwd", "/proc/self/fd/3", "/etc/passwd"] {
+    for path in [
+        secret.as_str(),
+        "/proc/self/root/etc/passwd",
+        "/proc/self/fd/3",
+        "/etc/passwd",
+    ] {
         let (msg, out) = failure(&p, "read", json!({ "path": path })).await;
         // No preopen covers these paths, so the guest cannot even name them
         // to the host: nothing is opened and nothing needs recording.
@@ -70,15 +80,29 @@ async fn symlinks_created_by_the_plugin_cannot_leave_the_root() {
     let outside = fx.outside.display().to_string();
     let (msg, out) = failure(&p, "symlink", json!({"from": outside, "to": "mine_abs"})).await;
     assert_eq!(msg, EPERM);
-    assert_eq!(denial(&out.denials, "symlink").reason, "a symbolic link may not point to an absolute path");
+    assert_eq!(
+        denial(&out.denials, "symlink").reason,
+        "a symbolic link may not point to an absolute path"
+    );
     assert!(std::fs::symlink_metadata(fx.ws.join("mine_abs")).is_err());
     // A relative one pointing out may be made, but never followed.
-    let out = call(&p, "symlink", json!({"from": "../outside", "to": "mine_rel"})).await.unwrap();
+    let out = call(
+        &p,
+        "symlink",
+        json!({"from": "../outside", "to": "mine_rel"}),
+    )
+    .await
+    .unwrap();
     assert!(out.result.is_ok(), "{:?}", out.result);
     let (msg, out) = failure(&p, "read", json!({"path": "mine_rel/secret"})).await;
     assert_eq!(msg, EPERM);
     assert_eq!(denial(&out.denials, "read").reason, LEAVES);
-    let (msg, out) = failure(&p, "write", json!({"path": "mine_rel/planted", "content": "x"})).await;
+    let (msg, out) = failure(
+        &p,
+        "write",
+        json!({"path": "mine_rel/planted", "content": "x"}),
+    )
+    .await;
     assert_eq!(msg, EPERM);
     assert_eq!(denial(&out.denials, "write").reason, LEAVES);
     assert!(!fx.outside.join("planted").exists());
@@ -90,8 +114,16 @@ async fn read_only_grants_refuse_every_kind_of_change() {
     let fx = Fixture::new();
     let p = fx.prepare("hostile", &["file:.:read"]);
     let attacks = [
-        ("write", json!({"path": "a.txt", "content": "pwned"}), "write"),
-        ("write", json!({"path": "new.txt", "content": "pwned"}), "write"),
+        (
+            "write",
+            json!({"path": "a.txt", "content": "pwned"}),
+            "write",
+        ),
+        (
+            "write",
+            json!({"path": "new.txt", "content": "pwned"}),
+            "write",
+        ),
         ("truncate", json!({"path": "a.txt"}), "write"),
         ("set_len", json!({"path": "a.txt"}), "truncate"),
         ("set_times", json!({"path": "a.txt"}), "set-times"),
@@ -99,17 +131,29 @@ async fn read_only_grants_refuse_every_kind_of_change() {
         ("rename", json!({"from": "a.txt", "to": "b.txt"}), "rename"),
         ("mkdir", json!({"path": "newdir"}), "mkdir"),
         ("hard_link", json!({"from": "a.txt", "to": "alias"}), "link"),
-        ("symlink", json!({"from": "a.txt", "to": "alias"}), "symlink"),
+        (
+            "symlink",
+            json!({"from": "a.txt", "to": "alias"}),
+            "symlink",
+        ),
     ];
     for (tool, input, op) in attacks {
         let (msg, out) = failure(&p, tool, input.clone()).await;
         assert_eq!(msg, EPERM, "{tool} {input}");
         let d = denial(&out.denials, op);
         assert_eq!(d.reason, READ_ONLY, "{tool}");
-        assert!(d.allow.as_deref().is_some_and(|a| a.starts_with("file:") && a.ends_with(":write")), "{d:?}");
+        assert!(
+            d.allow
+                .as_deref()
+                .is_some_and(|a| a.starts_with("file:") && a.ends_with(":write")),
+            "{d:?}"
+        );
     }
     assert_eq!(fx.read("a.txt"), "hi");
-    let mtime = std::fs::metadata(fx.ws.join("a.txt")).unwrap().modified().unwrap();
+    let mtime = std::fs::metadata(fx.ws.join("a.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
     assert_ne!(mtime, std::time::SystemTime::UNIX_EPOCH);
     for name in ["new.txt", "b.txt", "newdir", "alias"] {
         assert!(!fx.ws.join(name).exists(), "{name} was created");
@@ -132,7 +176,13 @@ async fn links_and_renames_from_a_read_only_root_into_a_writable_one_are_refused
     assert!(!fx.ws.join("sub/alias").exists());
     assert_eq!(fx.read("a.txt"), "hi");
     // The writable root itself works.
-    let out = call(&p, "write", json!({"path": fx.ws.join("sub/ok").display().to_string(), "content": "ok"})).await.unwrap();
+    let out = call(
+        &p,
+        "write",
+        json!({"path": fx.ws.join("sub/ok").display().to_string(), "content": "ok"}),
+    )
+    .await
+    .unwrap();
     assert!(out.result.is_ok(), "{:?}", out.result);
     assert_still_answers(&p).await;
 }
@@ -143,40 +193,87 @@ async fn protected_paths_stay_read_only_inside_a_writable_grant() {
     let p = fx.prepare("hostile", &["file:.:write"]);
     let git = fx.ws.join(".git").display().to_string();
     let attacks = [
-        ("write", json!({"path": ".git/config", "content": "pwned"}), "write"),
-        ("write", json!({"path": "gitlink/config", "content": "pwned"}), "write"),
-        ("write", json!({"path": ".git/new-hook", "content": "pwned"}), "write"),
-        ("write_via_dir", json!({"path": ".git/config", "content": "pwned"}), "write"),
+        (
+            "write",
+            json!({"path": ".git/config", "content": "pwned"}),
+            "write",
+        ),
+        (
+            "write",
+            json!({"path": "gitlink/config", "content": "pwned"}),
+            "write",
+        ),
+        (
+            "write",
+            json!({"path": ".git/new-hook", "content": "pwned"}),
+            "write",
+        ),
+        (
+            "write_via_dir",
+            json!({"path": ".git/config", "content": "pwned"}),
+            "write",
+        ),
         ("truncate", json!({"path": ".git/config"}), "write"),
         ("set_len", json!({"path": ".git/config"}), "truncate"),
         ("set_times", json!({"path": ".git/config"}), "set-times"),
         ("unlink", json!({"path": ".git/config"}), "unlink"),
         ("unlink", json!({"path": "gitlink/config"}), "unlink"),
         ("mkdir", json!({"path": ".git/hooks"}), "mkdir"),
-        ("rename", json!({"from": ".git/config", "to": "stolen"}), "rename"),
-        ("rename", json!({"from": "a.txt", "to": ".git/config"}), "rename"),
+        (
+            "rename",
+            json!({"from": ".git/config", "to": "stolen"}),
+            "rename",
+        ),
+        (
+            "rename",
+            json!({"from": "a.txt", "to": ".git/config"}),
+            "rename",
+        ),
         ("rename", json!({"from": ".git", "to": "moved"}), "rename"),
-        ("hard_link", json!({"from": ".git/config", "to": "alias"}), "link"),
-        ("symlink", json!({"from": "/etc/passwd", "to": ".git/evil"}), "symlink"),
+        (
+            "hard_link",
+            json!({"from": ".git/config", "to": "alias"}),
+            "link",
+        ),
+        (
+            "symlink",
+            json!({"from": "/etc/passwd", "to": ".git/evil"}),
+            "symlink",
+        ),
     ];
     for (tool, input, op) in attacks {
         let (msg, out) = failure(&p, tool, input.clone()).await;
         assert_eq!(msg, EPERM, "{tool} {input}");
         let d = denial(&out.denials, op);
-        assert_eq!(d.reason, format!("{git} is protected: it stays read-only unless granted by name"), "{tool} {input}");
+        assert_eq!(
+            d.reason,
+            format!("{git} is protected: it stays read-only unless granted by name"),
+            "{tool} {input}"
+        );
         assert_eq!(d.allow.as_deref(), Some("file:.git:write"), "{tool}");
     }
     // A symlink planted by the plugin does not help either.
-    let _ = call(&p, "symlink", json!({"from": ".git", "to": "mine"})).await.unwrap();
-    let (msg, _) = failure(&p, "write", json!({"path": "mine/config", "content": "pwned"})).await;
+    let _ = call(&p, "symlink", json!({"from": ".git", "to": "mine"}))
+        .await
+        .unwrap();
+    let (msg, _) = failure(
+        &p,
+        "write",
+        json!({"path": "mine/config", "content": "pwned"}),
+    )
+    .await;
     assert_eq!(msg, EPERM);
     assert_eq!(fx.read(".git/config"), "cfg");
     assert!(!fx.ws.join(".git/new-hook").exists() && !fx.ws.join(".git/hooks").exists());
     assert!(!fx.ws.join("stolen").exists() && !fx.ws.join("alias").exists());
     // Reading a protected path is fine, and so is writing elsewhere.
-    let out = call(&p, "read", json!({"path": ".git/config"})).await.unwrap();
+    let out = call(&p, "read", json!({"path": ".git/config"}))
+        .await
+        .unwrap();
     assert_eq!(out.result.unwrap(), json!("cfg"));
-    let out = call(&p, "write", json!({"path": "fine.txt", "content": "ok"})).await.unwrap();
+    let out = call(&p, "write", json!({"path": "fine.txt", "content": "ok"}))
+        .await
+        .unwrap();
     assert!(out.result.is_ok());
     assert_eq!(fx.read("fine.txt"), "ok");
     assert_still_answers(&p).await;
@@ -189,8 +286,17 @@ async fn protected_paths_are_protected_before_they_exist() {
     let p = fx.prepare("hostile", &["file:.:write"]);
     let (msg, out) = failure(&p, "mkdir", json!({"path": ".git"})).await;
     assert_eq!(msg, EPERM);
-    assert!(denial(&out.denials, "mkdir").reason.ends_with("is protected: it stays read-only unless granted by name"));
-    let (msg, _) = failure(&p, "write", json!({"path": ".git", "content": "gitdir: /tmp/evil"})).await;
+    assert!(
+        denial(&out.denials, "mkdir")
+            .reason
+            .ends_with("is protected: it stays read-only unless granted by name")
+    );
+    let (msg, _) = failure(
+        &p,
+        "write",
+        json!({"path": ".git", "content": "gitdir: /tmp/evil"}),
+    )
+    .await;
     assert_eq!(msg, EPERM);
     assert!(!fx.ws.join(".git").exists());
     assert_still_answers(&p).await;
@@ -207,10 +313,15 @@ async fn wardens_own_directories_are_protected_inside_a_writable_grant() {
     let l = super::common::loaded("hostile");
     let g = warden::grant::Grant::from_specs(&["file:.:write"]).unwrap();
     let e = warden::grant::effective(&l.manifest, &g, &ctx);
-    let p = l.prepare(super::common::runtime(), e, &fx.ws, |_| None).unwrap();
+    let p = l
+        .prepare(super::common::runtime(), e, &fx.ws, |_| None)
+        .unwrap();
     let (msg, out) = failure(&p, "mkdir", json!({"path": "home/.config/warden"})).await;
     assert_eq!(msg, EPERM);
-    assert_eq!(denial(&out.denials, "mkdir").allow.as_deref(), Some("file:home/.config/warden:write"));
+    assert_eq!(
+        denial(&out.denials, "mkdir").allow.as_deref(),
+        Some("file:home/.config/warden:write")
+    );
     assert!(!config.exists());
     assert_still_answers(&p).await;
 }
@@ -219,7 +330,13 @@ async fn wardens_own_directories_are_protected_inside_a_writable_grant() {
 async fn a_protected_path_granted_by_name_is_writable() {
     let fx = Fixture::new();
     let p = fx.prepare("hostile", &["file:.:write", "file:.git:write"]);
-    let out = call(&p, "write", json!({"path": ".git/config", "content": "changed"})).await.unwrap();
+    let out = call(
+        &p,
+        "write",
+        json!({"path": ".git/config", "content": "changed"}),
+    )
+    .await
+    .unwrap();
     assert!(out.result.is_ok(), "{:?}", out.result);
     assert_eq!(fx.read(".git/config"), "changed");
 }
@@ -231,7 +348,10 @@ async fn a_single_file_grant_admits_only_that_file() {
     assert_still_answers(&p).await;
     let (msg, out) = failure(&p, "read", json!({"path": ".git/config"})).await;
     assert_eq!(msg, EPERM);
-    assert_eq!(denial(&out.denials, "read").reason, "only a single file is granted in this directory");
+    assert_eq!(
+        denial(&out.denials, "read").reason,
+        "only a single file is granted in this directory"
+    );
     // Listing needs the directory opened, which is refused: a descriptor
     // for the directory itself would reach every other name in it.
     let (msg, out) = failure(&p, "list", json!({"path": "."})).await;
@@ -250,8 +370,14 @@ async fn nothing_granted_means_nothing_linked() {
     let fx = Fixture::new();
     let err = fx.try_prepare("hostile", &[]).err().expect("refused");
     let text = err.to_string();
-    assert!(text.starts_with("denied: plugin `hostile` needs files `.`, which is not granted"), "{text}");
-    assert!(text.contains("warden plugin grant hostile --grant file:.:write"), "{text}");
+    assert!(
+        text.starts_with("denied: plugin `hostile` needs files `.`, which is not granted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warden plugin grant hostile --grant file:.:write"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -261,7 +387,12 @@ async fn grants_compare_path_components_not_prefixes() {
     std::fs::create_dir(&evil).unwrap();
     std::fs::write(evil.join("loot"), "loot").unwrap();
     let p = fx.prepare("hostile", &["file:.:write"]);
-    let (msg, _) = failure(&p, "read", json!({"path": evil.join("loot").display().to_string()})).await;
+    let (msg, _) = failure(
+        &p,
+        "read",
+        json!({"path": evil.join("loot").display().to_string()}),
+    )
+    .await;
     assert_eq!(msg, ENOENT);
     assert_still_answers(&p).await;
 }

@@ -14,7 +14,12 @@ use warden::runtime::{MAX_INPUT_BYTES, ToolFailure};
 
 impl App {
     /// Run one tool and print its result.
-    pub async fn call(&self, qualified: &str, input: &str, workspace: &Path) -> anyhow::Result<ExitCode> {
+    pub async fn call(
+        &self,
+        qualified: &str,
+        input: &str,
+        workspace: &Path,
+    ) -> anyhow::Result<ExitCode> {
         let input = read_input(qualified, input)?;
         let input = input.as_str();
         let Some((plugin, tool)) = qualified.split_once('.') else {
@@ -34,7 +39,9 @@ impl App {
         let ctx = self.context(workspace)?;
         let granted = self.registry.grant(plugin, &package, &source)?;
         let effective = grant::effective(&package.manifest, &granted, &ctx);
-        let prepared = loaded.prepare(&self.rt, effective, &ctx.workspace, |k| std::env::var(k).ok())?;
+        let prepared = loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
+            std::env::var(k).ok()
+        })?;
         if !self.json {
             eprintln!("{qualified} in {} under:", ctx.workspace.display());
             for line in report::effective(prepared.effective()) {
@@ -49,7 +56,8 @@ impl App {
             );
         }
         let out = prepared.call(tool, input).await?;
-        let denied = !out.denials.is_empty() || matches!(out.result, Err(ToolFailure::Denied { .. }));
+        let denied =
+            !out.denials.is_empty() || matches!(out.result, Err(ToolFailure::Denied { .. }));
         let code = match (&out.result, denied) {
             (Ok(_), _) => ExitCode::SUCCESS,
             (Err(_), true) => ExitCode::from(3),
@@ -111,11 +119,20 @@ impl App {
         } else {
             for t in &all {
                 println!("{}", t["name"].as_str().unwrap_or_default());
-                println!("    {}", escape(t["description"].as_str().unwrap_or_default()));
+                println!(
+                    "    {}",
+                    escape(t["description"].as_str().unwrap_or_default())
+                );
                 let props = t["input_schema"]["properties"].as_object();
                 let args: Vec<&String> = props.map(|p| p.keys().collect()).unwrap_or_default();
                 if !args.is_empty() {
-                    println!("    input: {}", args.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", "));
+                    println!(
+                        "    input: {}",
+                        args.iter()
+                            .map(|a| escape(a))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
                 }
             }
         }
@@ -130,12 +147,15 @@ fn read_input(tool: &str, spec: &str) -> anyhow::Result<String> {
     let reader: Box<dyn Read> = match spec {
         "-" => Box::new(std::io::stdin().lock()),
         s if s.starts_with('@') => Box::new(
-            std::fs::File::open(&s[1..]).map_err(|e| anyhow::anyhow!("cannot read input file {}: {e}", &s[1..]))?,
+            std::fs::File::open(&s[1..])
+                .map_err(|e| anyhow::anyhow!("cannot read input file {}: {e}", &s[1..]))?,
         ),
         inline => return Ok(inline.to_string()),
     };
     let mut text = String::new();
-    reader.take(MAX_INPUT_BYTES as u64 + 1).read_to_string(&mut text)?;
+    reader
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_string(&mut text)?;
     if text.len() > MAX_INPUT_BYTES {
         anyhow::bail!(Error::InvalidInput {
             tool: tool.to_string(),
@@ -152,7 +172,9 @@ fn hint(plugin: &str, d: &Denial) -> String {
             "to allow it: warden plugin grant {plugin} --add --grant {} (only if the plugin's manifest requests it)",
             escape(spec)
         ),
-        None => "no grant allows this: the plugin tried to reach outside its granted directories".into(),
+        None => {
+            "no grant allows this: the plugin tried to reach outside its granted directories".into()
+        }
     }
 }
 
@@ -163,7 +185,12 @@ fn describe_failure(f: &ToolFailure) -> String {
             capability,
             resource,
             reason,
-        } => format!("denied {} {}: {}", escape(capability), escape(resource), escape(reason)),
+        } => format!(
+            "denied {} {}: {}",
+            escape(capability),
+            escape(resource),
+            escape(reason)
+        ),
         ToolFailure::NotFound { message } => format!("not found: {}", escape(message)),
         ToolFailure::Failed { message } => escape(message),
     }

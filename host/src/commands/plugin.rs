@@ -13,7 +13,12 @@ use warden::registry::Source;
 
 impl App {
     /// Check, show, confirm and store a plugin.
-    pub async fn install(&self, path: &Path, specs: &[String], yes: bool) -> anyhow::Result<ExitCode> {
+    pub async fn install(
+        &self,
+        path: &Path,
+        specs: &[String],
+        yes: bool,
+    ) -> anyhow::Result<ExitCode> {
         let package = Package::from_file(path)?;
         let loaded = self.rt.load(&package)?;
         let tools = loaded.describe(&self.rt).await?;
@@ -30,13 +35,19 @@ impl App {
                 "plugin {} {} by {}",
                 escape(&m.name),
                 escape(&m.version),
-                m.publisher.as_deref().map(escape).unwrap_or_else(|| "an unnamed publisher".into())
+                m.publisher
+                    .as_deref()
+                    .map(escape)
+                    .unwrap_or_else(|| "an unnamed publisher".into())
             );
             eprintln!("  {}", escape(&m.description));
             eprintln!("  digest {}", package.digest);
             report::block("requests", &report::requested(m));
             report::block("risks", &report::risks(m, &loaded.imports));
-            let tool_names: Vec<String> = tools.iter().map(|t| format!("{}.{}", m.name, t.name)).collect();
+            let tool_names: Vec<String> = tools
+                .iter()
+                .map(|t| format!("{}.{}", m.name, t.name))
+                .collect();
             report::block("tools", &tool_names);
             report::block("will grant", &grant_lines(&grant));
         }
@@ -73,14 +84,26 @@ impl App {
             self.print_json(&rows)?;
         } else {
             for r in &rows {
-                let source = if r["source"] == json!("bundled") { "bundled" } else { "installed" };
-                let tools: Vec<&str> = r["tools"].as_array().map(|t| t.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+                let source = if r["source"] == json!("bundled") {
+                    "bundled"
+                } else {
+                    "installed"
+                };
+                let tools: Vec<&str> = r["tools"]
+                    .as_array()
+                    .map(|t| t.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
                 println!(
                     "{:<12} {:<8} {:<9} {}  tools: {}",
                     r["name"].as_str().unwrap_or_default(),
                     r["version"].as_str().unwrap_or_default(),
                     source,
-                    &r["digest"].as_str().unwrap_or_default().chars().take(19).collect::<String>(),
+                    &r["digest"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(19)
+                        .collect::<String>(),
                     tools.join(", ")
                 );
             }
@@ -100,7 +123,14 @@ impl App {
     }
 
     /// Replace a plugin's grant.
-    pub fn set_grant(&self, name: &str, specs: &[String], none: bool, requested: bool, add: bool) -> anyhow::Result<ExitCode> {
+    pub fn set_grant(
+        &self,
+        name: &str,
+        specs: &[String],
+        none: bool,
+        requested: bool,
+        add: bool,
+    ) -> anyhow::Result<ExitCode> {
         let (package, source) = self.registry.package(name)?;
         let grant = if none {
             Grant::default()
@@ -180,14 +210,32 @@ impl App {
             Some(Source::Installed { from }) => format!("installed from {}", escape(from)),
             None => "not installed".into(),
         };
-        println!("{} {} — {}", escape(&m.name), escape(&m.version), source_text);
+        println!(
+            "{} {} — {}",
+            escape(&m.name),
+            escape(&m.version),
+            source_text
+        );
         println!("  {}", escape(&m.description));
-        println!("  publisher {}", m.publisher.as_deref().map(escape).unwrap_or_else(|| "(none stated)".into()));
-        println!("  digest    {} ({} bytes)", package.digest, package.bytes.len());
+        println!(
+            "  publisher {}",
+            m.publisher
+                .as_deref()
+                .map(escape)
+                .unwrap_or_else(|| "(none stated)".into())
+        );
+        println!(
+            "  digest    {} ({} bytes)",
+            package.digest,
+            package.bytes.len()
+        );
         println!("imports:");
         for i in &imports {
             let class = match i.capability {
-                Some(c) => serde_json::to_value(c).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                Some(c) => serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
                 None => "NOT OFFERED".into(),
             };
             println!("  {:<40} {class}", i.name);
@@ -219,7 +267,11 @@ impl App {
 }
 
 fn grant_lines(g: &Grant) -> Vec<String> {
-    let mut lines: Vec<String> = g.files.iter().map(|f| format!("files  {} {}", f.access, f.path)).collect();
+    let mut lines: Vec<String> = g
+        .files
+        .iter()
+        .map(|f| format!("files  {} {}", f.access, f.path))
+        .collect();
     lines.extend(g.env.iter().map(|v| format!("env    {v}")));
     if lines.is_empty() {
         lines.push("nothing".into());

@@ -11,8 +11,16 @@ use warden::runtime::Limits;
 pub fn requested(m: &Manifest) -> Vec<String> {
     let mut lines = Vec::new();
     for f in &m.files {
-        let why = f.why.as_deref().map(|w| format!(" — {}", escape(w))).unwrap_or_default();
-        lines.push(format!("files  {} {}{why}", f.access, describe_path(&f.path)));
+        let why = f
+            .why
+            .as_deref()
+            .map(|w| format!(" — {}", escape(w)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "files  {} {}{why}",
+            f.access,
+            describe_path(&f.path)
+        ));
     }
     for var in &m.env {
         lines.push(format!("env    {var}"));
@@ -43,7 +51,13 @@ pub fn effective(e: &Effective) -> Vec<String> {
     let mut lines: Vec<String> = e
         .files
         .iter()
-        .map(|f| format!("files  {} {}", f.access, escape(&f.host.display().to_string())))
+        .map(|f| {
+            format!(
+                "files  {} {}",
+                f.access,
+                escape(&f.host.display().to_string())
+            )
+        })
         .collect();
     lines.extend(e.env.iter().map(|v| format!("env    {v}")));
     if lines.is_empty() {
@@ -52,7 +66,10 @@ pub fn effective(e: &Effective) -> Vec<String> {
     let writable = e.files.iter().any(|f| f.access == Access::Write);
     if writable {
         for p in &e.protected {
-            if e.files.iter().any(|f| f.access == Access::Write && p.starts_with(&f.host)) {
+            if e.files
+                .iter()
+                .any(|f| f.access == Access::Write && p.starts_with(&f.host))
+            {
                 lines.push(format!("kept read-only: {}", p.display()));
             }
         }
@@ -63,9 +80,14 @@ pub fn effective(e: &Effective) -> Vec<String> {
 /// What a reviewer should know, in sentences.
 pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
     let mut risks = Vec::new();
-    let files = imports.iter().any(|i| i.capability == Some(Capability::Files));
+    let files = imports
+        .iter()
+        .any(|i| i.capability == Some(Capability::Files));
     let writes = m.files.iter().filter(|f| f.access == Access::Write);
-    let outside = m.files.iter().filter(|f| matches!(f.path, PathSpec::Absolute(_)));
+    let outside = m
+        .files
+        .iter()
+        .filter(|f| matches!(f.path, PathSpec::Absolute(_)));
     if files {
         let w: Vec<String> = writes.map(|f| f.path.to_string()).collect();
         if w.is_empty() {
@@ -78,18 +100,34 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
         }
         let o: Vec<String> = outside.map(|f| escape(&f.path.to_string())).collect();
         if !o.is_empty() {
-            risks.push(format!("Asks for paths outside the workspace: {}.", o.join(", ")));
+            risks.push(format!(
+                "Asks for paths outside the workspace: {}.",
+                o.join(", ")
+            ));
         }
     } else {
         risks.push("Cannot touch any file (it does not import wasi:filesystem).".into());
     }
     if !m.env.is_empty() {
-        risks.push(format!("Can read the environment variables {}.", m.env.join(", ")));
+        risks.push(format!(
+            "Can read the environment variables {}.",
+            m.env.join(", ")
+        ));
     }
-    risks.push("Cannot reach the network or start processes (not offered to plugins in this version).".into());
-    let unknown: Vec<&str> = imports.iter().filter(|i| i.capability.is_none()).map(|i| i.name.as_str()).collect();
+    risks.push(
+        "Cannot reach the network or start processes (not offered to plugins in this version)."
+            .into(),
+    );
+    let unknown: Vec<&str> = imports
+        .iter()
+        .filter(|i| i.capability.is_none())
+        .map(|i| i.name.as_str())
+        .collect();
     if !unknown.is_empty() {
-        risks.push(format!("REFUSED: imports interfaces warden does not offer: {}.", unknown.join(", ")));
+        risks.push(format!(
+            "REFUSED: imports interfaces warden does not offer: {}.",
+            unknown.join(", ")
+        ));
     }
     risks
 }

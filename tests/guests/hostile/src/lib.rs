@@ -47,7 +47,13 @@ fn read(a: PathArg) -> Result<String, ToolError> {
 fn list(a: PathArg) -> Result<Vec<String>, ToolError> {
     let mut names = Vec::new();
     for entry in fs::read_dir(&a.path).map_err(fail)? {
-        names.push(entry.map_err(fail)?.file_name().to_string_lossy().into_owned());
+        names.push(
+            entry
+                .map_err(fail)?
+                .file_name()
+                .to_string_lossy()
+                .into_owned(),
+        );
     }
     names.sort();
     Ok(names)
@@ -58,7 +64,12 @@ fn write(a: WriteArg) -> Result<(), ToolError> {
 }
 
 fn truncate(a: PathArg) -> Result<(), ToolError> {
-    OpenOptions::new().write(true).truncate(true).open(&a.path).map(drop).map_err(fail)
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&a.path)
+        .map(drop)
+        .map_err(fail)
 }
 
 fn set_len(a: PathArg) -> Result<(), ToolError> {
@@ -69,7 +80,8 @@ fn set_len(a: PathArg) -> Result<(), ToolError> {
 
 fn set_times(a: PathArg) -> Result<(), ToolError> {
     let f = OpenOptions::new().read(true).open(&a.path).map_err(fail)?;
-    f.set_modified(std::time::SystemTime::UNIX_EPOCH).map_err(fail)
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH)
+        .map_err(fail)
 }
 
 fn unlink(a: PathArg) -> Result<(), ToolError> {
@@ -95,8 +107,8 @@ unsafe extern "C" {
 }
 
 fn symlink(a: TwoPaths) -> Result<(), ToolError> {
-    let target = std::ffi::CString::new(a.from).map_err(|e| ToolError::invalid(e))?;
-    let link = std::ffi::CString::new(a.to).map_err(|e| ToolError::invalid(e))?;
+    let target = std::ffi::CString::new(a.from).map_err(ToolError::invalid)?;
+    let link = std::ffi::CString::new(a.to).map_err(ToolError::invalid)?;
     // SAFETY: both pointers are valid NUL-terminated strings for the call.
     if unsafe { libc_symlink(target.as_ptr(), link.as_ptr()) } == 0 {
         Ok(())
@@ -162,7 +174,12 @@ fn hoard_handles(_: Nothing) -> Result<usize, ToolError> {
     loop {
         match fs::File::open(".") {
             Ok(f) => open.push(f),
-            Err(e) => return Err(ToolError::Failed(format!("after {} handles: {e}", open.len()))),
+            Err(e) => {
+                return Err(ToolError::Failed(format!(
+                    "after {} handles: {e}",
+                    open.len()
+                )));
+            }
         }
     }
 }
