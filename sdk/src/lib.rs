@@ -148,6 +148,104 @@ pub mod log {
     }
 }
 
+/// Run granted programs on the host (needs a `[[programs]]` entry in the
+/// manifest and a grant). The child starts from an empty environment, in the
+/// workspace root unless `cwd` says otherwise, confined to the plugin's file
+/// grants.
+pub mod process {
+    use crate::__bindings::warden::plugin::process as wit;
+
+    pub use wit::{Error, Output};
+
+    /// A command to run.
+    #[derive(Debug, Clone, Default)]
+    pub struct Command {
+        program: String,
+        args: Vec<String>,
+        cwd: Option<String>,
+        env: Vec<(String, String)>,
+        stdin: Option<Vec<u8>>,
+        timeout_ms: Option<u64>,
+    }
+
+    impl Command {
+        /// Run `program` (as named in the grant, e.g. `cargo`).
+        pub fn new(program: impl Into<String>) -> Self {
+            Command {
+                program: program.into(),
+                ..Default::default()
+            }
+        }
+
+        /// Add one argument.
+        pub fn arg(mut self, arg: impl Into<String>) -> Self {
+            self.args.push(arg.into());
+            self
+        }
+
+        /// Add arguments.
+        pub fn args<I, S>(mut self, args: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.args.extend(args.into_iter().map(Into::into));
+            self
+        }
+
+        /// Working directory, relative to the workspace root or absolute.
+        pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
+            self.cwd = Some(cwd.into());
+            self
+        }
+
+        /// Set an environment variable (the key must be granted).
+        pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+            self.env.push((key.into(), value.into()));
+            self
+        }
+
+        /// Bytes for standard input.
+        pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+            self.stdin = Some(bytes.into());
+            self
+        }
+
+        /// Wall-time limit, at most what is granted.
+        pub fn timeout_ms(mut self, ms: u64) -> Self {
+            self.timeout_ms = Some(ms);
+            self
+        }
+
+        /// Run to completion.
+        pub fn run(self) -> Result<Output, Error> {
+            wit::run(&wit::Command {
+                program: self.program,
+                args: self.args,
+                cwd: self.cwd,
+                env: self.env,
+                stdin: self.stdin,
+                timeout_ms: self.timeout_ms,
+            })
+        }
+    }
+
+    impl From<Error> for crate::ToolError {
+        fn from(e: Error) -> Self {
+            match e {
+                Error::Denied(reason) => crate::ToolError::Denied {
+                    capability: "process".into(),
+                    resource: String::new(),
+                    reason,
+                },
+                Error::NotFound(m) => crate::ToolError::NotFound(m),
+                Error::Invalid(m) => crate::ToolError::InvalidInput(m),
+                Error::Failed(m) => crate::ToolError::Failed(m),
+            }
+        }
+    }
+}
+
 /// Describe one tool: its JSON Schema comes from the input type.
 #[doc(hidden)]
 pub fn __describe<I, O, F>(name: &str, description: &str, _f: &F) -> wit::ToolInfo
@@ -188,32 +286,55 @@ pub fn __unknown(name: &str) -> wit::ToolError {
 /// takes one `Deserialize + JsonSchema` input and returns
 /// `Result<impl Serialize, ToolError>`. The manifest is read from
 /// `warden.toml` in the crate's root and embedded as a custom section.
+///
+/// The component exports exist only on `wasm32`; on every target the macro
+/// also defines `__warden_describe()` and `__warden_call(name, input)`, so
+/// native unit tests can drive the tools without a host.
 #[macro_export]
 macro_rules! plugin {
     ($($name:ident : $func:path => $desc:expr),* $(,)?) => {
+        #[cfg(target_arch = "wasm32")]
         #[unsafe(link_section = "warden:manifest")]
         #[used]
         static __WARDEN_MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/warden.toml")).len()] =
             *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/warden.toml"));
 
+        /// The tools this plugin describes to the host.
+        #[doc(hidden)]
+        pub fn __warden_describe() -> ::std::vec::Vec<$crate::__bindings::exports::warden::plugin::tool::ToolInfo> {
+            ::std::vec![$($crate::__describe(stringify!($name), $desc, &$func)),*]
+        }
+
+        /// Call one tool with a JSON input, as the host would.
+        #[doc(hidden)]
+        pub fn __warden_call(
+            name: &str,
+            input: &str,
+        ) -> ::std::result::Result<::std::string::String, $crate::__bindings::exports::warden::plugin::tool::ToolError> {
+            match name {
+                $(stringify!($name) => $crate::__invoke(&$func, input),)*
+                other => ::std::result::Result::Err($crate::__unknown(other)),
+            }
+        }
+
+        #[cfg(target_arch = "wasm32")]
         struct __WardenPlugin;
 
+        #[cfg(target_arch = "wasm32")]
         impl $crate::__bindings::exports::warden::plugin::tool::Guest for __WardenPlugin {
             fn describe() -> ::std::vec::Vec<$crate::__bindings::exports::warden::plugin::tool::ToolInfo> {
-                ::std::vec![$($crate::__describe(stringify!($name), $desc, &$func)),*]
+                __warden_describe()
             }
 
             fn call(
                 name: ::std::string::String,
                 input: ::std::string::String,
             ) -> ::std::result::Result<::std::string::String, $crate::__bindings::exports::warden::plugin::tool::ToolError> {
-                match name.as_str() {
-                    $(stringify!($name) => $crate::__invoke(&$func, &input),)*
-                    other => ::std::result::Result::Err($crate::__unknown(other)),
-                }
+                __warden_call(&name, &input)
             }
         }
 
+        #[cfg(target_arch = "wasm32")]
         $crate::__bindings::__export_plugin!(__WardenPlugin with_types_in $crate::__bindings);
     };
 }
