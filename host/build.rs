@@ -11,7 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Packages built as components: bundled plugins first, then test guests.
-const COMPONENTS: &[&str] = &["fs", "search", "edit", "hostile", "overreach"];
+const COMPONENTS: &[&str] = &[
+    "fs",
+    "search",
+    "edit",
+    "exec",
+    "git",
+    "hostile",
+    "overreach",
+    "spawner",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(

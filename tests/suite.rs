@@ -1,4 +1,6 @@
 mod cli;
 mod common;
 mod limits;
+mod plugins;
+mod process;
 mod sandbox;

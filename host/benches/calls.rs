@@ -41,6 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ctx = Context {
         workspace: ws.clone(),
         protected: vec![],
+        home: None,
     };
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -8,6 +8,7 @@ mod report;
 use anyhow::Context as _;
 use std::path::Path;
 use warden::component::Package;
+use warden::confine::Sandbox;
 use warden::dirs::Dirs;
 use warden::grant::Context;
 use warden::registry::{Registry, Source};
@@ -25,7 +26,12 @@ impl App {
     pub fn from_env(json: bool) -> anyhow::Result<Self> {
         let dirs = Dirs::from_env(|k| std::env::var_os(k))
             .context("cannot find warden's directories: set HOME (or XDG_CONFIG_HOME, XDG_DATA_HOME and XDG_CACHE_HOME)")?;
-        let rt = Runtime::new(Some(dirs.cache.join("compiled")))?;
+        // Child processes are confined by bubblewrap and Landlock, applied by
+        // this same binary; if either is missing, programs are refused.
+        let sandbox = std::env::current_exe()
+            .map_err(|e| format!("cannot locate warden's own binary: {e}"))
+            .and_then(Sandbox::detect);
+        let rt = Runtime::new(Some(dirs.cache.join("compiled")))?.with_sandbox(sandbox);
         Ok(App {
             json,
             rt,
@@ -45,6 +51,7 @@ impl App {
         Ok(Context {
             workspace,
             protected: self.registry.dirs().protected(),
+            home: self.registry.dirs().home.clone(),
         })
     }
 

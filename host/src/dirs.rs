@@ -13,6 +13,8 @@ pub struct Dirs {
     pub data: PathBuf,
     /// Compiled components: `$XDG_CACHE_HOME/warden`.
     pub cache: PathBuf,
+    /// The user's home (`HOME`), given to child processes.
+    pub home: Option<PathBuf>,
 }
 
 impl Dirs {
@@ -29,6 +31,7 @@ impl Dirs {
             config: base("XDG_CONFIG_HOME", ".config")?.join("warden"),
             data: base("XDG_DATA_HOME", ".local/share")?.join("warden"),
             cache: base("XDG_CACHE_HOME", ".cache")?.join("warden"),
+            home: home.clone(),
         })
     }
 

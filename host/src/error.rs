@@ -35,7 +35,7 @@ pub enum Error {
 
     /// The component imports an interface warden does not offer.
     #[error(
-        "refused plugin `{plugin}`: it imports `{import}`, which warden does not provide to plugins (allowed: WASI 0.2 cli/clocks/io/random/filesystem and warden:plugin/log)"
+        "refused plugin `{plugin}`: it imports `{import}`, which warden does not provide to plugins (allowed: WASI 0.2 cli/clocks/io/random/filesystem and warden:plugin/log, process)"
     )]
     UnknownImport { plugin: String, import: String },
 

@@ -20,7 +20,6 @@
 
 use crate::grant::Effective;
 use crate::manifest::Access;
-use serde::Serialize;
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -36,27 +35,14 @@ use types::{ErrorCode, HostDescriptor, HostDirectoryEntryStream};
 /// Most denials recorded per call; further ones are still refused.
 pub const MAX_DENIALS: usize = 64;
 
-/// A refused file operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Denial {
-    /// Always `files` here.
-    pub capability: &'static str,
-    /// The operation, e.g. `write`, `unlink`, `rename`.
-    pub operation: &'static str,
-    /// The host path the operation would have touched.
-    pub resource: String,
-    /// Why it was refused.
-    pub reason: String,
-    /// The grant spec that would allow it (`file:PATH:ACCESS`, relative to
-    /// the workspace where possible), or `None` when no grant can: the
-    /// path leaves every granted directory.
-    pub allow: Option<String>,
-}
+pub use crate::denial::Denial;
 
 /// One preopened directory.
 #[derive(Clone)]
 struct Preopen {
     dir: Dir,
+    /// The host directory.
+    dir_path: PathBuf,
     guest: String,
     /// For a single-file grant: the only name that may be used in `dir`.
     only: Option<OsString>,
@@ -98,6 +84,7 @@ impl FsGuard {
             if dir_path == workspace {
                 preopens.push(Preopen {
                     dir: dir.clone(),
+                    dir_path: dir_path.clone(),
                     guest: ".".into(),
                     only: only.clone(),
                 });
@@ -105,6 +92,7 @@ impl FsGuard {
             preopens.push(Preopen {
                 dir,
                 guest: dir_path.display().to_string(),
+                dir_path: dir_path.clone(),
                 only,
             });
         }
@@ -153,7 +141,7 @@ impl FsGuard {
     /// Record why a write through an open read-only descriptor is refused.
     fn deny_descriptor(&mut self, operation: &'static str, file: &std::fs::File) -> FsError {
         let real = real_path(file).unwrap_or_default();
-        match self.protected_by(&real).cloned() {
+        match self.protected_by(&real) {
             Some(p) => {
                 let reason = protected_reason(&p);
                 self.deny(operation, &real, &reason, Some((&p, Access::Write)))
@@ -175,8 +163,28 @@ impl FsGuard {
             .and_then(|p| p.only.as_ref())
     }
 
-    fn protected_by(&self, target: &Path) -> Option<&PathBuf> {
-        self.protected.iter().find(|p| target.starts_with(p))
+    /// The protected path `target` lies under, if any: one of the listed
+    /// paths, or any `.git` directory at any depth below a writable grant
+    /// (a planted `sub/.git/config` could make a granted `git` run
+    /// programs), unless the grant names that path itself.
+    fn protected_by(&self, target: &Path) -> Option<PathBuf> {
+        if let Some(p) = self.protected.iter().find(|p| target.starts_with(p)) {
+            return Some(p.clone());
+        }
+        let mut prefix = PathBuf::new();
+        for part in target.components() {
+            prefix.push(part);
+            if part.as_os_str() == ".git" {
+                let granted_by_name = self
+                    .preopens
+                    .iter()
+                    .any(|o| o.dir_path.starts_with(&prefix));
+                if !granted_by_name {
+                    return Some(prefix);
+                }
+            }
+        }
+        None
     }
 }
 
@@ -330,7 +338,7 @@ impl GuardedView<'_> {
                 .guard
                 .deny(op, &target, "the grant is read-only", allow));
         }
-        if let Some(p) = self.guard.protected_by(&target).cloned() {
+        if let Some(p) = self.guard.protected_by(&target) {
             let reason = protected_reason(&p);
             return Err(self
                 .guard
@@ -403,9 +411,6 @@ impl GuardedView<'_> {
     }
 
     fn downgrade_if_protected(&mut self, fd: &Resource<Descriptor>) -> FsResult<()> {
-        if self.guard.protected.is_empty() {
-            return Ok(());
-        }
         let desc = self.inner.table.get_mut(fd)?;
         let (file, perms) = match desc {
             Descriptor::Dir(d) => (&d.dir, &mut d.perms),
@@ -415,7 +420,7 @@ impl GuardedView<'_> {
             return Ok(());
         }
         let real = real_path(file).map_err(ErrorCode::from)?;
-        if self.guard.protected.iter().any(|p| real.starts_with(p)) {
+        if self.guard.protected_by(&real).is_some() {
             *perms = FsPerms::ReadOnly;
         }
         Ok(())

@@ -5,6 +5,7 @@
 //! only where a request and a grant overlap, with the lesser access of the
 //! two, and an environment variable only if both name it.
 
+use crate::argv::ArgvPattern;
 use crate::manifest::{Access, Manifest, PathSpec, check_env_name};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,26 @@ pub struct Grant {
     /// Granted environment variables.
     #[serde(default)]
     pub env: Vec<String>,
+    /// Granted programs, resolved to absolute paths when granted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<ProgramGrant>,
+}
+
+/// One granted program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramGrant {
+    /// The program as the manifest names it.
+    pub program: String,
+    /// Where it was found when granted; empty until resolved. Calls run
+    /// exactly this file: a later `PATH` change or a binary dropped in the
+    /// workspace changes nothing.
+    #[serde(default)]
+    pub path: PathBuf,
+    /// An optional narrower argv pattern; calls must match both this and the
+    /// manifest's pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<ArgvPattern>,
 }
 
 /// One granted path.
@@ -33,7 +54,8 @@ pub struct FileGrant {
 }
 
 impl Grant {
-    /// The grant that allows exactly what the manifest requests.
+    /// The grant that allows exactly what the manifest requests, except
+    /// programs: running a program always takes an explicit grant.
     pub fn everything_requested(manifest: &Manifest) -> Self {
         Grant {
             files: manifest
@@ -45,11 +67,14 @@ impl Grant {
                 })
                 .collect(),
             env: manifest.env.clone(),
+            programs: Vec::new(),
         }
     }
 
     /// Build a grant from command-line specs:
-    /// `file:PATH` (read), `file:PATH:read`, `file:PATH:write`, `env:NAME`.
+    /// `file:PATH` (read), `file:PATH:read`, `file:PATH:write`, `env:NAME`,
+    /// `program:NAME` or `program:NAME:PATTERN` (e.g. `program:cargo:test|check **`).
+    /// Programs still need [`Grant::resolve_programs`].
     pub fn from_specs<S: AsRef<str>>(specs: &[S]) -> Result<Self> {
         let mut grant = Grant::default();
         for spec in specs {
@@ -74,9 +99,25 @@ impl Grant {
                     check_env_name(rest).map_err(bad)?;
                     grant.env.push(rest.to_string());
                 }
+                "program" => {
+                    let (program, args) = match rest.split_once(':') {
+                        Some((p, pattern)) => {
+                            (p, Some(ArgvPattern::parse_spec(pattern).map_err(bad)?))
+                        }
+                        None => (rest, None),
+                    };
+                    if program.is_empty() {
+                        return Err(bad("name the program, e.g. program:cargo".into()));
+                    }
+                    grant.programs.push(ProgramGrant {
+                        program: program.to_string(),
+                        path: PathBuf::new(),
+                        args,
+                    });
+                }
                 other => {
                     return Err(bad(format!(
-                        "unknown capability `{other}` (use `file` or `env`)"
+                        "unknown capability `{other}` (use `file`, `env` or `program`)"
                     )));
                 }
             }
@@ -116,8 +157,58 @@ impl Grant {
                 reason: format!("plugin `{}` does not request env `{var}`", manifest.name),
             });
         }
+        if let Some(p) = self
+            .programs
+            .iter()
+            .find(|p| !manifest.programs.iter().any(|r| r.program == p.program))
+        {
+            return Err(Error::Grant {
+                reason: format!(
+                    "plugin `{}` does not request the program `{}`",
+                    manifest.name, p.program
+                ),
+            });
+        }
         Ok(())
     }
+
+    /// Resolve every program that has no path yet: an absolute name is
+    /// taken as is, a bare name is looked up in `path_var` (the user's
+    /// `PATH`, now, while they are granting it). Symlinks are resolved so the
+    /// grant names the real file.
+    pub fn resolve_programs(&mut self, path_var: Option<&std::ffi::OsStr>) -> Result<()> {
+        for p in self
+            .programs
+            .iter_mut()
+            .filter(|p| p.path.as_os_str().is_empty())
+        {
+            let found = if p.program.starts_with('/') {
+                Some(PathBuf::from(&p.program))
+            } else {
+                path_var.and_then(|paths| {
+                    std::env::split_paths(paths)
+                        .filter(|dir| dir.is_absolute())
+                        .map(|dir| dir.join(&p.program))
+                        .find(|candidate| is_executable(candidate))
+                })
+            };
+            let found = found.filter(|f| is_executable(f)).ok_or_else(|| Error::Grant {
+                reason: format!(
+                    "program `{}` was not found on PATH (or is not executable); grant it by absolute path: program:/path/to/{}",
+                    p.program, p.program
+                ),
+            })?;
+            p.path = found
+                .canonicalize()
+                .map_err(|e| Error::io("cannot resolve", &found, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Where the grant is applied.
@@ -128,6 +219,8 @@ pub struct Context {
     /// Paths that stay read-only inside writable grants unless granted by
     /// name: warden's own config, data and cache directories.
     pub protected: Vec<PathBuf>,
+    /// The user's home, for programs' `~/` paths.
+    pub home: Option<PathBuf>,
 }
 
 impl Context {
@@ -151,6 +244,25 @@ pub struct EffectivePath {
     pub spec: String,
 }
 
+/// One effective program grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EffectiveProgram {
+    /// The name calls use.
+    pub name: String,
+    /// The file that runs.
+    pub path: PathBuf,
+    /// Patterns every call must match: the manifest's, and the grant's if any.
+    pub patterns: Vec<ArgvPattern>,
+    /// Extra flags the manifest refuses.
+    pub deny: Vec<String>,
+    /// Environment keys the plugin may pass.
+    pub env: Vec<String>,
+    /// Extra paths visible to the program only, read-only.
+    pub reads: Vec<PathBuf>,
+    /// Extra paths visible to the program only, writable.
+    pub writes: Vec<PathBuf>,
+}
+
 /// The meeting of a manifest and a grant, resolved in a context.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Effective {
@@ -160,6 +272,12 @@ pub struct Effective {
     pub env: Vec<String>,
     /// Paths inside writable grants that stay read-only.
     pub protected: Vec<PathBuf>,
+    /// Programs it may run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<EffectiveProgram>,
+    /// The user's home, given to child processes as `HOME`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home: Option<PathBuf>,
 }
 
 /// Compute the effective grant.
@@ -190,21 +308,52 @@ pub fn effective(manifest: &Manifest, grant: &Grant, ctx: &Context) -> Effective
         .filter(|v| grant.env.contains(v))
         .cloned()
         .collect();
-    // A protected path stays read-only unless a writable grant names it (or a
-    // path inside it) explicitly.
+    // A protected path stays read-only unless the user's grant names it (or
+    // a path inside it) for writing: a broad `.` grant never lifts it, even
+    // when the manifest asked for `.git`.
+    let named: Vec<PathBuf> = grant
+        .files
+        .iter()
+        .filter(|g| g.access == Access::Write)
+        .map(|g| g.path.resolve(ws))
+        .collect();
     let protected = ctx
         .protected_paths()
         .into_iter()
         .filter(|p| {
-            !files
-                .iter()
-                .any(|e| e.access == Access::Write && e.host.starts_with(p))
+            let lifted = named.iter().any(|n| n.starts_with(p))
+                && files
+                    .iter()
+                    .any(|e| e.access == Access::Write && e.host.starts_with(p));
+            !lifted
+        })
+        .collect();
+    let programs = grant
+        .programs
+        .iter()
+        .filter(|g| !g.path.as_os_str().is_empty())
+        .filter_map(|g| {
+            let req = manifest.programs.iter().find(|r| r.program == g.program)?;
+            let mut patterns = vec![req.args.clone()];
+            patterns.extend(g.args.clone());
+            let home = ctx.home.as_deref();
+            Some(EffectiveProgram {
+                name: g.program.clone(),
+                path: g.path.clone(),
+                patterns,
+                deny: req.deny.clone(),
+                env: req.env.clone(),
+                reads: req.reads.iter().filter_map(|p| p.resolve(home)).collect(),
+                writes: req.writes.iter().filter_map(|p| p.resolve(home)).collect(),
+            })
         })
         .collect();
     Effective {
         files,
         env,
         protected,
+        programs,
+        home: ctx.home.clone(),
     }
 }
 
@@ -228,6 +377,7 @@ mod tests {
                     why: None,
                 })
                 .collect(),
+            programs: vec![],
             limits: Default::default(),
         }
     }
@@ -236,6 +386,7 @@ mod tests {
         Context {
             workspace: PathBuf::from("/w/proj"),
             protected: vec![PathBuf::from("/home/u/.config/warden")],
+            home: Some(PathBuf::from("/home/u")),
         }
     }
 
@@ -318,7 +469,21 @@ mod tests {
         assert_eq!(g.files[0].access, Read);
         assert_eq!(g.files[1].path, PathSpec::Absolute("/tmp/x".into()));
         assert_eq!(g.env, ["HOME"]);
-        for bad in ["net:example.com", "file:../x", "env:A B", "nonsense"] {
+        let g = Grant::from_specs(&["program:cargo", "program:git:status|diff **"]).unwrap();
+        assert_eq!(g.programs[0].program, "cargo");
+        assert_eq!(g.programs[0].args, None);
+        assert_eq!(
+            g.programs[1].args.as_ref().unwrap().to_string(),
+            "status|diff **"
+        );
+        for bad in [
+            "net:example.com",
+            "file:../x",
+            "env:A B",
+            "nonsense",
+            "program:",
+            "program:git:** x",
+        ] {
             assert!(Grant::from_specs(&[bad]).is_err(), "{bad}");
         }
     }

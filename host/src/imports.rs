@@ -13,6 +13,9 @@ pub enum Capability {
     Baseline,
     /// File access through `wasi:filesystem`; needs a `[[files]]` request.
     Files,
+    /// Running host programs through `warden:plugin/process`; needs a
+    /// `[[programs]]` request.
+    Process,
 }
 
 /// One import of a component.
@@ -30,6 +33,7 @@ pub fn classify(name: &str) -> Option<Capability> {
     let wasi_02 = version.starts_with("0.2.");
     match iface {
         "warden:plugin/log" if version == "0.1.0" => Some(Capability::Baseline),
+        "warden:plugin/process" if version == "0.1.0" => Some(Capability::Process),
         "wasi:io/error"
         | "wasi:io/poll"
         | "wasi:io/streams"
@@ -89,6 +93,14 @@ pub fn check(imports: &[Import], manifest: &Manifest) -> Result<()> {
                     hint: "the author must add a [[files]] entry to warden.toml and rebuild",
                 });
             }
+            Some(Capability::Process) if manifest.programs.is_empty() => {
+                return Err(Error::UndeclaredImport {
+                    plugin: manifest.name.clone(),
+                    import: import.name.clone(),
+                    capability: "process",
+                    hint: "the author must add a [[programs]] entry to warden.toml and rebuild",
+                });
+            }
             Some(_) => {}
         }
     }
@@ -116,6 +128,7 @@ mod tests {
             ("wasi:http/outgoing-handler@0.2.6", None),
             ("wasi:io/streams@0.3.0", None),
             ("warden:plugin/log@9.0.0", None),
+            ("warden:plugin/process@0.1.0", Some(Capability::Process)),
             ("evil:thing/x", None),
         ];
         for (name, want) in table {

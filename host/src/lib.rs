@@ -7,11 +7,16 @@
 //! - [`imports`]: a component's real imports checked against its manifest;
 //! - [`component`]: reading and validating a component binary;
 //! - [`fsguard`]: the file capability, wasmtime's WASI filesystem behind a guard;
+//! - [`process`], [`argv`], [`confine`]: the process capability, its
+//!   argument rules and the OS confinement of children;
 //! - [`runtime`]: engine, compile cache, linking and calls under limits;
 //! - [`registry`]: installed and bundled plugins on disk.
 
+pub mod argv;
 pub mod bundled;
 pub mod component;
+pub mod confine;
+pub mod denial;
 pub mod dirs;
 pub mod error;
 pub mod escape;
@@ -20,6 +25,7 @@ pub mod grant;
 pub mod imports;
 pub mod logcap;
 pub mod manifest;
+pub mod process;
 pub mod registry;
 pub mod runtime;
 

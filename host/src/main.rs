@@ -52,8 +52,9 @@ enum PluginCommand {
     Install {
         /// Path of the `.wasm` component.
         path: PathBuf,
-        /// Grant only these: `file:PATH[:read|write]`, `env:NAME` (repeatable).
-        /// Without it, everything the plugin requests is granted once you agree.
+        /// Grant only these: `file:PATH[:read|write]`, `env:NAME`,
+        /// `program:NAME[:PATTERN]` (repeatable). Without it, everything the
+        /// plugin requests except programs is granted once you agree.
         #[arg(long = "grant", value_name = "SPEC")]
         grants: Vec<String>,
         /// Do not ask; grant as requested (or as given by --grant).
@@ -79,7 +80,8 @@ enum PluginCommand {
     Grant {
         /// Plugin name.
         name: String,
-        /// `file:PATH[:read|write]` or `env:NAME` (repeatable).
+        /// `file:PATH[:read|write]`, `env:NAME` or `program:NAME[:PATTERN]`
+        /// (repeatable). A program is resolved on your PATH now, once.
         #[arg(long = "grant", value_name = "SPEC", required_unless_present_any = ["none", "requested"])]
         grants: Vec<String>,
         /// Grant nothing.
@@ -95,6 +97,18 @@ enum PluginCommand {
 }
 
 fn main() -> ExitCode {
+    // Inside a sandbox, warden's own binary is the last step before a
+    // granted program: confine this process, then become the program. This
+    // runs before anything else starts (no threads, no runtime).
+    let mut raw = std::env::args_os();
+    if raw.nth(1).is_some_and(|a| a == "__confine") {
+        let why = match warden::confine::ConfineArgs::parse(raw) {
+            Ok(args) => warden::confine::confine_and_exec(args),
+            Err(e) => e,
+        };
+        eprintln!("warden-confine: {why}");
+        return ExitCode::from(warden::confine::CONFINE_FAILED as u8);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

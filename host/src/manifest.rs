@@ -23,6 +23,7 @@
 //! output_kib = 1024
 //! ```
 
+use crate::argv::ArgvPattern;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Component, Path, PathBuf};
@@ -47,7 +48,26 @@ pub const MAX_MEMORY_MIB: u32 = 1024;
 /// Wall-time limit per call when the manifest names none.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// Largest wall-time limit a plugin may ask for.
-pub const MAX_TIMEOUT_MS: u64 = 600_000;
+pub const MAX_TIMEOUT_MS: u64 = 3_600_000;
+/// Process count limit of a child's tree when the manifest names none.
+pub const DEFAULT_PROCESSES: u32 = 256;
+/// Largest process count a plugin may ask for.
+pub const MAX_PROCESSES: u32 = 4096;
+/// Address space per child process when the manifest names none.
+pub const DEFAULT_PROCESS_MEMORY_MIB: u32 = 8192;
+/// Largest address space per child a plugin may ask for.
+pub const MAX_PROCESS_MEMORY_MIB: u32 = 65536;
+/// Largest file a child may write when the manifest names none.
+pub const DEFAULT_FILE_SIZE_MIB: u32 = 1024;
+/// Largest file-size limit a plugin may ask for.
+pub const MAX_FILE_SIZE_MIB: u32 = 65536;
+/// Output kept per child stream when the manifest names none.
+pub const DEFAULT_PROCESS_OUTPUT_KIB: u32 = 1024;
+/// Largest per-stream output a plugin may ask for.
+pub const MAX_PROCESS_OUTPUT_KIB: u32 = 16 * 1024;
+/// Most `[[programs]]` entries a manifest may request.
+pub const MAX_PROGRAM_REQUESTS: usize = 32;
+
 /// Output limit per call when the manifest names none.
 pub const DEFAULT_OUTPUT_KIB: u32 = 1024;
 /// Largest output limit a plugin may ask for.
@@ -72,6 +92,9 @@ pub struct Manifest {
     /// Files and directories it may access.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileRequest>,
+    /// Programs it may run on the host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<ProgramRequest>,
     /// Per-call limits it asks for.
     #[serde(default)]
     pub limits: LimitRequest,
@@ -88,6 +111,89 @@ pub struct FileRequest {
     /// Why, in the plugin author's words (shown escaped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
+}
+
+/// One requested program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramRequest {
+    /// A bare name (looked up on `PATH` once, when the user grants it) or an
+    /// absolute path.
+    pub program: String,
+    /// The argv pattern every call must match (see [`crate::argv`]).
+    pub args: ArgvPattern,
+    /// Flags refused on top of warden's built-in list for the program.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+    /// Environment keys the plugin may pass to the program.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// Paths only the program (not the plugin) may read, e.g. a toolchain:
+    /// absolute, or `~/…` under the user's home.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<ChildPath>,
+    /// Paths only the program may write, e.g. a package cache.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<ChildPath>,
+    /// Why, in the plugin author's words (shown escaped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl ProgramRequest {
+    /// The program's file name, which selects warden's built-in rules.
+    pub fn basename(&self) -> &str {
+        self.program.rsplit('/').next().unwrap_or(&self.program)
+    }
+}
+
+/// A path given to a child process only: absolute or `~/` relative.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ChildPath {
+    /// Under the user's home directory.
+    Home(PathBuf),
+    /// An absolute path.
+    Absolute(PathBuf),
+}
+
+impl ChildPath {
+    /// Resolve with the user's home directory; `None` when a home-relative
+    /// path has no home to resolve against.
+    pub fn resolve(&self, home: Option<&Path>) -> Option<PathBuf> {
+        match self {
+            ChildPath::Home(rel) => home.map(|h| h.join(rel)),
+            ChildPath::Absolute(p) => Some(p.clone()),
+        }
+    }
+}
+
+impl TryFrom<String> for ChildPath {
+    type Error = String;
+
+    fn try_from(raw: String) -> std::result::Result<Self, String> {
+        if let Some(rel) = raw.strip_prefix("~/") {
+            return match PathSpec::try_from(rel.to_string())? {
+                PathSpec::Workspace(rel) if !rel.as_os_str().is_empty() => Ok(ChildPath::Home(rel)),
+                _ => Err(format!("{raw:?} must name a path under the home directory")),
+            };
+        }
+        match PathSpec::try_from(raw.clone())? {
+            PathSpec::Absolute(p) if p != Path::new("/") => Ok(ChildPath::Absolute(p)),
+            _ => Err(format!(
+                "{raw:?} must be an absolute path (other than /) or start with ~/"
+            )),
+        }
+    }
+}
+
+impl From<ChildPath> for String {
+    fn from(p: ChildPath) -> String {
+        match p {
+            ChildPath::Home(rel) => format!("~/{}", rel.display()),
+            ChildPath::Absolute(abs) => abs.display().to_string(),
+        }
+    }
 }
 
 /// How a path may be used. `Write` implies `Read`: the ordering makes the
@@ -199,6 +305,18 @@ pub struct LimitRequest {
     /// Size of a call's result, in KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_kib: Option<u32>,
+    /// Processes a child's tree may hold at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u32>,
+    /// Address space of each child process, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_memory_mib: Option<u32>,
+    /// Largest file a child may write, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size_mib: Option<u32>,
+    /// Bytes kept of each of a child's stdout and stderr, in KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_output_kib: Option<u32>,
 }
 
 impl Manifest {
@@ -272,6 +390,15 @@ impl Manifest {
         for var in &self.env {
             check_env_name(var)?;
         }
+        if self.programs.len() > MAX_PROGRAM_REQUESTS {
+            return Err(format!(
+                "{} program requests is over the limit of {MAX_PROGRAM_REQUESTS}",
+                self.programs.len()
+            ));
+        }
+        for p in &self.programs {
+            check_program(p)?;
+        }
         if let Some(why) = self
             .files
             .iter()
@@ -297,6 +424,32 @@ impl Manifest {
         )?;
         Ok(())
     }
+}
+
+fn check_program(p: &ProgramRequest) -> std::result::Result<(), String> {
+    let name = &p.program;
+    let bare = !name.contains('/')
+        && (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+        && !name.starts_with('.');
+    let absolute = matches!(PathSpec::try_from(name.clone()), Ok(PathSpec::Absolute(_)));
+    if !bare && !absolute {
+        return Err(format!(
+            "program {name:?} must be a bare name or an absolute path without `..`"
+        ));
+    }
+    if let Some(why) = crate::argv::program_refusal(p.basename()) {
+        return Err(format!("program `{name}` cannot be granted: {why}"));
+    }
+    for key in &p.env {
+        crate::argv::check_env_key(key).map_err(|e| format!("program `{name}`: env {e}"))?;
+    }
+    if p.deny.len() > 64 || p.reads.len() + p.writes.len() > 64 {
+        return Err(format!("program `{name}`: too many entries"));
+    }
+    Ok(())
 }
 
 /// Plugin names: `[a-z][a-z0-9_-]{0,31}`, so they are safe as directory
@@ -461,6 +614,30 @@ memory_mib = 32
             ),
             ("[limits]\ntimeout_ms = 0\n", "must be positive"),
             ("[limits]\nthreads = 4\n", "unknown field `threads`"),
+            (
+                "[[programs]]\nprogram = \"../bin/x\"\nargs = []\n",
+                "must be a bare name or an absolute path",
+            ),
+            (
+                "[[programs]]\nprogram = \"xargs\"\nargs = [\"**\"]\n",
+                "program `xargs` cannot be granted",
+            ),
+            (
+                "[[programs]]\nprogram = \"cargo\"\nargs = [\"**\", \"x\"]\n",
+                "must be the last token",
+            ),
+            (
+                "[[programs]]\nprogram = \"cargo\"\nargs = []\nenv = [\"LD_PRELOAD\"]\n",
+                "program `cargo`: env",
+            ),
+            (
+                "[[programs]]\nprogram = \"cargo\"\nargs = []\nreads = [\"relative\"]\n",
+                "must be an absolute path",
+            ),
+            (
+                "[[programs]]\nprogram = \"cargo\"\nargs = []\nshell = true\n",
+                "unknown field `shell`",
+            ),
         ];
         for (body, want) in table {
             let got = err(&format!("{HEAD}{body}"));

@@ -7,11 +7,13 @@
 //! is ever reused.
 
 use crate::component::Package;
+use crate::confine::{ChildLimits, Sandbox};
 use crate::fsguard::{Denial, FsGuard, GuardedFs, GuardedView};
 use crate::grant::Effective;
 use crate::imports::{self, Capability, Import};
 use crate::logcap::{HasLog, LogSink};
 use crate::manifest::{self, Manifest};
+use crate::process::{HasProcess, ProcessSetup, ProcessState};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
@@ -31,6 +33,7 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "plugin",
+        imports: { "warden:plugin/process.run": async },
         exports: { default: async },
     });
 }
@@ -66,6 +69,14 @@ pub struct Limits {
     pub timeout_ms: u64,
     /// Result size, bytes.
     pub output_bytes: usize,
+    /// Processes in a child's tree.
+    pub processes: u32,
+    /// Address space of each child, MiB.
+    pub process_memory_mib: u32,
+    /// Largest file a child may write, MiB.
+    pub file_size_mib: u32,
+    /// Bytes kept of each child output stream.
+    pub process_output_bytes: usize,
 }
 
 impl Limits {
@@ -76,6 +87,25 @@ impl Limits {
             memory_mib: l.memory_mib.unwrap_or(manifest::DEFAULT_MEMORY_MIB),
             timeout_ms: l.timeout_ms.unwrap_or(manifest::DEFAULT_TIMEOUT_MS),
             output_bytes: l.output_kib.unwrap_or(manifest::DEFAULT_OUTPUT_KIB) as usize * 1024,
+            processes: l.processes.unwrap_or(manifest::DEFAULT_PROCESSES),
+            process_memory_mib: l
+                .process_memory_mib
+                .unwrap_or(manifest::DEFAULT_PROCESS_MEMORY_MIB),
+            file_size_mib: l.file_size_mib.unwrap_or(manifest::DEFAULT_FILE_SIZE_MIB),
+            process_output_bytes: l
+                .process_output_kib
+                .unwrap_or(manifest::DEFAULT_PROCESS_OUTPUT_KIB)
+                as usize
+                * 1024,
+        }
+    }
+
+    fn child(&self) -> ChildLimits {
+        const MIB: u64 = 1024 * 1024;
+        ChildLimits {
+            processes: self.processes.into(),
+            address_space: u64::from(self.process_memory_mib) * MIB,
+            file_size: u64::from(self.file_size_mib) * MIB,
         }
     }
 }
@@ -88,6 +118,8 @@ pub struct Runtime {
     /// One permit per instance slot of the pooling allocator: calls beyond
     /// that wait their turn instead of failing or growing memory.
     slots: std::sync::Arc<tokio::sync::Semaphore>,
+    /// How child processes are confined, or why they cannot be.
+    sandbox: Result<Sandbox, String>,
 }
 
 impl Runtime {
@@ -117,7 +149,16 @@ impl Runtime {
             engine,
             cache_dir,
             slots,
+            sandbox: Err("no confinement is configured for child processes".into()),
         })
+    }
+
+    /// Use `sandbox` (from [`Sandbox::detect`]) to confine child processes.
+    /// Without one, or with the reason detection failed, every process
+    /// request is refused with that reason.
+    pub fn with_sandbox(mut self, sandbox: Result<Sandbox, String>) -> Self {
+        self.sandbox = sandbox;
+        self
     }
 
     /// The engine.
@@ -224,6 +265,7 @@ pub struct Loaded {
 /// State of one store: one call.
 pub struct State {
     wasi: WasiState,
+    process: ProcessState,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
     fs: FsGuard,
@@ -254,7 +296,7 @@ impl HasData for HasTable {
 /// Link exactly the interfaces a plugin may use: the baseline always, the
 /// file capability only when `files` is set. Anything else stays unlinked,
 /// so a component that imports it cannot be instantiated.
-fn linker(engine: &Engine, files: bool) -> Result<Linker<State>> {
+fn linker(engine: &Engine, files: bool, process: bool) -> Result<Linker<State>> {
     use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
     use wasmtime_wasi_io::bindings::wasi::io;
     let mut l = Linker::<State>::new(engine);
@@ -332,6 +374,12 @@ fn linker(engine: &Engine, files: bool) -> Result<Linker<State>> {
         link(filesystem::preopens::add_to_linker::<State, GuardedFs>(
             &mut l, guarded,
         ))?;
+    }
+    if process {
+        link(bindings::warden::plugin::process::add_to_linker::<
+            State,
+            HasProcess,
+        >(&mut l, |s| &mut s.process))?;
     }
     Ok(l)
 }
@@ -437,9 +485,12 @@ impl Loaded {
             files: vec![],
             env: vec![],
             protected: vec![],
+            programs: vec![],
+            home: None,
         };
         let needs_files = imports::needs(&self.imports, Capability::Files);
-        let pre = self.pre(rt, needs_files)?;
+        let needs_process = imports::needs(&self.imports, Capability::Process);
+        let pre = self.pre(rt, needs_files, needs_process)?;
         let limits = Limits::of(&self.manifest);
         let fs = FsGuard::new(&empty, Path::new("/"))
             .map_err(|e| Error::io("cannot prepare", "/", e))?;
@@ -448,7 +499,8 @@ impl Loaded {
             .acquire()
             .await
             .map_err(|e| Error::wasm("no instance slot", e.into()))?;
-        let mut store = new_store(rt, &self.manifest.name, &limits, fs, &[]);
+        let process = process_state(rt, &self.manifest.name, &empty, Path::new("/"), &limits);
+        let mut store = new_store(rt, &self.manifest.name, &limits, fs, process, &[]);
         let tool = format!("{}.describe", self.manifest.name);
         let run = async {
             let plugin = pre.instantiate_async(&mut store).await?;
@@ -468,8 +520,8 @@ impl Loaded {
         validate_tools(&self.manifest.name, infos)
     }
 
-    fn pre(&self, rt: &Runtime, files: bool) -> Result<PluginPre<State>> {
-        let linker = linker(&rt.engine, files)?;
+    fn pre(&self, rt: &Runtime, files: bool, process: bool) -> Result<PluginPre<State>> {
+        let linker = linker(&rt.engine, files, process)?;
         let name = &self.manifest.name;
         let pre = linker
             .instantiate_pre(&self.component)
@@ -514,8 +566,31 @@ impl Loaded {
                 hint: format!("warden plugin grant {name} {wanted}"),
             });
         }
+        let needs_process = imports::needs(&self.imports, Capability::Process);
+        if needs_process && effective.programs.is_empty() {
+            let wanted: Vec<String> = self
+                .manifest
+                .programs
+                .iter()
+                .map(|p| format!("--grant program:{}", p.program))
+                .collect();
+            return Err(Error::NotGranted {
+                plugin: name.clone(),
+                capability: "programs",
+                resource: self
+                    .manifest
+                    .programs
+                    .iter()
+                    .map(|p| p.program.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                hint: format!("warden plugin grant {name} --add {}", wanted.join(" ")),
+            });
+        }
         let fs = FsGuard::new(&effective, workspace)
             .map_err(|e| Error::io("cannot open granted path under", workspace, e))?;
+        let limits = Limits::of(&self.manifest);
+        let process = process_state(rt, name, &effective, workspace, &limits);
         let env_values = effective
             .env
             .iter()
@@ -523,11 +598,12 @@ impl Loaded {
             .collect();
         Ok(Prepared {
             name: name.clone(),
-            pre: self.pre(rt, needs_files)?,
+            pre: self.pre(rt, needs_files, needs_process)?,
             rt: rt.clone(),
-            limits: Limits::of(&self.manifest),
+            limits,
             effective,
             fs,
+            process,
             env: env_values,
         })
     }
@@ -577,11 +653,32 @@ fn validate_tools(plugin: &str, infos: Vec<ToolInfo>) -> Result<Vec<ToolSpec>> {
     Ok(tools)
 }
 
+fn process_state(
+    rt: &Runtime,
+    plugin: &str,
+    effective: &Effective,
+    workspace: &Path,
+    limits: &Limits,
+) -> ProcessState {
+    ProcessState::new(ProcessSetup {
+        plugin: plugin.to_string(),
+        programs: effective.programs.clone(),
+        files: effective.files.clone(),
+        protected: effective.protected.clone(),
+        workspace: workspace.to_path_buf(),
+        home: effective.home.clone(),
+        sandbox: rt.sandbox.clone(),
+        limits: limits.child(),
+        output_cap: limits.process_output_bytes,
+    })
+}
+
 fn new_store(
     rt: &Runtime,
     plugin: &str,
     limits: &Limits,
     fs: FsGuard,
+    process: ProcessState,
     env: &[(String, String)],
 ) -> Store<State> {
     let stdout = MemoryOutputPipe::new(MAX_STDIO_BYTES);
@@ -598,6 +695,7 @@ fn new_store(
             ctx: b.build(),
             table,
         },
+        process,
         stdout,
         stderr,
         fs,
@@ -657,6 +755,7 @@ pub struct Prepared {
     limits: Limits,
     effective: Effective,
     fs: FsGuard,
+    process: ProcessState,
     env: Vec<(String, String)>,
 }
 
@@ -698,11 +797,14 @@ impl Prepared {
             .acquire()
             .await
             .map_err(|e| Error::wasm("no instance slot", e.into()))?;
+        let timeout = Duration::from_millis(self.limits.timeout_ms);
+        let process = self.process.for_call(std::time::Instant::now() + timeout);
         let mut store = new_store(
             &self.rt,
             &self.name,
             &self.limits,
             self.fs.clone(),
+            process,
             &self.env,
         );
         let pre = &self.pre;
@@ -713,8 +815,7 @@ impl Prepared {
                 .call_call(&mut store, tool, input)
                 .await
         };
-        let outcome =
-            tokio::time::timeout(Duration::from_millis(self.limits.timeout_ms), run).await;
+        let outcome = tokio::time::timeout(timeout, run).await;
         let state = store.data_mut();
         let (out, err) = (state.stdout.contents(), state.stderr.contents());
         state.log.record_stream("stdout", &out);
@@ -745,7 +846,13 @@ impl Prepared {
         };
         Ok(CallOutput {
             result,
-            denials: state.fs.denials().to_vec(),
+            denials: state
+                .fs
+                .denials()
+                .iter()
+                .chain(state.process.denials())
+                .cloned()
+                .collect(),
             log: state.log.messages.iter().map(|(_, m)| m.clone()).collect(),
         })
     }

@@ -20,7 +20,10 @@ pub fn runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled");
-        Runtime::new(Some(cache)).expect("engine")
+        let helper = Path::new(env!("CARGO_BIN_EXE_warden")).to_path_buf();
+        Runtime::new(Some(cache))
+            .expect("engine")
+            .with_sandbox(warden::confine::Sandbox::detect(helper))
     })
 }
 
@@ -94,6 +97,7 @@ impl Fixture {
         Context {
             workspace: self.ws.clone(),
             protected: vec![self.config.clone()],
+            home: None,
         }
     }
 

@@ -403,11 +403,25 @@ async fn creating_through_a_dangling_symlink_is_refused() {
     let p = fx.prepare("hostile", &["file:.:write"]);
     // The link's target does not exist yet: following it on create would
     // make `.git/hooks-planted` behind the protected-path check's back.
-    let out = call(&p, "symlink", json!({"from": ".git/hooks-planted", "to": "dangle"})).await.unwrap();
+    let out = call(
+        &p,
+        "symlink",
+        json!({"from": ".git/hooks-planted", "to": "dangle"}),
+    )
+    .await
+    .unwrap();
     assert!(out.result.is_ok(), "{:?}", out.result);
-    let (msg, out) = failure(&p, "write", json!({"path": "dangle", "content": "#!/bin/sh\necho pwned"})).await;
+    let (msg, out) = failure(
+        &p,
+        "write",
+        json!({"path": "dangle", "content": "#!/bin/sh\necho pwned"}),
+    )
+    .await;
     assert_eq!(msg, EPERM);
-    assert_eq!(denial(&out.denials, "write").reason, "refusing to create through a dangling symbolic link");
+    assert_eq!(
+        denial(&out.denials, "write").reason,
+        "refusing to create through a dangling symbolic link"
+    );
     assert!(!fx.ws.join(".git/hooks-planted").exists());
     assert_still_answers(&p).await;
 }

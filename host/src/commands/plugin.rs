@@ -26,8 +26,9 @@ impl App {
         let grant = if specs.is_empty() {
             Grant::everything_requested(m)
         } else {
-            let g = Grant::from_specs(specs)?;
+            let mut g = Grant::from_specs(specs)?;
             g.check_within(m)?;
+            g.resolve_programs(std::env::var_os("PATH").as_deref())?;
             g
         };
         if !self.json || !yes {
@@ -142,10 +143,16 @@ impl App {
             grant.files.extend(more.files);
             grant.env.extend(more.env);
             grant
+                .programs
+                .retain(|p| !more.programs.iter().any(|q| q.program == p.program));
+            grant.programs.extend(more.programs);
+            grant
         } else {
             Grant::from_specs(specs)?
         };
+        let mut grant = grant;
         grant.check_within(&package.manifest)?;
+        grant.resolve_programs(std::env::var_os("PATH").as_deref())?;
         self.registry.set_grant(name, &grant)?;
         if self.json {
             self.print_json(&json!({"plugin": name, "grant": grant}))?;
@@ -273,6 +280,14 @@ fn grant_lines(g: &Grant) -> Vec<String> {
         .map(|f| format!("files  {} {}", f.access, f.path))
         .collect();
     lines.extend(g.env.iter().map(|v| format!("env    {v}")));
+    lines.extend(g.programs.iter().map(|p| {
+        let narrowed = p
+            .args
+            .as_ref()
+            .map(|a| format!(" with arguments `{a}`"))
+            .unwrap_or_default();
+        format!("run    {} ({}){narrowed}", p.program, p.path.display())
+    }));
     if lines.is_empty() {
         lines.push("nothing".into());
     }

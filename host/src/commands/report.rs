@@ -25,6 +25,40 @@ pub fn requested(m: &Manifest) -> Vec<String> {
     for var in &m.env {
         lines.push(format!("env    {var}"));
     }
+    for p in &m.programs {
+        let why = p
+            .why
+            .as_deref()
+            .map(|w| format!(" — {}", escape(w)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "run    {} {}{why}",
+            escape(&p.program),
+            escape(&p.args.to_string())
+        ));
+        let denied = warden::argv::FlagPolicy::new(p.basename(), &p.deny).denied();
+        if !denied.is_empty() {
+            lines.push(format!(
+                "         refused flags: {}",
+                escape(&denied.join(" "))
+            ));
+        }
+        if !p.env.is_empty() {
+            lines.push(format!("         may set env: {}", p.env.join(", ")));
+        }
+        for r in &p.reads {
+            lines.push(format!(
+                "         program reads {}",
+                escape(&String::from(r.clone()))
+            ));
+        }
+        for w in &p.writes {
+            lines.push(format!(
+                "         program writes {}",
+                escape(&String::from(w.clone()))
+            ));
+        }
+    }
     if lines.is_empty() {
         lines.push("nothing beyond computing".into());
     }
@@ -60,6 +94,15 @@ pub fn effective(e: &Effective) -> Vec<String> {
         })
         .collect();
     lines.extend(e.env.iter().map(|v| format!("env    {v}")));
+    for p in &e.programs {
+        let patterns: Vec<String> = p.patterns.iter().map(|a| format!("`{a}`")).collect();
+        lines.push(format!(
+            "run    {} as {} with arguments {}",
+            p.name,
+            p.path.display(),
+            patterns.join(" and ")
+        ));
+    }
     if lines.is_empty() {
         lines.push("nothing".into());
     }
@@ -114,10 +157,19 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
             m.env.join(", ")
         ));
     }
-    risks.push(
-        "Cannot reach the network or start processes (not offered to plugins in this version)."
-            .into(),
-    );
+    if imports
+        .iter()
+        .any(|i| i.capability == Some(Capability::Process))
+    {
+        let names: Vec<String> = m.programs.iter().map(|p| escape(&p.program)).collect();
+        risks.push(format!(
+            "Can run these programs once you grant them: {}. Each runs confined to the plugin's file grants, without network, with matching arguments only.",
+            names.join(", ")
+        ));
+    } else {
+        risks.push("Cannot start processes (it does not import warden:plugin/process).".into());
+    }
+    risks.push("Cannot reach the network (not offered to plugins in this version).".into());
     let unknown: Vec<&str> = imports
         .iter()
         .filter(|i| i.capability.is_none())

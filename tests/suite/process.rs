@@ -1,0 +1,419 @@
+//! P2: only granted programs, with granted arguments, confined by the OS.
+//! Real components ask the real host to run real processes under bubblewrap
+//! and Landlock. These tests fail (not skip) where confinement is missing.
+
+use super::common::{Fixture, assert_still_answers, call, loaded, runtime};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use warden::grant::{self, Grant, ProgramGrant};
+use warden::runtime::{Prepared, ToolFailure};
+
+/// Prepare the hostile guest with file specs and programs granted at the
+/// given paths (as `warden plugin grant` would have resolved them).
+fn prepare(fx: &Fixture, files: &[&str], programs: &[(&str, &str)]) -> Prepared {
+    let l = loaded("spawner");
+    let mut g = Grant::from_specs(files).unwrap();
+    for (name, path) in programs {
+        g.programs.push(ProgramGrant {
+            program: name.to_string(),
+            path: PathBuf::from(path).canonicalize().unwrap(),
+            args: None,
+        });
+    }
+    let e = grant::effective(&l.manifest, &g, &fx.context());
+    l.prepare(runtime(), e, &fx.ws, |_| None).unwrap()
+}
+
+fn sh(fx: &Fixture) -> Prepared {
+    prepare(
+        fx,
+        &["file:.:write"],
+        &[("sh", "/bin/sh"), ("bash", "/bin/bash")],
+    )
+}
+
+async fn run(p: &Prepared, input: Value) -> Value {
+    let out = call(p, "run", input).await.expect("the call completes");
+    match out.result {
+        Ok(v) => v,
+        Err(e) => panic!("run failed: {e:?} (denials {:?})", out.denials),
+    }
+}
+
+/// The refusal text and the denial record of a run that must be refused.
+async fn refused(p: &Prepared, input: Value) -> (String, warden::denial::Denial) {
+    let out = call(p, "run", input).await.expect("the call completes");
+    let reason = match out.result {
+        Err(ToolFailure::Denied {
+            reason, capability, ..
+        }) => {
+            assert_eq!(capability, "process");
+            reason
+        }
+        other => panic!("expected a denial, got {other:?}"),
+    };
+    let denial = out
+        .denials
+        .into_iter()
+        .find(|d| d.capability == "process")
+        .expect("recorded");
+    (reason, denial)
+}
+
+fn no_process_matching(marker: &str) -> bool {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .unwrap();
+    out.stdout.is_empty()
+}
+
+#[test]
+fn this_machine_can_confine_children() {
+    let helper = PathBuf::from(env!("CARGO_BIN_EXE_warden"));
+    if let Err(why) = warden::confine::Sandbox::detect(helper) {
+        panic!("process grants cannot be tested here: {why}");
+    }
+}
+
+#[tokio::test]
+async fn a_granted_program_runs_in_the_workspace() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "echo hi; pwd; cat a.txt"]}),
+    )
+    .await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert_eq!(out["stdout"], format!("hi\n{}\nhi", fx.ws.display()));
+    let out = run(&p, json!({"program": "sh", "args": ["-c", "exit 3"]})).await;
+    assert_eq!(out["exit_code"], 3);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "cat"], "stdin": "piped in"}),
+    )
+    .await;
+    assert_eq!(out["stdout"], "piped in");
+}
+
+#[tokio::test]
+async fn programs_not_granted_do_not_run() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    let (reason, d) = refused(&p, json!({"program": "cat", "args": ["a.txt"]})).await;
+    assert_eq!(
+        reason,
+        "cat a.txt: the program `cat` is not granted to plugin `spawner`"
+    );
+    assert_eq!(d.allow.as_deref(), Some("program:cat"));
+    let (reason, _) = refused(&p, json!({"program": "/bin/cat", "args": ["a.txt"]})).await;
+    assert!(
+        reason.contains("the program `/bin/cat` is not granted"),
+        "{reason}"
+    );
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn arguments_must_match_the_granted_pattern() {
+    let fx = Fixture::new();
+    let l = loaded("spawner");
+    let mut g = Grant::from_specs(&["file:.:write", "program:git:status|diff **"]).unwrap();
+    g.programs[0].path = PathBuf::from("/usr/bin/git");
+    let e = grant::effective(&l.manifest, &g, &fx.context());
+    let p = l.prepare(runtime(), e, &fx.ws, |_| None).unwrap();
+    let (reason, _) = refused(&p, json!({"program": "git", "args": ["push", "origin"]})).await;
+    assert!(
+        reason.starts_with(
+            "git push origin: the arguments do not match the granted pattern `status|diff **`"
+        ),
+        "{reason}"
+    );
+    let out = run(&p, json!({"program": "git", "args": ["status"]})).await;
+    assert!(
+        out["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("not a git repository"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn dangerous_flags_are_refused_in_every_spelling() {
+    let fx = Fixture::new();
+    // A stand-in `rg` outside the workspace: the rules follow the name.
+    let bin = tempfile::tempdir().unwrap();
+    let rg = bin.path().join("rg");
+    std::fs::write(&rg, "#!/bin/sh\necho ran\n").unwrap();
+    std::fs::set_permissions(&rg, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let p = prepare(
+        &fx,
+        &["file:.:write"],
+        &[
+            ("find", "/usr/bin/find"),
+            ("git", "/usr/bin/git"),
+            ("rg", rg.to_str().unwrap()),
+        ],
+    );
+    let cases: &[(&str, &[&str])] = &[
+        ("find", &[".", "-exec", "sh", "-c", "id", ";"]),
+        ("find", &[".", "-execdir", "id", ";"]),
+        ("find", &[".", "-delete"]),
+        ("rg", &["--pre=sh", "x"]),
+        ("rg", &["--pre", "sh", "x"]),
+        ("rg", &["--pr", "sh", "x"]),
+        ("rg", &["-z", "x"]),
+        ("git", &["-c", "core.pager=sh", "log"]),
+        ("git", &["-ccore.pager=sh", "log"]),
+        ("git", &["--exec-path=/tmp", "status"]),
+        ("git", &["diff", "--ext-diff"]),
+        ("git", &["--git-dir", "/etc", "status"]),
+    ];
+    for (program, args) in cases {
+        let (reason, d) = refused(&p, json!({"program": program, "args": args})).await;
+        assert!(
+            reason.contains("is refused for"),
+            "{program} {args:?}: {reason}"
+        );
+        assert_eq!(d.allow, None);
+    }
+    let out = run(&p, json!({"program": "rg", "args": ["x"]})).await;
+    assert_eq!(out["stdout"], "ran\n");
+}
+
+#[tokio::test]
+async fn a_binary_the_plugin_could_write_is_refused() {
+    let fx = Fixture::new();
+    let tool = fx.ws.join("tool");
+    std::fs::write(&tool, "#!/bin/sh\necho replaced\n").unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let p = prepare(&fx, &["file:.:write"], &[("cat", tool.to_str().unwrap())]);
+    let (reason, _) = refused(&p, json!({"program": "cat", "args": []})).await;
+    assert!(
+        reason.contains("which the plugin can write; a program there could be replaced"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_planted_binary_or_path_change_changes_nothing() {
+    let fx = Fixture::new();
+    // A `git` dropped in the workspace and a hostile PATH do not matter:
+    // the grant names /usr/bin/git.
+    let fake = fx.ws.join("git");
+    std::fs::write(&fake, "#!/bin/sh\necho fake\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let p = prepare(&fx, &["file:.:write"], &[("git", "/usr/bin/git")]);
+    let out = run(&p, json!({"program": "git", "args": ["--version"]})).await;
+    assert!(
+        out["stdout"].as_str().unwrap().starts_with("git version"),
+        "{out}"
+    );
+    let (reason, _) = refused(&p, json!({"program": "git", "args": ["--version"], "env": [["PATH", fx.ws.display().to_string()]]})).await;
+    assert!(reason.contains("env `PATH`"), "{reason}");
+}
+
+#[tokio::test]
+async fn the_environment_starts_empty_and_dangerous_keys_are_refused() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "env | sort"], "env": [["FOO", "1"]]}),
+    )
+    .await;
+    let env = out["stdout"].as_str().unwrap();
+    let keys: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    for k in &keys {
+        assert!(
+            [
+                "FOO", "HOME", "LANG", "PAGER", "PATH", "PWD", "TERM", "SHLVL", "_", "OLDPWD"
+            ]
+            .contains(k),
+            "unexpected {k} in {env}"
+        );
+    }
+    assert!(env.contains("FOO=1"));
+    for (key, want) in [
+        ("LD_PRELOAD", "env `LD_PRELOAD`"),
+        ("BASH_ENV", "env `BASH_ENV`"),
+        ("GIT_CONFIG_COUNT", "env `GIT_CONFIG_COUNT`"),
+        ("BAZ", "env `BAZ` is not granted for `sh`"),
+    ] {
+        let (reason, _) = refused(
+            &p,
+            json!({"program": "sh", "args": ["-c", "true"], "env": [[key, "/tmp/evil.so"]]}),
+        )
+        .await;
+        assert!(reason.contains(want), "{key}: {reason}");
+    }
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn the_working_directory_must_lie_inside_the_grants() {
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.ws.join("sub")).unwrap();
+    let p = sh(&fx);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "pwd"], "cwd": "sub"}),
+    )
+    .await;
+    assert_eq!(out["stdout"], format!("{}\n", fx.ws.join("sub").display()));
+    for (cwd, want) in [
+        ("/etc", "lies outside the plugin's file grants"),
+        ("../outside", "contains `..`"),
+        ("link_abs", "lies outside the plugin's file grants"),
+    ] {
+        let (reason, _) = refused(
+            &p,
+            json!({"program": "sh", "args": ["-c", "pwd"], "cwd": cwd}),
+        )
+        .await;
+        assert!(reason.contains(want), "{cwd}: {reason}");
+    }
+}
+
+#[tokio::test]
+async fn the_child_cannot_write_outside_its_grants_or_into_protected_paths() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    let outside = fx.outside.join("pwned");
+    let script = format!(
+        "echo x > {o}; echo x > {ws}/.git/config; echo x > {ws}/.git/new; cat {cfg}/grants/x.toml; cat {secret}; echo done > {ws}/ok",
+        o = outside.display(),
+        ws = fx.ws.display(),
+        cfg = fx.config.display(),
+        secret = fx.outside.join("secret").display(),
+    );
+    let out = run(&p, json!({"program": "sh", "args": ["-c", script]})).await;
+    let stderr = out["stderr"].as_str().unwrap();
+    assert!(!outside.exists(), "wrote outside: {stderr}");
+    assert_eq!(fx.read(".git/config"), "cfg");
+    assert!(!fx.ws.join(".git/new").exists());
+    assert!(!out["stdout"].as_str().unwrap().contains("secret"), "{out}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert_eq!(fx.read("ok"), "done\n");
+}
+
+#[tokio::test]
+async fn the_child_has_no_network() {
+    let fx = Fixture::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = sh(&fx);
+    let out = run(&p, json!({"program": "bash", "args": ["-c", format!("echo hi > /dev/tcp/127.0.0.1/{port} && echo connected")]})).await;
+    assert_ne!(out["exit_code"], 0, "{out}");
+    assert!(!out["stdout"].as_str().unwrap().contains("connected"));
+    assert!(
+        listener.accept().is_err(),
+        "the child reached the host's loopback"
+    );
+}
+
+#[tokio::test]
+async fn a_fork_bomb_is_contained() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    let out = call(&p, "run", json!({"program": "bash", "args": ["-c", "bomb_7431() { bomb_7431 | bomb_7431 & }; bomb_7431; sleep 5"], "timeout_ms": 1500})).await.unwrap();
+    // Contained either by the process limit or the deadline; never the host.
+    if let Ok(v) = &out.result {
+        assert!(v["timed_out"] == true || v["exit_code"] != 0, "{v}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(no_process_matching("bomb_7431"));
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn background_and_setsid_children_die_with_the_command() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "sleep 4321 & setsid sleep 4322 & echo started"]}),
+    )
+    .await;
+    assert_eq!(out["stdout"], "started\n");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(no_process_matching("sleep 4321") && no_process_matching("sleep 4322"));
+    let out = run(&p, json!({"program": "sh", "args": ["-c", "setsid sleep 4323 & sleep 4324"], "timeout_ms": 300})).await;
+    assert_eq!(out["timed_out"], true, "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(no_process_matching("sleep 4323") && no_process_matching("sleep 4324"));
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn an_output_flood_is_capped_and_stopped() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "while :; do echo flood; done"], "timeout_ms": 500}),
+    )
+    .await;
+    assert_eq!(out["timed_out"], true);
+    assert_eq!(out["stdout_truncated"], true);
+    assert_eq!(out["stdout_len"], 64 * 1024);
+    assert_still_answers(&p).await;
+}
+
+#[tokio::test]
+async fn a_planted_git_config_cannot_run_commands() {
+    let fx = Fixture::new();
+    std::fs::remove_dir_all(fx.ws.join(".git")).unwrap();
+    let init = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&fx.ws)
+        .status()
+        .unwrap();
+    assert!(init.success());
+    let marker = fx.outside.join("fsmonitor-ran");
+    let mut config = std::fs::read_to_string(fx.ws.join(".git/config")).unwrap();
+    config.push_str(&format!(
+        "[core]\n\tfsmonitor = \"touch {m}\"\n\tpager = \"touch {m}\"\n\thooksPath = {hooks}\n",
+        m = marker.display(),
+        hooks = fx.outside.display()
+    ));
+    std::fs::write(fx.ws.join(".git/config"), config).unwrap();
+    let p = prepare(&fx, &["file:.:write"], &[("git", "/usr/bin/git")]);
+    let out = run(&p, json!({"program": "git", "args": ["status", "--short"]})).await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    let out = run(&p, json!({"program": "git", "args": ["log"]})).await;
+    assert!(out["exit_code"].is_number(), "{out}");
+    assert!(!marker.exists(), "a command from .git/config ran");
+}
+
+#[tokio::test]
+async fn without_confinement_nothing_runs() {
+    let fx = Fixture::new();
+    let rt = warden::runtime::Runtime::new(None)
+        .unwrap()
+        .with_sandbox(Err("bubblewrap (bwrap) is not installed".into()));
+    let bytes = std::fs::read(super::common::component("spawner")).unwrap();
+    let l = rt
+        .load(&warden::component::Package::from_bytes(bytes, "spawner").unwrap())
+        .unwrap();
+    let mut g = Grant::from_specs(&["file:.:write"]).unwrap();
+    g.programs.push(ProgramGrant {
+        program: "sh".into(),
+        path: Path::new("/bin/sh").canonicalize().unwrap(),
+        args: None,
+    });
+    let e = grant::effective(&l.manifest, &g, &fx.context());
+    let p = l.prepare(&rt, e, &fx.ws, |_| None).unwrap();
+    let (reason, _) = refused(&p, json!({"program": "sh", "args": ["-c", "touch ran"]})).await;
+    assert_eq!(
+        reason,
+        "sh -c touch ran: bubblewrap (bwrap) is not installed"
+    );
+    assert!(!fx.ws.join("ran").exists());
+}
