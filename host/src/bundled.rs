@@ -13,6 +13,11 @@ pub const BUNDLED: &[(&str, &[u8])] = &[
         "edit",
         include_bytes!(concat!(env!("OUT_DIR"), "/edit.wasm")),
     ),
+    (
+        "exec",
+        include_bytes!(concat!(env!("OUT_DIR"), "/exec.wasm")),
+    ),
+    ("git", include_bytes!(concat!(env!("OUT_DIR"), "/git.wasm"))),
 ];
 
 /// The bundled component called `name`, if any.

@@ -198,9 +198,16 @@ impl Grant {
                     p.program, p.program
                 ),
             })?;
-            p.path = found
+            // The directory is resolved, the file name kept: tools such as
+            // rustup's proxies decide what to be by the name they run as.
+            let dir = found.parent().unwrap_or(Path::new("/"));
+            let dir = dir
                 .canonicalize()
-                .map_err(|e| Error::io("cannot resolve", &found, e))?;
+                .map_err(|e| Error::io("cannot resolve", dir, e))?;
+            p.path = match found.file_name() {
+                Some(name) => dir.join(name),
+                None => found.clone(),
+            };
         }
         Ok(())
     }

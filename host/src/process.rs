@@ -160,21 +160,35 @@ impl ProcessState {
                 Some(format!("program:{}", cmd.program)),
             ));
         };
+        // The granted path may be a link (rustup's proxies are); both it and
+        // the file it leads to count.
+        let real = match program.path.canonicalize() {
+            Ok(real) => real,
+            Err(e) => {
+                return Err(Error::NotFound(format!(
+                    "{}: {e} (it was granted at that path; grant it again if it moved)",
+                    program.path.display()
+                )));
+            }
+        };
         // Anything the plugin or any of its programs can write could hold a
         // replaced binary.
-        let writable = self
+        let writable: Vec<PathBuf> = self
             .files
             .iter()
             .filter(|f| f.access == Access::Write)
             .map(|f| f.host.clone())
-            .chain(self.programs.iter().flat_map(|p| p.writes.iter().cloned()));
-        if let Some(w) = writable.into_iter().find(|w| program.path.starts_with(w)) {
-            let reason = format!(
-                "{} lies in {}, which the plugin can write; a program there could be replaced",
-                program.path.display(),
-                w.display()
-            );
-            return Err(self.deny(&argv, reason, None));
+            .chain(self.programs.iter().flat_map(|p| p.writes.iter().cloned()))
+            .collect();
+        for path in [&program.path, &real] {
+            if let Some(w) = writable.iter().find(|w| path.starts_with(w)) {
+                let reason = format!(
+                    "{} lies in {}, which the plugin can write; a program there could be replaced",
+                    path.display(),
+                    w.display()
+                );
+                return Err(self.deny(&argv, reason, None));
+            }
         }
         for pattern in &program.patterns {
             if let Err(why) = pattern.check(&cmd.args) {
@@ -197,7 +211,12 @@ impl ProcessState {
             .next()
             .unwrap_or(&program.name)
             .to_string();
-        for name in [&requested, &basename] {
+        let target = real
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(&basename)
+            .to_string();
+        for name in [&requested, &basename, &target] {
             if let Some(why) = crate::argv::program_refusal(name) {
                 let reason = format!("`{}` cannot be granted: {why}", program.path.display());
                 return Err(self.deny(&argv, reason, None));

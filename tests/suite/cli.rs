@@ -306,8 +306,17 @@ fn audit_tells_the_truth_about_each_bundled_plugin() {
             !v["tools"].as_array().unwrap().is_empty(),
             "{name} has tools"
         );
-        let fs_imports = listed.iter().any(|i| i.starts_with("wasi:filesystem/"));
-        assert!(fs_imports, "{name} reads files");
+        let files = listed.iter().any(|i| i.starts_with("wasi:filesystem/"));
+        let process = listed
+            .iter()
+            .any(|i| i.starts_with("warden:plugin/process"));
+        // fs, search and edit work on files themselves; exec and git only
+        // through the programs they run.
+        let expected = match *name {
+            "exec" | "git" => (false, true),
+            _ => (true, false),
+        };
+        assert_eq!((files, process), expected, "{name}: {listed:?}");
         assert!(
             !listed
                 .iter()
@@ -546,5 +555,207 @@ fn remove_forgets_a_plugin_but_not_a_bundled_one() {
             .contains("`fs` is bundled with warden and cannot be removed"),
         "{}",
         r.stderr
+    );
+}
+
+/// The user's real home, so a granted toolchain under it (rustup, cargo)
+/// can be found; warden's own state stays in the test's directories.
+fn real_home() -> String {
+    std::env::var("HOME").unwrap_or_else(|_| "/root".into())
+}
+
+impl Warden {
+    fn run_with_home(&self, cwd: &Path, args: &[&str]) -> Run {
+        let h = self.home.path();
+        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(args)
+            .current_dir(cwd)
+            .env("HOME", real_home())
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env(
+                "XDG_CACHE_HOME",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+            )
+            .stdin(Stdio::null())
+            .output()
+            .expect("run warden");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+#[test]
+fn exec_runs_a_real_projects_tests_once_cargo_is_granted() {
+    let w = Warden::new();
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path();
+    std::fs::create_dir(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("src/lib.rs"), "pub fn add(a: u32, b: u32) -> u32 { a + b }\n#[test]\nfn adds() { assert_eq!(add(2, 2), 4); }\n").unwrap();
+    let input = r#"{"cmd":["cargo","test","--offline"]}"#;
+
+    // Nothing runs before the user grants a program.
+    let r = w.run_with_home(root, &["call", "exec.run", "--input", input]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("needs programs `cargo, npm, pytest, make, go`, which is not granted"),
+        "{}",
+        r.stderr
+    );
+
+    let r = w.run_with_home(
+        root,
+        &[
+            "plugin",
+            "grant",
+            "exec",
+            "--add",
+            "--grant",
+            "program:cargo:test|check **",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("run    cargo (") && r.stderr.contains("with arguments `test|check **`"),
+        "{}",
+        r.stderr
+    );
+
+    let r = w.run_with_home(root, &["call", "exec.run", "--json", "--input", input]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["result"]["ok"], true, "{v}");
+    assert!(
+        v["result"]["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("test adds ... ok"),
+        "{v}"
+    );
+    assert!(
+        root.join("target").exists(),
+        "the build wrote inside the workspace"
+    );
+
+    // The user's narrower pattern holds.
+    let r = w.run_with_home(
+        root,
+        &["call", "exec.run", "--input", r#"{"cmd":["cargo","run"]}"#],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not fit the grant `test|check **`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn git_commits_only_with_dot_git_granted_by_name() {
+    let w = Warden::new();
+    let repo = tempfile::tempdir().unwrap();
+    let root = repo.path();
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    std::fs::write(root.join("notes.txt"), "hello\n").unwrap();
+
+    // The bundled default grants what git's manifest requests (files) but no
+    // program; then `.git` stays protected until named.
+    let r = w.run_with_home(
+        root,
+        &[
+            "plugin",
+            "grant",
+            "git",
+            "--grant",
+            "file:.:read",
+            "--grant",
+            "program:git",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = w.run_with_home(
+        root,
+        &["call", "git.add", "--input", r#"{"paths":["notes.txt"]}"#],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Read-only file system") || r.stderr.contains("index.lock"),
+        "{}",
+        r.stderr
+    );
+
+    let r = w.run_with_home(
+        root,
+        &[
+            "plugin",
+            "grant",
+            "git",
+            "--add",
+            "--grant",
+            "file:.git:write",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let status = w
+        .run_with_home(root, &["call", "git.status", "--json"])
+        .json();
+    assert_eq!(
+        status["result"]["entries"][0]["path"], "notes.txt",
+        "{status}"
+    );
+    let r = w.run_with_home(
+        root,
+        &["call", "git.add", "--input", r#"{"paths":["notes.txt"]}"#],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = w.run_with_home(
+        root,
+        &[
+            "call",
+            "git.commit",
+            "--json",
+            "--input",
+            r#"{"message":"add notes"}"#,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let log = String::from_utf8_lossy(&git(&["log", "--format=%s %an"]).stdout).into_owned();
+    assert_eq!(log.trim(), "add notes warden");
+    // The working tree itself stays read-only for the git plugin.
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.txt")).unwrap(),
+        "hello\n"
+    );
+}
+
+#[test]
+fn audit_shows_programs_patterns_and_refused_flags() {
+    let w = Warden::new();
+    let text = w.run(&["plugin", "audit", "git"]).stdout;
+    assert!(text.contains("warden:plugin/process@0.1.0"), "{text}");
+    assert!(
+        text.contains("run    git status|diff|log|show|add|commit|rev-parse **"),
+        "{text}"
+    );
+    assert!(text.contains("refused flags: -c --config-env"), "{text}");
+    assert!(
+        text.contains("Can run these programs once you grant them: git."),
+        "{text}"
     );
 }

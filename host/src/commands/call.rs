@@ -167,12 +167,15 @@ fn read_input(tool: &str, spec: &str) -> anyhow::Result<String> {
 
 /// How to allow what was denied.
 fn hint(plugin: &str, d: &Denial) -> String {
-    match &d.allow {
-        Some(spec) => format!(
+    match (&d.allow, d.capability) {
+        (Some(spec), _) => format!(
             "to allow it: warden plugin grant {plugin} --add --grant {} (only if the plugin's manifest requests it)",
             escape(spec)
         ),
-        None => {
+        (None, "process") => format!(
+            "no grant of yours allows this as asked: it is outside the argument pattern or refused by warden's rules for the program (see `warden plugin audit {plugin}`)"
+        ),
+        (None, _) => {
             "no grant allows this: the plugin tried to reach outside its granted directories".into()
         }
     }
@@ -181,6 +184,11 @@ fn hint(plugin: &str, d: &Denial) -> String {
 fn describe_failure(f: &ToolFailure) -> String {
     match f {
         ToolFailure::InvalidInput { message } => format!("invalid input: {}", escape(message)),
+        ToolFailure::Denied {
+            capability,
+            resource,
+            reason,
+        } if resource.is_empty() => format!("denied {}: {}", escape(capability), escape(reason)),
         ToolFailure::Denied {
             capability,
             resource,
