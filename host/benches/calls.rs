@@ -4,7 +4,8 @@
 //! Run: `cargo bench -p warden --bench calls` (add `-- --calls N` to change
 //! the sample size). Reports median, p99 and mean for:
 //! - a trivial tool (`hostile.echo {}`),
-//! - a 1 KiB file read through the bundled `fs` plugin,
+//! - a 1 KiB file read through the bundled `fs` plugin, and the same read as
+//!   a bare `std::fs::read_to_string` in a guest (the host's share of it),
 //! - loading a component warden compiled earlier from its disk cache,
 //! - compiling a component from scratch, for comparison.
 
@@ -108,6 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         measure(&echo, "echo", "{}")?,
     );
     stats("1 KiB read (fs.read)", measure(&read, "read", read_input)?);
+    stats("1 KiB read_to_string (hostile.read)", measure(&echo, "read", read_input)?);
     stats("load cached compiled component (fs)", load);
     stats("compile component from scratch (fs)", compile);
     Ok(())

@@ -18,7 +18,7 @@ use std::io::{self, Read};
 pub const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 
 /// Read size while scanning.
-const CHUNK_BYTES: usize = 64 * 1024;
+const CHUNK_BYTES: usize = 8 * 1024;
 
 /// What to cut out of the stream.
 #[derive(Debug, Clone, Copy)]
