@@ -109,7 +109,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         measure(&echo, "echo", "{}")?,
     );
     stats("1 KiB read (fs.read)", measure(&read, "read", read_input)?);
-    stats("1 KiB read_to_string (hostile.read)", measure(&echo, "read", read_input)?);
+    stats(
+        "1 KiB read_to_string (hostile.read)",
+        measure(&echo, "read", read_input)?,
+    );
     stats("load cached compiled component (fs)", load);
     stats("compile component from scratch (fs)", compile);
     Ok(())
