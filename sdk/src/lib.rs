@@ -24,6 +24,8 @@
 //! and the host can compare it with the component's real imports. Build with
 //! `cargo build --target wasm32-wasip2 --release`.
 
+pub mod paths;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

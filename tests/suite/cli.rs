@@ -36,11 +36,17 @@ impl Warden {
     }
 
     fn run_in(&self, cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        self.spawn(cwd, args, stdin, self.home.path())
+    }
+
+    /// Run with `home` as `HOME`; warden's own state stays in the test's
+    /// directories either way.
+    fn spawn(&self, cwd: &Path, args: &[&str], stdin: Option<&[u8]>, home: &Path) -> Run {
         let h = self.home.path();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
         cmd.args(args)
             .current_dir(cwd)
-            .env("HOME", h)
+            .env("HOME", home)
             .env("XDG_CONFIG_HOME", h.join("config"))
             .env("XDG_DATA_HOME", h.join("data"))
             .env(
@@ -566,25 +572,7 @@ fn real_home() -> String {
 
 impl Warden {
     fn run_with_home(&self, cwd: &Path, args: &[&str]) -> Run {
-        let h = self.home.path();
-        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
-            .args(args)
-            .current_dir(cwd)
-            .env("HOME", real_home())
-            .env("XDG_CONFIG_HOME", h.join("config"))
-            .env("XDG_DATA_HOME", h.join("data"))
-            .env(
-                "XDG_CACHE_HOME",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
-            )
-            .stdin(Stdio::null())
-            .output()
-            .expect("run warden");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        self.spawn(cwd, args, None, Path::new(&real_home()))
     }
 }
 

@@ -11,7 +11,7 @@ use warden_sdk::ToolError;
 use crate::commit::{self, Step};
 use crate::files;
 use crate::patch::{self, Op};
-use crate::paths::RelPath;
+use warden_sdk::paths::RelPath;
 
 /// Largest patch accepted.
 pub const MAX_PATCH_BYTES: usize = 1024 * 1024;

@@ -12,7 +12,6 @@ mod apply_patch;
 mod commit;
 mod files;
 pub mod patch;
-mod paths;
 mod replace;
 mod write;
 

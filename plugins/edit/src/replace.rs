@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use warden_sdk::ToolError;
 
 use crate::files::{self, MAX_EDIT_FILE_BYTES};
-use crate::paths::RelPath;
+use warden_sdk::paths::RelPath;
 
 /// Replace text in a file.
 #[derive(Debug, Deserialize, JsonSchema)]

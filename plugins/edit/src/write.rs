@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use warden_sdk::ToolError;
 
 use crate::files;
-use crate::paths::RelPath;
+use warden_sdk::paths::RelPath;
 
 /// Largest `content` accepted.
 pub const MAX_WRITE_BYTES: usize = 4 * 1024 * 1024;

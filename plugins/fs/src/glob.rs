@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warden_sdk::ToolError;
 
-use crate::paths::{RelPath, display_rel};
+use warden_sdk::paths::{RelPath, display_rel};
 
 /// Most paths returned.
 pub const MAX_GLOB_RESULTS: usize = 1000;

@@ -10,7 +10,6 @@
 
 mod glob;
 mod list;
-mod paths;
 mod read;
 mod window;
 

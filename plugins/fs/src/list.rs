@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warden_sdk::ToolError;
 
-use crate::paths::RelPath;
+use warden_sdk::paths::RelPath;
 
 /// Most entries returned. The smallest names are kept, so the answer is
 /// the same prefix of the sorted listing whatever order the OS reads in.

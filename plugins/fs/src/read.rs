@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warden_sdk::ToolError;
 
-use crate::paths::RelPath;
 use crate::window::{self, Request};
+use warden_sdk::paths::RelPath;
 
 /// Most bytes of file content returned by one call, counted as encoded in
 /// the JSON answer (see `window::json_cost`). Even if every byte were

@@ -8,7 +8,6 @@
 // Natively only the tests use the tool logic; see `component` below.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-mod paths;
 mod scan;
 mod search;
 mod walk;

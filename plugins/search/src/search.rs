@@ -10,9 +10,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warden_sdk::ToolError;
 
-use crate::paths::RelPath;
 use crate::scan::{self, Budget, Match};
 use crate::walk;
+use warden_sdk::paths::RelPath;
 
 /// Most context lines on each side of a match.
 pub const MAX_CONTEXT_LINES: usize = 10;

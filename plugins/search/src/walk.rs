@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use ignore::WalkBuilder;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use crate::paths::{RelPath, display_rel};
+use warden_sdk::paths::{RelPath, display_rel};
 
 /// Most directory entries a walk visits before stopping.
 pub const MAX_WALK_ENTRIES: usize = 50_000;

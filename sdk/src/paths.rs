@@ -4,13 +4,10 @@
 //! opaque I/O error. Checking here gives the model an `InvalidInput` that
 //! says what to do instead, and gives every output one spelling of a path
 //! (`/`-separated, no `.` components, `.` for the root).
-//!
-//! The same file exists in each first-party plugin crate: plugins are built
-//! as independent components and there is no shared helper crate yet.
 
 use std::path::{Component, Path, PathBuf};
 
-use warden_sdk::ToolError;
+use crate::ToolError;
 
 /// Longest path argument accepted, in bytes. Real paths are far shorter;
 /// this only stops a pathological input from being copied around.
