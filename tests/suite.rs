@@ -1,6 +1,7 @@
 mod cli;
 mod common;
 mod limits;
+mod mcp;
 mod plugins;
 mod process;
 mod sandbox;

@@ -32,6 +32,19 @@ enum Command {
     Plugin(PluginCommand),
     /// List every callable tool with its plugin and input schema.
     Tools,
+    /// Serve the granted tools to other agents over MCP (stdio by default).
+    Mcp {
+        /// The workspace the plugins' relative grants refer to.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Serve streamable HTTP on this address instead of stdio
+        /// (e.g. 127.0.0.1:7357). Any non-loopback address needs --token.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// Bearer token HTTP clients must send (default: $WARDEN_MCP_TOKEN).
+        #[arg(long, env = "WARDEN_MCP_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Run one tool under its plugin's grants and print the result.
     Call {
         /// `plugin.tool`, e.g. `fs.read`.
@@ -141,6 +154,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let app = commands::App::from_env(cli.json)?;
     match cli.command {
         Command::Tools => app.tools().await,
+        Command::Mcp {
+            workspace,
+            http: None,
+            ..
+        } => app.mcp_stdio(&workspace).await,
+        Command::Mcp {
+            workspace,
+            http: Some(addr),
+            token,
+        } => {
+            let server = app.mcp_server(&workspace).await?;
+            commands::serve_http(server, addr, token).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Call {
             tool,
             input,

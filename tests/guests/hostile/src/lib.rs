@@ -191,8 +191,8 @@ fn chatter(a: Size) -> Result<(), ToolError> {
     Ok(())
 }
 
-fn echo(v: serde_json::Value) -> Result<serde_json::Value, ToolError> {
-    Ok(v)
+fn echo(v: serde_json::Map<String, serde_json::Value>) -> Result<serde_json::Value, ToolError> {
+    Ok(serde_json::Value::Object(v))
 }
 
 fn env(_: Nothing) -> Result<Vec<(String, String)>, ToolError> {

@@ -1,0 +1,301 @@
+//! `warden mcp`: warden's granted, sandboxed tools for other agents, over
+//! the Model Context Protocol (stdio, or streamable HTTP with `--http`).
+//!
+//! The server exposes exactly the tools of plugins whose grants let them
+//! run in the workspace, as `plugin__tool` (names MCP clients and the model
+//! APIs behind them accept). Every call goes through the same grant checks,
+//! limits and fresh instance as `warden call`. There is no tool that changes
+//! grants: an MCP client cannot widen what it may do. A denial or a tool
+//! failure is a tool error (`isError: true`) whose text says what was refused
+//! and how a person can allow it. Cancelling a request drops the call, which
+//! discards its instance and kills any child process tree.
+
+use super::App;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use warden::escape::escape;
+use warden::grant;
+use warden::runtime::{CallOutput, Prepared, ToolFailure};
+
+/// What rmcp's HTTP service answers with.
+type HttpResponse =
+    hyper::Response<http_body_util::combinators::BoxBody<bytes::Bytes, std::convert::Infallible>>;
+
+/// Separates plugin and tool in MCP tool names.
+const SEPARATOR: &str = "__";
+
+/// One exposed tool.
+struct Exposed {
+    plugin: Arc<Prepared>,
+    tool: String,
+    qualified: String,
+}
+
+/// The MCP server: tools fixed at start-up, calls through the host.
+#[derive(Clone)]
+pub struct WardenMcp {
+    tools: Arc<Vec<Tool>>,
+    index: Arc<HashMap<String, Exposed>>,
+}
+
+impl App {
+    /// Prepare every plugin that may run in `workspace` and list its tools.
+    /// Plugins whose grants do not let them run are left out, with a note
+    /// on stderr saying why.
+    pub async fn mcp_server(&self, workspace: &Path) -> anyhow::Result<WardenMcp> {
+        let ctx = self.context(workspace)?;
+        let mut tools = Vec::new();
+        let mut index = HashMap::new();
+        for name in self.registry.names()? {
+            let (package, source, loaded) = self.open(&name)?;
+            let specs = self.registry.tools(&name, &self.rt, &loaded).await?;
+            let granted = self.registry.grant(&name, &package, &source)?;
+            let effective = grant::effective(&package.manifest, &granted, &ctx);
+            let prepared = match loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
+                std::env::var(k).ok()
+            }) {
+                Ok(p) => Arc::new(p),
+                Err(e) => {
+                    eprintln!("warden mcp: not offering plugin `{name}`: {e}");
+                    continue;
+                }
+            };
+            for spec in specs {
+                let exposed = format!("{name}{SEPARATOR}{}", spec.name);
+                // MCP requires an object schema; one bad tool must not make
+                // clients reject the whole list.
+                let schema = match spec.input_schema {
+                    serde_json::Value::Object(map)
+                        if map.get("type") == Some(&serde_json::json!("object")) =>
+                    {
+                        map
+                    }
+                    _ => {
+                        eprintln!(
+                            "warden mcp: not offering `{name}.{}`: its input schema is not a JSON object schema",
+                            escape(&spec.name)
+                        );
+                        continue;
+                    }
+                };
+                let description = format!("[{name}] {}", spec.description);
+                tools.push(Tool::new(exposed.clone(), description, Arc::new(schema)));
+                index.insert(
+                    exposed,
+                    Exposed {
+                        plugin: prepared.clone(),
+                        tool: spec.name.clone(),
+                        qualified: format!("{name}.{}", spec.name),
+                    },
+                );
+            }
+        }
+        Ok(WardenMcp {
+            tools: Arc::new(tools),
+            index: Arc::new(index),
+        })
+    }
+
+    /// Serve MCP on stdio until the client closes it.
+    pub async fn mcp_stdio(&self, workspace: &Path) -> anyhow::Result<ExitCode> {
+        let server = self.mcp_server(workspace).await?;
+        let running = server.serve(rmcp::transport::stdio()).await?;
+        running.waiting().await?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Serve MCP over streamable HTTP on `addr` until interrupted. A bearer
+/// token is required for any address that is not loopback; on loopback it is
+/// enforced when given.
+pub async fn serve_http(
+    server: WardenMcp,
+    addr: std::net::SocketAddr,
+    token: Option<String>,
+) -> anyhow::Result<()> {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    anyhow::ensure!(
+        addr.ip().is_loopback() || token.is_some(),
+        "refusing to serve MCP on {addr} without a bearer token: anyone who can reach it could use your grants; pass --token (or WARDEN_MCP_TOKEN), or bind to 127.0.0.1"
+    );
+    let mut config = StreamableHttpServerConfig::default();
+    config.allowed_hosts.push(addr.ip().to_string());
+    config.allowed_hosts.push(addr.to_string());
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!(
+        "warden mcp: serving streamable HTTP on http://{}/",
+        listener.local_addr()?
+    );
+    let expected = token.map(|t| format!("Bearer {t}"));
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let service = service.clone();
+        let expected = expected.clone();
+        tokio::spawn(async move {
+            let handler =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let mut service = service.clone();
+                    let authorized = match &expected {
+                        None => true,
+                        Some(want) => req
+                            .headers()
+                            .get(hyper::header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok())
+                            .is_some_and(|got| constant_time_eq(got.as_bytes(), want.as_bytes())),
+                    };
+                    let deleting = req.method() == hyper::Method::DELETE;
+                    async move {
+                        use tower_service::Service;
+                        if !authorized {
+                            return Ok(unauthorized());
+                        }
+                        let mut response = service.call(req).await?;
+                        // rmcp acknowledges the end of a session with 202; clients
+                        // (the Python SDK among them) expect 200 for a DELETE.
+                        if deleting && response.status() == hyper::StatusCode::ACCEPTED {
+                            *response.status_mut() = hyper::StatusCode::OK;
+                        }
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, handler)
+                .await
+            {
+                tracing::debug!("MCP HTTP connection ended: {e}");
+            }
+        });
+    }
+}
+
+/// 401 with a body that says what is missing.
+fn unauthorized() -> HttpResponse {
+    use http_body_util::BodyExt;
+    let body = http_body_util::Full::new(bytes::Bytes::from_static(
+        b"warden mcp: a bearer token is required (Authorization: Bearer <token>)\n",
+    ))
+    .map_err(|never| match never {})
+    .boxed();
+    let mut response = hyper::Response::new(body);
+    *response.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+    response
+}
+
+/// Compare secrets without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The text of a call that did not succeed, for a person or a model.
+fn failure_text(qualified: &str, out: &CallOutput, failure: &ToolFailure) -> String {
+    let mut text = match failure {
+        ToolFailure::InvalidInput { message } => {
+            format!("{qualified}: invalid input: {}", escape(message))
+        }
+        ToolFailure::Denied {
+            capability,
+            resource,
+            reason,
+        } => format!(
+            "{qualified}: denied {} {}: {}",
+            escape(capability),
+            escape(resource),
+            escape(reason)
+        ),
+        ToolFailure::NotFound { message } => format!("{qualified}: not found: {}", escape(message)),
+        ToolFailure::Failed { message } => format!("{qualified} failed: {}", escape(message)),
+    };
+    for d in &out.denials {
+        text.push_str(&format!(
+            "\nrefused by warden: {} {} {}: {}",
+            d.capability,
+            d.operation,
+            escape(&d.resource),
+            d.reason
+        ));
+        match &d.allow {
+            Some(spec) => text.push_str(&format!(
+                "\n  a person can allow it with: warden plugin grant {} --add --grant {} (this client cannot)",
+                qualified.split('.').next().unwrap_or_default(),
+                escape(spec)
+            )),
+            None => text.push_str("\n  no grant allows this"),
+        }
+    }
+    text
+}
+
+fn tool_error(text: String) -> CallToolResponse {
+    CallToolResponse::Complete(CallToolResult::error(vec![ContentBlock::text(text)]))
+}
+
+impl ServerHandler for WardenMcp {
+    fn get_info(&self) -> ServerConfig {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "warden's tools run as sandboxed WebAssembly plugins with only the access a person granted. \
+                 A refusal explains what was refused; grants cannot be changed from here.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some(exposed) = self.index.get(request.name.as_ref()) else {
+            return Ok(tool_error(format!(
+                "no tool named {:?}; tools/list shows the tools this server offers",
+                escape(&request.name)
+            )));
+        };
+        let input = serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
+        let call = exposed.plugin.call(&exposed.tool, &input);
+        let out = tokio::select! {
+            out = call => out,
+            () = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error(format!("{} was cancelled", exposed.qualified), None));
+            }
+        };
+        Ok(match out {
+            Ok(out) => match &out.result {
+                Ok(serde_json::Value::String(text)) => CallToolResponse::Complete(
+                    CallToolResult::success(vec![ContentBlock::text(text.clone())]),
+                ),
+                Ok(value) => {
+                    CallToolResponse::Complete(CallToolResult::success(vec![ContentBlock::text(
+                        value.to_string(),
+                    )]))
+                }
+                Err(failure) => tool_error(failure_text(&exposed.qualified, &out, failure)),
+            },
+            Err(e) => tool_error(e.to_string()),
+        })
+    }
+}

@@ -1,0 +1,99 @@
+"""Drive `warden mcp` with the official MCP Python SDK and report what it saw.
+
+Usage:
+  client.py stdio WORKSPACE -- COMMAND [ARGS...]
+  client.py http WORKSPACE URL TOKEN
+
+Prints one JSON object; tests/suite/mcp.rs asserts on it. Exits 2 when the
+SDK is missing, so the Rust test can say how to install it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+try:
+    import anyio
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+    from mcp.client.streamable_http import streamable_http_client
+except ImportError as e:  # pragma: no cover - reported by the Rust test
+    print(f"the MCP Python SDK is missing ({e}); install it with: pip install mcp==2.3.0", file=sys.stderr)
+    sys.exit(2)
+
+
+def text_of(result):
+    return "".join(getattr(c, "text", "") for c in result.content)
+
+
+async def exercise(session, workspace):
+    out = {}
+    await session.initialize()
+    tools = await session.list_tools()
+    out["tools"] = sorted(t.name for t in tools.tools)
+    out["read_schema"] = next(t.input_schema for t in tools.tools if t.name == "fs__read")
+
+    r = await session.call_tool("fs__read", {"path": "a.txt"})
+    out["read"] = {"is_error": bool(r.is_error), "text": text_of(r)}
+
+    r = await session.call_tool("edit__write", {"path": ".git/config", "content": "pwned"})
+    out["denied"] = {"is_error": bool(r.is_error), "text": text_of(r)}
+
+    # A plugin flooding its stdout must not reach the protocol stream.
+    r = await session.call_tool("hostile__shout", {})
+    out["shout"] = {"is_error": bool(r.is_error), "text": text_of(r)}
+
+    r = await session.call_tool("nosuch__tool", {})
+    out["unknown"] = {"is_error": bool(r.is_error), "text": text_of(r)}
+
+    # Cancellation: the SDK abandons the call after 0.5 s and sends
+    # notifications/cancelled; the server must drop the call, which kills
+    # the child's process tree long before the call's own 10 s deadline.
+    marker = os.path.join(workspace, "started")
+    try:
+        await session.call_tool(
+            "spawner__run",
+            {"program": "sh", "args": ["-c", f"touch {marker}; exec sleep 4711"]},
+            read_timeout_seconds=0.5,
+        )
+        out["cancel"] = "the call was not abandoned"
+    except Exception as e:  # the SDK's timeout error
+        out["cancel"] = type(e).__name__
+    gone = False
+    for _ in range(40):
+        alive = subprocess.run(["pgrep", "-f", "sleep 4711"], capture_output=True).stdout
+        if not alive:
+            gone = True
+            break
+        await anyio.sleep(0.1)
+    out["child_started"] = os.path.exists(marker)
+    out["child_gone_after_cancel"] = gone
+
+    r = await session.call_tool("fs__read", {"path": "a.txt"})
+    out["after"] = {"is_error": bool(r.is_error), "text": text_of(r)}
+    return out
+
+
+async def main():
+    mode, workspace = sys.argv[1], sys.argv[2]
+    if mode == "stdio":
+        sep = sys.argv.index("--")
+        command, args = sys.argv[sep + 1], sys.argv[sep + 2 :]
+        params = StdioServerParameters(command=command, args=args, env=dict(os.environ))
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                out = await exercise(session, workspace)
+    else:
+        url, token = sys.argv[3], sys.argv[4]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+            async with streamable_http_client(url, http_client=http) as streams:
+                read, write = streams[0], streams[1]
+                async with ClientSession(read, write) as session:
+                    out = await exercise(session, workspace)
+    print(json.dumps(out))
+
+
+anyio.run(main)

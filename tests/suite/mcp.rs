@@ -1,0 +1,225 @@
+//! `warden mcp` driven by a real MCP client: the official Python SDK
+//! (tests/mcp/client.py) over stdio and over streamable HTTP.
+
+use super::common::{Fixture, component};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// warden's state for one test: the hostile and spawner guests installed,
+/// spawner granted `sh`.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Self {
+        let home = Home {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let hostile = component("hostile");
+        let spawner = component("spawner");
+        home.warden(&["plugin", "install", hostile.to_str().unwrap(), "--yes"]);
+        home.warden(&[
+            "plugin",
+            "install",
+            spawner.to_str().unwrap(),
+            "--yes",
+            "--grant",
+            "file:.:write",
+            "--grant",
+            "program:sh",
+        ]);
+        home
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        let h = self.dir.path();
+        cmd.env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env(
+                "XDG_CACHE_HOME",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+            )
+            .env_remove("WARDEN_MCP_TOKEN");
+    }
+
+    fn warden(&self, args: &[&str]) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+        cmd.args(args);
+        self.env(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Run the Python client; its JSON report.
+    fn client(&self, ws: &Path, args: &[&str]) -> Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/client.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(script).args(args).current_dir(ws);
+        self.env(&mut cmd);
+        let out = cmd.output().expect("python3");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(2), "{stderr}");
+        assert!(out.status.success(), "client failed: {stderr}");
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+fn assert_report(v: &Value, ws: &Path) {
+    let tools: Vec<&str> = v["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for want in [
+        "fs__read",
+        "edit__write",
+        "search__search",
+        "hostile__spin",
+        "spawner__run",
+    ] {
+        assert!(tools.contains(&want), "{want} missing from {tools:?}");
+    }
+    // Plugins that need a program nobody granted are not offered.
+    assert!(
+        !tools
+            .iter()
+            .any(|t| t.starts_with("exec__") || t.starts_with("git__")),
+        "{tools:?}"
+    );
+    assert_eq!(v["read_schema"]["properties"]["path"]["type"], "string");
+    assert_eq!(v["read"]["is_error"], false);
+    assert!(
+        v["read"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(r#""content":"hi""#),
+        "{}",
+        v["read"]
+    );
+    assert_eq!(v["denied"]["is_error"], true);
+    let denied = v["denied"]["text"].as_str().unwrap();
+    assert!(
+        denied.contains(&format!(
+            "{}/.git is protected: it stays read-only unless granted by name",
+            ws.display()
+        )),
+        "{denied}"
+    );
+    assert!(denied.contains("a person can allow it with: warden plugin grant edit --add --grant file:.git:write (this client cannot)"), "{denied}");
+    assert_eq!(v["shout"]["is_error"], true);
+    assert!(
+        v["shout"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("hostile.shout crashed"),
+        "{}",
+        v["shout"]
+    );
+    assert_eq!(v["unknown"]["is_error"], true);
+    assert_eq!(v["cancel"], "MCPError");
+    assert_eq!(v["child_started"], true, "the cancelled command never ran");
+    assert_eq!(
+        v["child_gone_after_cancel"], true,
+        "cancelling did not stop the child"
+    );
+    assert_eq!(
+        v["after"]["is_error"], false,
+        "the server stopped answering"
+    );
+}
+
+#[test]
+fn the_python_sdk_lists_calls_is_denied_and_cancels_over_stdio() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let warden = env!("CARGO_BIN_EXE_warden");
+    let v = home.client(
+        &fx.ws,
+        &["stdio", fx.ws.to_str().unwrap(), "--", warden, "mcp"],
+    );
+    assert_report(&v, &fx.ws);
+    assert_eq!(fx.read(".git/config"), "cfg");
+}
+
+/// `warden mcp --http`, stopped when dropped.
+struct HttpServer {
+    child: Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn start(home: &Home, ws: &Path, token: &str) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+        cmd.args(["mcp", "--http", "127.0.0.1:0", "--token", token])
+            .current_dir(ws)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        home.env(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let port = loop {
+            let line = lines.next().expect("server exited early").unwrap();
+            if let Some(rest) =
+                line.strip_prefix("warden mcp: serving streamable HTTP on http://127.0.0.1:")
+            {
+                break rest.trim_end_matches('/').parse().unwrap();
+            }
+        };
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || lines.for_each(drop));
+        HttpServer { child, port }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_python_sdk_works_over_streamable_http_with_a_token() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let server = HttpServer::start(&home, &fx.ws, "s3cret-token");
+    let url = format!("http://127.0.0.1:{}/mcp", server.port);
+
+    // Without the token: refused before any MCP handling.
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(tcp, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("a bearer token is required"), "{answer}");
+
+    let v = home.client(
+        &fx.ws,
+        &["http", fx.ws.to_str().unwrap(), &url, "s3cret-token"],
+    );
+    assert_report(&v, &fx.ws);
+}
+
+#[test]
+fn serving_beyond_loopback_needs_a_token() {
+    let home = Home::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.args(["mcp", "--http", "0.0.0.0:0"]);
+    home.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to serve MCP on 0.0.0.0:0 without a bearer token"),
+        "{stderr}"
+    );
+}
