@@ -159,8 +159,11 @@ struct HttpServer {
 impl HttpServer {
     fn start(home: &Home, ws: &Path, token: &str) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-        cmd.args(["mcp", "--http", "127.0.0.1:0", "--token", token])
-            .current_dir(ws)
+        cmd.args(["mcp", "--http", "127.0.0.1:0"]);
+        if !token.is_empty() {
+            cmd.args(["--token", token]);
+        }
+        cmd.current_dir(ws)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         home.env(&mut cmd);
@@ -222,4 +225,39 @@ fn serving_beyond_loopback_needs_a_token() {
         stderr.contains("refusing to serve MCP on 0.0.0.0:0 without a bearer token"),
         "{stderr}"
     );
+}
+
+/// The MCP conformance suite's server scenarios that apply to a server
+/// offering only tools. (The suite's other scenarios need resources,
+/// prompts, completion, logging, sampling, or its reference server's own
+/// fixture tools; README.md lists them.)
+const CONFORMANCE_SCENARIOS: &[&str] = &[
+    "server-initialize",
+    "tools-list",
+    "tools-call-simple-text",
+    "tools-call-error",
+];
+
+#[test]
+fn the_conformance_suite_passes_the_scenarios_for_a_tools_server() {
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/conformance/node_modules/.bin/conformance");
+    assert!(
+        suite.exists(),
+        "the MCP conformance suite is not installed; run: bash .ci/setup (or npm install --prefix target/conformance @modelcontextprotocol/conformance@0.1.8)"
+    );
+    let home = Home::new();
+    let fx = Fixture::new();
+    let server = HttpServer::start(&home, &fx.ws, "");
+    let url = format!("http://127.0.0.1:{}/mcp", server.port);
+    for scenario in CONFORMANCE_SCENARIOS {
+        let out = Command::new(&suite)
+            .args(["server", "--url", &url, "--scenario", scenario])
+            .output()
+            .expect("run the conformance suite");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{scenario} failed:\n{text}");
+        assert!(text.contains("0 failed"), "{scenario}:\n{text}");
+    }
 }

@@ -108,7 +108,9 @@ impl App {
     /// Serve MCP on stdio until the client closes it.
     pub async fn mcp_stdio(&self, workspace: &Path) -> anyhow::Result<ExitCode> {
         let server = self.mcp_server(workspace).await?;
-        let running = server.serve(rmcp::transport::stdio()).await?;
+        // Non-blocking pipes when the client spawned us with pipes (it does): no
+        // thread hand-off per message.
+        let running = server.serve(rmcp::transport::stdio_pipes()).await?;
         running.waiting().await?;
         Ok(ExitCode::SUCCESS)
     }
