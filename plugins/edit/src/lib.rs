@@ -5,9 +5,6 @@
 //! be tested natively on a temporary directory; inside the sandbox the root
 //! is `.`, the preopened workspace.
 
-// Natively only the tests use the tool logic; see `component` below.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 mod apply_patch;
 mod commit;
 mod files;
@@ -15,11 +12,9 @@ pub mod patch;
 mod replace;
 mod write;
 
-/// The component's exports. Built for wasm only: natively, `cargo test`
-/// also links the cdylib, and the linker rejects the `:` in the export names
-/// that wit-bindgen generates.
-#[cfg(target_arch = "wasm32")]
-mod component {
+/// The tools as the host calls them (the SDK adds the component exports
+/// when built for wasm).
+pub mod component {
     use std::path::Path;
 
     use warden_sdk::ToolError;

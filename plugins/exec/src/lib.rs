@@ -5,19 +5,14 @@
 //! no shell is involved, the child starts from an empty environment, and the
 //! host checks it against the user's grant and confines it.
 
-// Natively only the tests use the tool logic; see `component` below.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 mod quote;
 mod report;
 mod request;
 mod tail;
 
-/// The component's exports. Built for wasm only: natively, `cargo test`
-/// also links the cdylib, and the linker rejects the `:` in the export names
-/// that wit-bindgen generates.
-#[cfg(target_arch = "wasm32")]
-mod component {
+/// The tools as the host calls them (the SDK adds the component exports
+/// when built for wasm).
+pub mod component {
     use warden_sdk::ToolError;
     use warden_sdk::process::Command;
 

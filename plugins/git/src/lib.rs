@@ -5,9 +5,6 @@
 //! does, and global options such as `-c` are refused by the host), passes
 //! paths after `--`, and turns off external diff and textconv programs.
 
-// Natively only the tests use the tool logic; see `component` below.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 mod add;
 mod capture;
 mod commit;
@@ -17,11 +14,9 @@ mod show;
 mod status;
 mod validate;
 
-/// The component's exports. Built for wasm only: natively, `cargo test`
-/// also links the cdylib, and the linker rejects the `:` in the export names
-/// that wit-bindgen generates.
-#[cfg(target_arch = "wasm32")]
-mod component {
+/// The tools as the host calls them (the SDK adds the component exports
+/// when built for wasm).
+pub mod component {
     use warden_sdk::ToolError;
     use warden_sdk::process::{Command, Output};
 

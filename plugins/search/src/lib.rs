@@ -5,9 +5,6 @@
 //! be tested natively on a temporary directory; inside the sandbox the root
 //! is `.`, the preopened workspace.
 
-// Natively only the tests use the tool logic; see `component` below.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 mod scan;
 mod search;
 mod walk;
@@ -16,11 +13,9 @@ fn dot() -> String {
     ".".to_string()
 }
 
-/// The component's exports. Built for wasm only: natively, `cargo test`
-/// also links the cdylib, and the linker rejects the `:` in the export names
-/// that wit-bindgen generates.
-#[cfg(target_arch = "wasm32")]
-mod component {
+/// The tools as the host calls them (the SDK adds the component exports
+/// when built for wasm).
+pub mod component {
     use std::path::Path;
 
     use warden_sdk::ToolError;
