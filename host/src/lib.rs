@@ -25,6 +25,7 @@ pub mod grant;
 pub mod imports;
 pub mod logcap;
 pub mod manifest;
+pub mod netpolicy;
 pub mod process;
 pub mod registry;
 pub mod runtime;
