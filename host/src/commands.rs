@@ -12,9 +12,9 @@ use std::path::Path;
 use warden::component::Package;
 use warden::confine::Sandbox;
 use warden::dirs::Dirs;
-use warden::grant::Context;
+use warden::grant::{self, Context};
 use warden::registry::{Registry, Source};
-use warden::runtime::{Loaded, Runtime};
+use warden::runtime::{Loaded, Prepared, Runtime, ToolSpec};
 
 /// What every command needs.
 pub struct App {
@@ -61,6 +61,23 @@ impl App {
         let (package, source) = self.registry.package(name)?;
         let loaded = self.rt.load(&package)?;
         Ok((package, source, loaded))
+    }
+
+    /// A plugin's tools, and the plugin bound to its grant in `ctx` (or why
+    /// its grant does not let it run there).
+    async fn prepare(
+        &self,
+        name: &str,
+        ctx: &Context,
+    ) -> anyhow::Result<(Vec<ToolSpec>, warden::Result<Prepared>)> {
+        let (package, source, loaded) = self.open(name)?;
+        let tools = self.registry.tools(name, &self.rt, &loaded).await?;
+        let granted = self.registry.grant(name, &package, &source)?;
+        let effective = grant::effective(&package.manifest, &granted, ctx);
+        let prepared = loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
+            std::env::var(k).ok()
+        });
+        Ok((tools, prepared))
     }
 
     fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use warden::Error;
 use warden::escape::escape;
 use warden::fsguard::Denial;
-use warden::grant;
 use warden::runtime::{MAX_INPUT_BYTES, ToolFailure};
 
 impl App {
@@ -28,20 +27,15 @@ impl App {
                 reason: "name the tool as PLUGIN.TOOL, e.g. fs.read (see `warden tools`)".into(),
             });
         };
-        let (package, source, loaded) = self.open(plugin)?;
-        let tools = self.registry.tools(plugin, &self.rt, &loaded).await?;
+        let ctx = self.context(workspace)?;
+        let (tools, prepared) = self.prepare(plugin, &ctx).await?;
         if !tools.iter().any(|t| t.name == tool) {
             anyhow::bail!(Error::ToolNotFound {
                 plugin: plugin.into(),
                 tool: tool.into(),
             });
         }
-        let ctx = self.context(workspace)?;
-        let granted = self.registry.grant(plugin, &package, &source)?;
-        let effective = grant::effective(&package.manifest, &granted, &ctx);
-        let prepared = loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
-            std::env::var(k).ok()
-        })?;
+        let prepared = prepared?;
         if !self.json {
             eprintln!("{qualified} in {} under:", ctx.workspace.display());
             for line in report::effective(prepared.effective()) {

@@ -23,7 +23,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use warden::escape::escape;
-use warden::grant;
 use warden::runtime::{CallOutput, Prepared, ToolFailure};
 
 /// What rmcp's HTTP service answers with.
@@ -56,13 +55,8 @@ impl App {
         let mut tools = Vec::new();
         let mut index = HashMap::new();
         for name in self.registry.names()? {
-            let (package, source, loaded) = self.open(&name)?;
-            let specs = self.registry.tools(&name, &self.rt, &loaded).await?;
-            let granted = self.registry.grant(&name, &package, &source)?;
-            let effective = grant::effective(&package.manifest, &granted, &ctx);
-            let prepared = match loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
-                std::env::var(k).ok()
-            }) {
+            let (specs, prepared) = self.prepare(&name, &ctx).await?;
+            let prepared = match prepared {
                 Ok(p) => Arc::new(p),
                 Err(e) => {
                     eprintln!("warden mcp: not offering plugin `{name}`: {e}");
