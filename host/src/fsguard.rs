@@ -23,6 +23,7 @@ use crate::manifest::Access;
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use wasmtime::component::{HasData, Resource};
 use wasmtime_wasi::filesystem::{Descriptor, Dir, WasiFilesystemCtxView};
 use wasmtime_wasi::p2::bindings::filesystem::{preopens, types};
@@ -48,13 +49,19 @@ struct Preopen {
     only: Option<OsString>,
 }
 
-/// Per-store state of the file capability. Opened once per grant and
-/// cloned per call (the directory handles are shared, the denials are not).
-#[derive(Clone)]
-pub struct FsGuard {
+/// What a plugin's file grants resolve to, opened once and shared by
+/// every call.
+struct Rules {
     preopens: Vec<Preopen>,
     protected: Vec<PathBuf>,
     workspace: PathBuf,
+}
+
+/// Per-store state of the file capability. Cloned per call: the rules and
+/// directory handles are shared, the denials are not.
+#[derive(Clone)]
+pub struct FsGuard {
+    rules: Arc<Rules>,
     denials: Vec<Denial>,
 }
 
@@ -97,9 +104,11 @@ impl FsGuard {
             });
         }
         Ok(FsGuard {
-            preopens,
-            protected: effective.protected.clone(),
-            workspace: workspace.to_path_buf(),
+            rules: Arc::new(Rules {
+                preopens,
+                protected: effective.protected.clone(),
+                workspace: workspace.to_path_buf(),
+            }),
             denials: Vec::new(),
         })
     }
@@ -120,7 +129,7 @@ impl FsGuard {
         tracing::info!(operation, resource = %resource.display(), reason, "file access denied");
         if self.denials.len() < MAX_DENIALS {
             let allow = allow.map(|(path, access)| {
-                let shown = match path.strip_prefix(&self.workspace) {
+                let shown = match path.strip_prefix(&self.rules.workspace) {
                     Ok(rel) if rel.as_os_str().is_empty() => Path::new("."),
                     Ok(rel) => rel,
                     Err(_) => path,
@@ -157,7 +166,8 @@ impl FsGuard {
 
     fn single_file_rule(&self, dir: &Dir) -> Option<&OsString> {
         let fd = dir.dir.as_raw_fd();
-        self.preopens
+        self.rules
+            .preopens
             .iter()
             .find(|p| p.dir.dir.as_raw_fd() == fd)
             .and_then(|p| p.only.as_ref())
@@ -168,7 +178,7 @@ impl FsGuard {
     /// (a planted `sub/.git/config` could make a granted `git` run
     /// programs), unless the grant names that path itself.
     fn protected_by(&self, target: &Path) -> Option<PathBuf> {
-        if let Some(p) = self.protected.iter().find(|p| target.starts_with(p)) {
+        if let Some(p) = self.rules.protected.iter().find(|p| target.starts_with(p)) {
             return Some(p.clone());
         }
         let mut prefix = PathBuf::new();
@@ -176,6 +186,7 @@ impl FsGuard {
             prefix.push(part);
             if part.as_os_str() == ".git" {
                 let granted_by_name = self
+                    .rules
                     .preopens
                     .iter()
                     .any(|o| o.dir_path.starts_with(&prefix));
@@ -429,8 +440,8 @@ impl GuardedView<'_> {
 
 impl preopens::Host for GuardedView<'_> {
     fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
-        let mut out = Vec::with_capacity(self.guard.preopens.len());
-        for p in &self.guard.preopens {
+        let mut out = Vec::with_capacity(self.guard.rules.preopens.len());
+        for p in &self.guard.rules.preopens {
             let fd = self.inner.table.push(Descriptor::Dir(p.dir.clone()))?;
             out.push((fd, p.guest.clone()));
         }

@@ -16,6 +16,7 @@ use crate::grant::{EffectivePath, EffectiveProgram};
 use crate::manifest::Access;
 use crate::runtime::bindings::warden::plugin::process::{Command, Error, Host, Output};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use wasmtime::component::HasData;
@@ -28,18 +29,11 @@ pub const MAX_STDIN_BYTES: usize = 4 * 1024 * 1024;
 /// `PATH` every child gets; the granted program is run by absolute path.
 pub const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// Per-store state of the process capability.
+/// Per-store state of the process capability: the plugin's fixed setup,
+/// shared by every call, plus what belongs to one call.
 #[derive(Clone)]
 pub struct ProcessState {
-    plugin: String,
-    programs: Vec<EffectiveProgram>,
-    files: Vec<EffectivePath>,
-    protected: Vec<PathBuf>,
-    workspace: PathBuf,
-    home: Option<PathBuf>,
-    sandbox: Result<Sandbox, String>,
-    limits: ChildLimits,
-    output_cap: usize,
+    setup: Arc<ProcessSetup>,
     deadline: Option<Instant>,
     denials: Vec<Denial>,
 }
@@ -70,15 +64,7 @@ impl ProcessState {
     /// State for one plugin.
     pub fn new(setup: ProcessSetup) -> Self {
         ProcessState {
-            plugin: setup.plugin,
-            programs: setup.programs,
-            files: setup.files,
-            protected: setup.protected,
-            workspace: setup.workspace,
-            home: setup.home,
-            sandbox: setup.sandbox,
-            limits: setup.limits,
-            output_cap: setup.output_cap,
+            setup: Arc::new(setup),
             deadline: None,
             denials: Vec::new(),
         }
@@ -86,9 +72,11 @@ impl ProcessState {
 
     /// A copy for one call, which must end by `deadline`.
     pub fn for_call(&self, deadline: Instant) -> Self {
-        let mut s = self.clone();
-        s.deadline = Some(deadline);
-        s
+        ProcessState {
+            setup: self.setup.clone(),
+            deadline: Some(deadline),
+            denials: Vec::new(),
+        }
     }
 
     /// Refusals recorded so far.
@@ -97,7 +85,7 @@ impl ProcessState {
     }
 
     fn deny(&mut self, argv: &str, reason: String, allow: Option<String>) -> Error {
-        tracing::info!(plugin = %self.plugin, command = %argv, %reason, "process denied");
+        tracing::info!(plugin = %self.setup.plugin, command = %argv, %reason, "process denied");
         if self.denials.len() < crate::fsguard::MAX_DENIALS {
             self.denials.push(Denial {
                 capability: "process",
@@ -145,12 +133,13 @@ impl ProcessState {
             )));
         }
         let Some(program) = self
+            .setup
             .programs
             .iter()
             .find(|p| p.name == cmd.program)
             .cloned()
         else {
-            let plugin = self.plugin.clone();
+            let plugin = self.setup.plugin.clone();
             return Err(self.deny(
                 &argv,
                 format!(
@@ -174,11 +163,17 @@ impl ProcessState {
         // Anything the plugin or any of its programs can write could hold a
         // replaced binary.
         let writable: Vec<PathBuf> = self
+            .setup
             .files
             .iter()
             .filter(|f| f.access == Access::Write)
             .map(|f| f.host.clone())
-            .chain(self.programs.iter().flat_map(|p| p.writes.iter().cloned()))
+            .chain(
+                self.setup
+                    .programs
+                    .iter()
+                    .flat_map(|p| p.writes.iter().cloned()),
+            )
             .collect();
         for path in [&program.path, &real] {
             if let Some(w) = writable.iter().find(|w| path.starts_with(w)) {
@@ -234,7 +229,7 @@ impl ProcessState {
             ("LANG".to_string(), "C.UTF-8".to_string()),
             ("TERM".to_string(), "dumb".to_string()),
         ];
-        if let Some(home) = &self.home {
+        if let Some(home) = &self.setup.home {
             env.push(("HOME".into(), home.display().to_string()));
         }
         for (key, value) in &cmd.env {
@@ -258,7 +253,7 @@ impl ProcessState {
         if requested != basename {
             env.extend(forced_env(&basename));
         }
-        let sandbox_ok = self.sandbox.clone();
+        let sandbox_ok = self.setup.sandbox.clone();
         if let Err(why) = sandbox_ok {
             return Err(self.deny(&argv, why, None));
         }
@@ -272,13 +267,14 @@ impl ProcessState {
             .unwrap_or(remaining)
             .min(remaining);
         let (mut read, mut write) = (program.reads.clone(), program.writes.clone());
-        for f in &self.files {
+        for f in &self.setup.files {
             match f.access {
                 Access::Read => read.push(f.host.clone()),
                 Access::Write => write.push(f.host.clone()),
             }
         }
         let protected = self
+            .setup
             .protected
             .iter()
             .filter(|p| p.exists() && write.iter().any(|w| p.starts_with(w)))
@@ -293,7 +289,7 @@ impl ProcessState {
                 read,
                 write,
                 protected,
-                limits: self.limits,
+                limits: self.setup.limits,
             },
             timeout,
         ))
@@ -303,7 +299,7 @@ impl ProcessState {
     /// must exist and lie (after resolving symlinks) inside a file grant.
     fn resolve_cwd(&self, cwd: Option<&str>) -> Result<PathBuf, String> {
         let Some(raw) = cwd else {
-            return Ok(self.workspace.clone());
+            return Ok(self.setup.workspace.clone());
         };
         if Path::new(raw)
             .components()
@@ -311,14 +307,14 @@ impl ProcessState {
         {
             return Err(format!("cwd {:?} contains `..`", escape(raw)));
         }
-        let joined = self.workspace.join(raw);
+        let joined = self.setup.workspace.join(raw);
         let real = joined
             .canonicalize()
             .map_err(|e| format!("cwd {}: {e}", escape(raw)))?;
         if !real.is_dir() {
             return Err(format!("cwd {} is not a directory", escape(raw)));
         }
-        if !self.files.iter().any(|f| real.starts_with(&f.host)) {
+        if !self.setup.files.iter().any(|f| real.starts_with(&f.host)) {
             return Err(format!(
                 "cwd {} lies outside the plugin's file grants",
                 real.display()
@@ -426,11 +422,18 @@ async fn run_confined(
 impl Host for ProcessState {
     async fn run(&mut self, command: Command) -> Result<Output, Error> {
         let (spec, timeout) = self.check(&command)?;
-        let Ok(sandbox) = self.sandbox.clone() else {
+        let Ok(sandbox) = self.setup.sandbox.clone() else {
             return Err(Error::Failed("no sandbox".into()));
         };
-        tracing::debug!(plugin = %self.plugin, program = %spec.program.display(), "running confined");
-        run_confined(&sandbox, &spec, command.stdin, timeout, self.output_cap).await
+        tracing::debug!(plugin = %self.setup.plugin, program = %spec.program.display(), "running confined");
+        run_confined(
+            &sandbox,
+            &spec,
+            command.stdin,
+            timeout,
+            self.setup.output_cap,
+        )
+        .await
     }
 }
 
