@@ -17,9 +17,12 @@ const COMPONENTS: &[&str] = &[
     "edit",
     "exec",
     "git",
+    "fetch",
     "hostile",
     "overreach",
     "spawner",
+    "netprobe",
+    "socketeer",
 ];
 
 fn main() {

@@ -18,6 +18,10 @@ pub const BUNDLED: &[(&str, &[u8])] = &[
         include_bytes!(concat!(env!("OUT_DIR"), "/exec.wasm")),
     ),
     ("git", include_bytes!(concat!(env!("OUT_DIR"), "/git.wasm"))),
+    (
+        "fetch",
+        include_bytes!(concat!(env!("OUT_DIR"), "/fetch.wasm")),
+    ),
 ];
 
 /// The bundled component called `name`, if any.

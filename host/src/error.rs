@@ -35,7 +35,7 @@ pub enum Error {
 
     /// The component imports an interface warden does not offer.
     #[error(
-        "refused plugin `{plugin}`: it imports `{import}`, which warden does not provide to plugins (allowed: WASI 0.2 cli/clocks/io/random/filesystem and warden:plugin/log, process)"
+        "refused plugin `{plugin}`: it imports `{import}`, which warden does not provide to plugins (allowed: WASI 0.2 cli/clocks/io/random/filesystem/http and warden:plugin/log, process; raw wasi:sockets is never linked: a plugin reaches the network only through wasi:http/outgoing-handler and a [[network]] request in its manifest)"
     )]
     UnknownImport { plugin: String, import: String },
 

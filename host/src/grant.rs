@@ -7,6 +7,7 @@
 
 use crate::argv::ArgvPattern;
 use crate::manifest::{Access, Manifest, PathSpec, check_env_name};
+use crate::netpolicy::OriginGrant;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,9 @@ pub struct Grant {
     /// Granted programs, resolved to absolute paths when granted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<ProgramGrant>,
+    /// Granted origins (`net:` specs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<OriginGrant>,
 }
 
 /// One granted program.
@@ -55,7 +59,8 @@ pub struct FileGrant {
 
 impl Grant {
     /// The grant that allows exactly what the manifest requests, except
-    /// programs: running a program always takes an explicit grant.
+    /// programs and network: running a program or reaching an origin always
+    /// takes an explicit grant.
     pub fn everything_requested(manifest: &Manifest) -> Self {
         Grant {
             files: manifest
@@ -68,6 +73,7 @@ impl Grant {
                 .collect(),
             env: manifest.env.clone(),
             programs: Vec::new(),
+            network: Vec::new(),
         }
     }
 
@@ -84,7 +90,9 @@ impl Grant {
             };
             let (kind, rest) = spec
                 .split_once(':')
-                .ok_or_else(|| bad("expected `file:PATH[:read|write]` or `env:NAME`".into()))?;
+                .ok_or_else(|| {
+                    bad("expected `file:PATH[:read|write]`, `env:NAME`, `program:NAME[:PATTERN]` or `net:ORIGIN`".into())
+                })?;
             match kind {
                 "file" => {
                     let (path, access) = match rest.rsplit_once(':') {
@@ -115,9 +123,10 @@ impl Grant {
                         args,
                     });
                 }
+                "net" => grant.network.push(OriginGrant::parse(rest).map_err(bad)?),
                 other => {
                     return Err(bad(format!(
-                        "unknown capability `{other}` (use `file`, `env` or `program`)"
+                        "unknown capability `{other}` (use `file`, `env`, `program` or `net`)"
                     )));
                 }
             }
@@ -167,6 +176,32 @@ impl Grant {
                     "plugin `{}` does not request the program `{}`",
                     manifest.name, p.program
                 ),
+            });
+        }
+        if let Some(o) = self.network.iter().find(|g| {
+            !manifest
+                .network
+                .iter()
+                .any(|r| r.origin.covers(g) || g.covers(&r.origin))
+        }) {
+            let requested: Vec<String> = manifest
+                .network
+                .iter()
+                .map(|r| r.origin.to_string())
+                .collect();
+            return Err(Error::Grant {
+                reason: if requested.is_empty() {
+                    format!(
+                        "plugin `{}` does not request network access, so `net:{o}` would grant nothing",
+                        manifest.name
+                    )
+                } else {
+                    format!(
+                        "plugin `{}` does not request the origin `{o}` (it requests {})",
+                        manifest.name,
+                        requested.join(", ")
+                    )
+                },
             });
         }
         Ok(())
@@ -285,6 +320,9 @@ pub struct Effective {
     /// The user's home, given to child processes as `HOME`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub home: Option<PathBuf>,
+    /// Origins it may reach.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<OriginGrant>,
 }
 
 /// Compute the effective grant.
@@ -361,7 +399,34 @@ pub fn effective(manifest: &Manifest, grant: &Grant, ctx: &Context) -> Effective
         protected,
         programs,
         home: ctx.home.clone(),
+        network: effective_network(manifest, grant),
     }
+}
+
+/// The origins both sides allow: a granted origin inside a requested one as
+/// granted, and a requested origin inside a broader grant as requested.
+fn effective_network(manifest: &Manifest, grant: &Grant) -> Vec<OriginGrant> {
+    let mut out: Vec<OriginGrant> = Vec::new();
+    for g in &grant.network {
+        if manifest.network.iter().any(|r| r.origin.covers(g)) {
+            out.push(g.clone());
+        } else {
+            out.extend(
+                manifest
+                    .network
+                    .iter()
+                    .filter(|r| g.covers(&r.origin))
+                    .map(|r| r.origin.clone()),
+            );
+        }
+    }
+    let mut unique: Vec<OriginGrant> = Vec::with_capacity(out.len());
+    for o in out {
+        if !unique.contains(&o) {
+            unique.push(o);
+        }
+    }
+    unique
 }
 
 #[cfg(test)]
@@ -385,6 +450,7 @@ mod tests {
                 })
                 .collect(),
             programs: vec![],
+            network: vec![],
             limits: Default::default(),
         }
     }

@@ -16,6 +16,9 @@ pub enum Capability {
     /// Running host programs through `warden:plugin/process`; needs a
     /// `[[programs]]` request.
     Process,
+    /// `wasi:http`: outgoing HTTP(S) requests, sent by the host to granted
+    /// origins only.
+    Network,
 }
 
 /// One import of a component.
@@ -57,6 +60,7 @@ pub fn classify(name: &str) -> Option<Capability> {
             Some(Capability::Baseline)
         }
         "wasi:filesystem/types" | "wasi:filesystem/preopens" if wasi_02 => Some(Capability::Files),
+        "wasi:http/types" | "wasi:http/outgoing-handler" if wasi_02 => Some(Capability::Network),
         _ => None,
     }
 }
@@ -101,6 +105,14 @@ pub fn check(imports: &[Import], manifest: &Manifest) -> Result<()> {
                     hint: "the author must add a [[programs]] entry to warden.toml and rebuild",
                 });
             }
+            Some(Capability::Network) if manifest.network.is_empty() => {
+                return Err(Error::UndeclaredImport {
+                    plugin: manifest.name.clone(),
+                    import: import.name.clone(),
+                    capability: "network",
+                    hint: "the author must add a [[network]] entry to warden.toml and rebuild",
+                });
+            }
             Some(_) => {}
         }
     }
@@ -125,7 +137,14 @@ mod tests {
             ("wasi:filesystem/types@0.2.3", Some(Capability::Files)),
             ("wasi:filesystem/preopens@0.2.6", Some(Capability::Files)),
             ("wasi:sockets/tcp@0.2.6", None),
-            ("wasi:http/outgoing-handler@0.2.6", None),
+            (
+                "wasi:http/outgoing-handler@0.2.6",
+                Some(Capability::Network),
+            ),
+            ("wasi:http/types@0.2.0", Some(Capability::Network)),
+            ("wasi:http/incoming-handler@0.2.6", None),
+            ("wasi:http/types@0.3.0-rc-2025-09-16", None),
+            ("wasi:sockets/instance-network@0.2.6", None),
             ("wasi:io/streams@0.3.0", None),
             ("warden:plugin/log@9.0.0", None),
             ("warden:plugin/process@0.1.0", Some(Capability::Process)),

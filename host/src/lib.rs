@@ -26,6 +26,7 @@ pub mod imports;
 pub mod logcap;
 pub mod manifest;
 pub mod netpolicy;
+pub mod outgoing;
 pub mod process;
 pub mod registry;
 pub mod runtime;

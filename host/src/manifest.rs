@@ -17,6 +17,10 @@
 //! access = "write"              # "read" or "write"; write implies read
 //! why = "apply the model's edits"
 //!
+//! [[network]]                   # optional: origins it may reach over HTTP(S)
+//! origin = "https://*.rust-lang.org"   # scheme://host[:port]; see netpolicy::OriginGrant
+//! why = "read the Rust documentation"
+//!
 //! [limits]                      # optional; defaults below, maxima enforced
 //! memory_mib = 64
 //! timeout_ms = 30000
@@ -67,6 +71,8 @@ pub const DEFAULT_PROCESS_OUTPUT_KIB: u32 = 1024;
 pub const MAX_PROCESS_OUTPUT_KIB: u32 = 16 * 1024;
 /// Most `[[programs]]` entries a manifest may request.
 pub const MAX_PROGRAM_REQUESTS: usize = 32;
+/// Most `[[network]]` entries a manifest may request.
+pub const MAX_NETWORK_REQUESTS: usize = 32;
 
 /// Output limit per call when the manifest names none.
 pub const DEFAULT_OUTPUT_KIB: u32 = 1024;
@@ -95,6 +101,9 @@ pub struct Manifest {
     /// Programs it may run on the host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<ProgramRequest>,
+    /// Origins it may reach over HTTP(S), through `wasi:http` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<NetworkRequest>,
     /// Per-call limits it asks for.
     #[serde(default)]
     pub limits: LimitRequest,
@@ -108,6 +117,18 @@ pub struct FileRequest {
     pub path: PathSpec,
     /// How.
     pub access: Access,
+    /// Why, in the plugin author's words (shown escaped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// One requested origin pattern. What the user grants must fall within one
+/// of these (or be narrowed to them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRequest {
+    /// `scheme://host[:port]`, e.g. `https://*.example.com`, `http://*:*`.
+    pub origin: crate::netpolicy::OriginGrant,
     /// Why, in the plugin author's words (shown escaped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
@@ -399,10 +420,17 @@ impl Manifest {
         for p in &self.programs {
             check_program(p)?;
         }
+        if self.network.len() > MAX_NETWORK_REQUESTS {
+            return Err(format!(
+                "{} network requests is over the limit of {MAX_NETWORK_REQUESTS}",
+                self.network.len()
+            ));
+        }
         if let Some(why) = self
             .files
             .iter()
             .filter_map(|f| f.why.as_ref())
+            .chain(self.network.iter().filter_map(|n| n.why.as_ref()))
             .find(|w| w.len() > 512)
         {
             return Err(format!(

@@ -13,11 +13,14 @@ use crate::grant::Effective;
 use crate::imports::{self, Capability, Import};
 use crate::logcap::{HasLog, LogSink};
 use crate::manifest::{self, Manifest};
+use crate::netpolicy::NetPolicy;
+use crate::outgoing::NetHooks;
 use crate::process::{HasProcess, ProcessSetup, ProcessState};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, HasData, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
@@ -27,6 +30,7 @@ use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Host bindings of the `warden:plugin` world.
 pub mod bindings {
@@ -271,6 +275,18 @@ pub struct State {
     fs: FsGuard,
     log: LogSink,
     limiter: Limiter,
+    http: WasiHttpCtx,
+    net: NetHooks,
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.wasi.table,
+            hooks: &mut self.net,
+        }
+    }
 }
 
 struct WasiState {
@@ -293,10 +309,29 @@ impl HasData for HasTable {
     type Data<'a> = &'a mut ResourceTable;
 }
 
-/// Link exactly the interfaces a plugin may use: the baseline always, the
-/// file capability only when `files` is set. Anything else stays unlinked,
-/// so a component that imports it cannot be instantiated.
-fn linker(engine: &Engine, files: bool, process: bool) -> Result<Linker<State>> {
+/// Which capability interfaces to link beside the baseline.
+#[derive(Debug, Clone, Copy)]
+struct Links {
+    files: bool,
+    process: bool,
+    network: bool,
+}
+
+impl Links {
+    fn of(imports: &[Import]) -> Self {
+        Links {
+            files: imports::needs(imports, Capability::Files),
+            process: imports::needs(imports, Capability::Process),
+            network: imports::needs(imports, Capability::Network),
+        }
+    }
+}
+
+/// Link exactly the interfaces a plugin may use: the baseline always, each
+/// capability's interfaces only when `links` names it. Anything else stays
+/// unlinked (`wasi:sockets` always), so a component that imports it cannot
+/// be instantiated.
+fn linker(engine: &Engine, links: Links) -> Result<Linker<State>> {
     use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
     use wasmtime_wasi_io::bindings::wasi::io;
     let mut l = Linker::<State>::new(engine);
@@ -367,7 +402,7 @@ fn linker(engine: &Engine, files: bool, process: bool) -> Result<Linker<State>> 
         |s| s.wasi.cli(),
     ))?;
     link(bindings::warden::plugin::log::add_to_linker::<State, HasLog>(&mut l, |s| &mut s.log))?;
-    if files {
+    if links.files {
         link(filesystem::types::add_to_linker::<State, GuardedFs>(
             &mut l, guarded,
         ))?;
@@ -375,7 +410,14 @@ fn linker(engine: &Engine, files: bool, process: bool) -> Result<Linker<State>> 
             &mut l, guarded,
         ))?;
     }
-    if process {
+    if links.network {
+        // `wasi:http/types` and `outgoing-handler` only; every request goes
+        // through `NetHooks::send_request`.
+        link(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
+            &mut l,
+        ))?;
+    }
+    if links.process {
         link(bindings::warden::plugin::process::add_to_linker::<
             State,
             HasProcess,
@@ -487,10 +529,9 @@ impl Loaded {
             protected: vec![],
             programs: vec![],
             home: None,
+            network: vec![],
         };
-        let needs_files = imports::needs(&self.imports, Capability::Files);
-        let needs_process = imports::needs(&self.imports, Capability::Process);
-        let pre = self.pre(rt, needs_files, needs_process)?;
+        let pre = self.pre(rt, Links::of(&self.imports))?;
         let limits = Limits::of(&self.manifest);
         let fs = FsGuard::new(&empty, Path::new("/"))
             .map_err(|e| Error::io("cannot prepare", "/", e))?;
@@ -500,7 +541,11 @@ impl Loaded {
             .await
             .map_err(|e| Error::wasm("no instance slot", e.into()))?;
         let process = process_state(rt, &self.manifest.name, &empty, Path::new("/"), &limits);
-        let mut store = new_store(rt, &self.manifest.name, &limits, fs, process, &[]);
+        let net = NetHooks::new(
+            Arc::default(),
+            std::time::Instant::now() + Duration::from_millis(limits.timeout_ms),
+        );
+        let mut store = new_store(rt, &self.manifest.name, &limits, fs, process, net, &[]);
         let tool = format!("{}.describe", self.manifest.name);
         let run = async {
             let plugin = pre.instantiate_async(&mut store).await?;
@@ -520,8 +565,8 @@ impl Loaded {
         validate_tools(&self.manifest.name, infos)
     }
 
-    fn pre(&self, rt: &Runtime, files: bool, process: bool) -> Result<PluginPre<State>> {
-        let linker = linker(&rt.engine, files, process)?;
+    fn pre(&self, rt: &Runtime, links: Links) -> Result<PluginPre<State>> {
+        let linker = linker(&rt.engine, links)?;
         let name = &self.manifest.name;
         let pre = linker
             .instantiate_pre(&self.component)
@@ -544,8 +589,8 @@ impl Loaded {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Prepared> {
         let name = &self.manifest.name;
-        let needs_files = imports::needs(&self.imports, Capability::Files);
-        if needs_files && effective.files.is_empty() {
+        let links = Links::of(&self.imports);
+        if links.files && effective.files.is_empty() {
             let wanted = self
                 .manifest
                 .files
@@ -566,8 +611,24 @@ impl Loaded {
                 hint: format!("warden plugin grant {name} {wanted}"),
             });
         }
-        let needs_process = imports::needs(&self.imports, Capability::Process);
-        if needs_process && effective.programs.is_empty() {
+        if links.network && effective.network.is_empty() {
+            let requested: Vec<String> = self
+                .manifest
+                .network
+                .iter()
+                .map(|n| n.origin.to_string())
+                .collect();
+            return Err(Error::NotGranted {
+                plugin: name.clone(),
+                capability: "network",
+                resource: requested.join(", "),
+                hint: format!(
+                    "grant the origins it may reach, e.g. warden plugin grant {name} --add --grant net:https://docs.rs (a pattern within {})",
+                    requested.join(" or ")
+                ),
+            });
+        }
+        if links.process && effective.programs.is_empty() {
             let wanted: Vec<String> = self
                 .manifest
                 .programs
@@ -598,7 +659,8 @@ impl Loaded {
             .collect();
         Ok(Prepared {
             name: name.clone(),
-            pre: self.pre(rt, needs_files, needs_process)?,
+            pre: self.pre(rt, links)?,
+            net: Arc::new(NetPolicy::new(effective.network.clone())),
             rt: rt.clone(),
             limits,
             effective,
@@ -679,6 +741,7 @@ fn new_store(
     limits: &Limits,
     fs: FsGuard,
     process: ProcessState,
+    net: NetHooks,
     env: &[(String, String)],
 ) -> Store<State> {
     let stdout = MemoryOutputPipe::new(MAX_STDIO_BYTES);
@@ -704,6 +767,8 @@ fn new_store(
             memory_bytes: limits.memory_mib as usize * 1024 * 1024,
             memory_hit: false,
         },
+        http: WasiHttpCtx::new(),
+        net,
     };
     let mut store = Store::new(&rt.engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -756,6 +821,7 @@ pub struct Prepared {
     effective: Effective,
     fs: FsGuard,
     process: ProcessState,
+    net: Arc<NetPolicy>,
     env: Vec<(String, String)>,
 }
 
@@ -798,13 +864,15 @@ impl Prepared {
             .await
             .map_err(|e| Error::wasm("no instance slot", e.into()))?;
         let timeout = Duration::from_millis(self.limits.timeout_ms);
-        let process = self.process.for_call(std::time::Instant::now() + timeout);
+        let deadline = std::time::Instant::now() + timeout;
+        let process = self.process.for_call(deadline);
         let mut store = new_store(
             &self.rt,
             &self.name,
             &self.limits,
             self.fs.clone(),
             process,
+            NetHooks::new(self.net.clone(), deadline),
             &self.env,
         );
         let pre = &self.pre;
@@ -852,6 +920,7 @@ impl Prepared {
                 .iter()
                 .chain(state.process.denials())
                 .cloned()
+                .chain(state.net.denials())
                 .collect(),
             log: state.log.messages.iter().map(|(_, m)| m.clone()).collect(),
         })

@@ -146,6 +146,11 @@ impl App {
                 .programs
                 .retain(|p| !more.programs.iter().any(|q| q.program == p.program));
             grant.programs.extend(more.programs);
+            for origin in more.network {
+                if !grant.network.contains(&origin) {
+                    grant.network.push(origin);
+                }
+            }
             grant
         } else {
             Grant::from_specs(specs)?
@@ -288,6 +293,7 @@ fn grant_lines(g: &Grant) -> Vec<String> {
             .unwrap_or_default();
         format!("run    {} ({}){narrowed}", p.program, p.path.display())
     }));
+    lines.extend(g.network.iter().map(|o| format!("net    {o}")));
     if lines.is_empty() {
         lines.push("nothing".into());
     }

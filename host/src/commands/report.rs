@@ -59,6 +59,14 @@ pub fn requested(m: &Manifest) -> Vec<String> {
             ));
         }
     }
+    for n in &m.network {
+        let why = n
+            .why
+            .as_deref()
+            .map(|w| format!(" — {}", escape(w)))
+            .unwrap_or_default();
+        lines.push(format!("net    {}{why}", n.origin));
+    }
     if lines.is_empty() {
         lines.push("nothing beyond computing".into());
     }
@@ -103,6 +111,7 @@ pub fn effective(e: &Effective) -> Vec<String> {
             patterns.join(" and ")
         ));
     }
+    lines.extend(e.network.iter().map(|o| format!("net    {o}")));
     if lines.is_empty() {
         lines.push("nothing".into());
     }
@@ -169,7 +178,18 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
     } else {
         risks.push("Cannot start processes (it does not import warden:plugin/process).".into());
     }
-    risks.push("Cannot reach the network (not offered to plugins in this version).".into());
+    if imports
+        .iter()
+        .any(|i| i.capability == Some(Capability::Network))
+    {
+        let origins: Vec<String> = m.network.iter().map(|n| n.origin.to_string()).collect();
+        risks.push(format!(
+            "Can send HTTP(S) requests to the origins you grant within: {}. Warden sends each request itself, follows redirects only to granted origins, and refuses loopback, private, link-local and cloud-metadata addresses unless granted by address.",
+            origins.join(", ")
+        ));
+    } else {
+        risks.push("Cannot reach the network (it does not import wasi:http).".into());
+    }
     let unknown: Vec<&str> = imports
         .iter()
         .filter(|i| i.capability.is_none())
