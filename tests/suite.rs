@@ -2,6 +2,8 @@ mod cli;
 mod common;
 mod limits;
 mod mcp;
+mod netserver;
+mod network;
 mod plugins;
 mod process;
 mod sandbox;

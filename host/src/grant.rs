@@ -584,4 +584,56 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("does not request env `B`"));
     }
+
+    fn with_network(origins: &[&str]) -> Manifest {
+        let mut m = manifest(&[], &[]);
+        m.network = origins
+            .iter()
+            .map(|o| crate::manifest::NetworkRequest {
+                origin: OriginGrant::parse(o).unwrap(),
+                why: None,
+            })
+            .collect();
+        m
+    }
+
+    #[test]
+    fn network_grants_meet_the_requested_origins() {
+        let m = with_network(&["https://*.example.com", "http://127.0.0.1:*"]);
+        let cases: [(&[&str], &[&str]); 5] = [
+            // Narrower than a request: granted as given.
+            (
+                &["net:https://docs.example.com"],
+                &["https://docs.example.com:443"],
+            ),
+            (&["net:http://127.0.0.1:8080"], &["http://127.0.0.1:8080"]),
+            // Broader than a request: narrowed to the request.
+            (&["net:https://*:*"], &["https://*.example.com:443"]),
+            // Outside every request: nothing.
+            (&["net:https://example.org"], &[]),
+            (&["net:https://example.com"], &[]),
+        ];
+        for (specs, want) in cases {
+            let g = Grant::from_specs(specs).unwrap();
+            let e = effective(&m, &g, &ctx());
+            let got: Vec<String> = e.network.iter().map(|o| o.to_string()).collect();
+            assert_eq!(got, want, "{specs:?}");
+        }
+        assert!(
+            Grant::from_specs(&["net:https://example.org"])
+                .unwrap()
+                .check_within(&m)
+                .unwrap_err()
+                .to_string()
+                .contains("does not request the origin `https://example.org:443` (it requests https://*.example.com:443, http://127.0.0.1:*)")
+        );
+        assert!(
+            Grant::from_specs(&["net:https://docs.example.com", "net:https://*:*"])
+                .unwrap()
+                .check_within(&m)
+                .is_ok()
+        );
+        assert!(Grant::from_specs(&["net:ftp://x"]).is_err());
+        assert!(Grant::everything_requested(&m).network.is_empty());
+    }
 }

@@ -747,3 +747,133 @@ fn audit_shows_programs_patterns_and_refused_flags() {
         "{text}"
     );
 }
+
+#[test]
+fn fetch_get_works_when_granted_and_is_refused_with_the_grant_to_give_when_not() {
+    let server = super::netserver::Server::html(
+        "<html><h1>Docs</h1><p>Read <a href=\"/more\">more</a>.</p>",
+    );
+    let w = Warden::new();
+    let url = format!("{}/page", server.origin());
+    let input = json_input(&url);
+
+    // No network grant: the plugin is not even linked.
+    let r = w.run(&["call", "fetch.get", "--input", &input]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("denied: plugin `fetch` needs network `https://*:*, http://*:*`"),
+        "{}",
+        r.stderr
+    );
+
+    // Another port granted: refused, naming the origin and the grant.
+    let other = super::netserver::Server::html("other");
+    let g = w.run(&[
+        "plugin",
+        "grant",
+        "fetch",
+        "--add",
+        "--grant",
+        &format!("net:{}", other.origin()),
+    ]);
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    let r = w.run(&["call", "fetch.get", "--input", &input]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "denied: network connect {}: port {} is not granted ({} is)",
+            server.origin(),
+            server.port(),
+            other.origin()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "to allow it: warden plugin grant fetch --add --grant net:{}",
+            server.origin()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(server.heads().is_empty());
+
+    // Granted: the page comes back as Markdown.
+    let g = w.run(&[
+        "plugin",
+        "grant",
+        "fetch",
+        "--add",
+        "--grant",
+        &format!("net:{}", server.origin()),
+    ]);
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    assert!(
+        g.stderr.contains(&format!("net    {}", server.origin())),
+        "{}",
+        g.stderr
+    );
+    let r = w.run(&["call", "fetch.get", "--input", &input]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["final_url"], url);
+    assert_eq!(
+        v["text"],
+        format!("# Docs\n\nRead [more]({}/more).", server.origin())
+    );
+
+    // A grant the manifest does not cover is refused.
+    let g = w.run(&[
+        "plugin",
+        "grant",
+        "fs",
+        "--add",
+        "--grant",
+        "net:https://example.com",
+    ]);
+    assert_eq!(g.code, 2, "{}", g.stderr);
+    assert!(
+        g.stderr.contains(
+            "plugin `fs` does not request network access, so `net:https://example.com:443` would grant nothing"
+        ),
+        "{}",
+        g.stderr
+    );
+}
+
+fn json_input(url: &str) -> String {
+    serde_json::json!({ "url": url }).to_string()
+}
+
+#[test]
+fn install_refuses_raw_sockets_and_audit_shows_network_requests() {
+    let w = Warden::new();
+    let path = component("socketeer");
+    let r = w.run(&["plugin", "install", path.to_str().unwrap(), "--yes"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: refused plugin `socketeer`: it imports `wasi:sockets/"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("raw wasi:sockets is never linked"),
+        "{}",
+        r.stderr
+    );
+    assert!(!w.data().join("warden/plugins/socketeer").exists());
+
+    let text = w.run(&["plugin", "audit", "fetch"]).stdout;
+    assert!(text.contains("import check: ok"), "{text}");
+    assert!(text.contains("net    https://*:*"), "{text}");
+    assert!(
+        text.contains(
+            "Can send HTTP(S) requests to the origins you grant within: https://*:*, http://*:*."
+        ),
+        "{text}"
+    );
+}

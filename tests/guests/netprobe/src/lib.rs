@@ -55,11 +55,17 @@ mod component {
     use warden_sdk::ToolError;
     use wasip2::http::outgoing_handler;
     use wasip2::http::types::{
-        Fields, Method, OutgoingBody, OutgoingRequest, Scheme, http_error_code,
+        ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme, http_error_code,
     };
     use wasip2::io::streams::StreamError;
 
     const KEEP: usize = 64 * 1024;
+
+    /// `HttpRequestDenied`, `HttpResponseBodySize(Some(8))`, ...
+    fn code(e: &ErrorCode) -> String {
+        let debug = format!("{e:?}");
+        debug.trim_start_matches("ErrorCode::").to_string()
+    }
 
     fn request(p: Probe) -> Result<Answer, ToolError> {
         let list: Vec<(String, Vec<u8>)> = p
@@ -87,37 +93,43 @@ mod component {
             .and_then(|()| req.set_authority(Some(&p.authority)))
             .and_then(|()| req.set_path_with_query(Some(&p.path)))
             .map_err(|()| ToolError::invalid("request parts refused"))?;
-        let out_body = req
-            .body()
-            .map_err(|()| ToolError::failed("no request body"))?;
+        // A body only when there is one, as a real client does: warden
+        // cannot tell an empty streamed body from one still to come.
+        let out_body = match &p.body {
+            Some(_) => Some(
+                req.body()
+                    .map_err(|()| ToolError::failed("no request body"))?,
+            ),
+            None => None,
+        };
         let pending = match outgoing_handler::handle(req, None) {
             Ok(f) => f,
             Err(e) => {
                 return Ok(Answer {
-                    error: Some(format!("{e:?}")),
+                    error: Some(code(&e)),
                     ..Answer::default()
                 });
             }
         };
-        {
-            let stream = out_body
-                .write()
-                .map_err(|()| ToolError::failed("no body stream"))?;
-            if let Some(body) = &p.body {
+        if let (Some(out_body), Some(body)) = (out_body, &p.body) {
+            {
+                let stream = out_body
+                    .write()
+                    .map_err(|()| ToolError::failed("no body stream"))?;
                 for chunk in body.as_bytes().chunks(4096) {
                     if stream.blocking_write_and_flush(chunk).is_err() {
                         break;
                     }
                 }
             }
+            let _ = OutgoingBody::finish(out_body, None);
         }
-        let _ = OutgoingBody::finish(out_body, None);
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(r))) => r,
             Some(Ok(Err(e))) => {
                 return Ok(Answer {
-                    error: Some(format!("{e:?}")),
+                    error: Some(code(&e)),
                     ..Answer::default()
                 });
             }
@@ -153,7 +165,7 @@ mod component {
                     Err(StreamError::Closed) => break,
                     Err(StreamError::LastOperationFailed(e)) => {
                         answer.body_error = Some(match http_error_code(&e) {
-                            Some(code) => format!("{code:?}"),
+                            Some(c) => code(&c),
                             None => e.to_debug_string(),
                         });
                         break;
