@@ -316,17 +316,17 @@ fn audit_tells_the_truth_about_each_bundled_plugin() {
         let process = listed
             .iter()
             .any(|i| i.starts_with("warden:plugin/process"));
+        let network = listed.iter().any(|i| i.starts_with("wasi:http/"));
         // fs, search and edit work on files themselves; exec and git only
-        // through the programs they run.
+        // through the programs they run; fetch only over wasi:http.
         let expected = match *name {
-            "exec" | "git" => (false, true),
-            _ => (true, false),
+            "exec" | "git" => (false, true, false),
+            "fetch" => (false, false, true),
+            _ => (true, false, false),
         };
-        assert_eq!((files, process), expected, "{name}: {listed:?}");
+        assert_eq!((files, process, network), expected, "{name}: {listed:?}");
         assert!(
-            !listed
-                .iter()
-                .any(|i| i.starts_with("wasi:sockets") || i.starts_with("wasi:http")),
+            !listed.iter().any(|i| i.starts_with("wasi:sockets")),
             "{name}"
         );
     }
