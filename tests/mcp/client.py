@@ -71,6 +71,42 @@ async def exercise(session, workspace):
     out["child_started"] = os.path.exists(marker)
     out["child_gone_after_cancel"] = gone
 
+    # A looping tool is stopped at its deadline (hostile's is 2 s) while
+    # other calls keep being answered.
+    spin = {}
+    reads_during_spin = []
+
+    async def run_spin():
+        r = await session.call_tool("hostile__spin", {})
+        spin["is_error"] = bool(r.is_error)
+        spin["text"] = text_of(r)
+        spin["done_at"] = anyio.current_time()
+
+    async def read_meanwhile():
+        await anyio.sleep(0.2)
+        for _ in range(10):
+            r = await session.call_tool("fs__read", {"path": "a.txt"})
+            reads_during_spin.append((not r.is_error, anyio.current_time()))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run_spin)
+        tg.start_soon(read_meanwhile)
+    out["spin"] = {"is_error": spin["is_error"], "text": spin["text"]}
+    out["reads_during_spin_ok"] = all(ok for ok, _ in reads_during_spin) and len(reads_during_spin) == 10
+    out["reads_finished_before_spin"] = all(t < spin["done_at"] for _, t in reads_during_spin)
+
+    # 100 calls at once: all answered (they queue for instance slots).
+    results = []
+
+    async def one(i):
+        r = await session.call_tool("fs__read", {"path": "a.txt"})
+        results.append(not r.is_error and '"content":"hi"' in text_of(r))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(100):
+            tg.start_soon(one, i)
+    out["concurrent_ok"] = sum(results)
+
     r = await session.call_tool("fs__read", {"path": "a.txt"})
     out["after"] = {"is_error": bool(r.is_error), "text": text_of(r)}
     return out

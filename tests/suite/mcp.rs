@@ -131,10 +131,36 @@ fn assert_report(v: &Value, ws: &Path) {
         v["child_gone_after_cancel"], true,
         "cancelling did not stop the child"
     );
+    assert_eq!(v["spin"]["is_error"], true, "{}", v["spin"]);
+    assert!(
+        v["spin"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("hostile.spin was stopped after its time limit of 2000 ms"),
+        "{}",
+        v["spin"]
+    );
+    assert_eq!(v["reads_during_spin_ok"], true);
+    assert_eq!(
+        v["reads_finished_before_spin"], true,
+        "calls waited for the looping one"
+    );
+    assert_eq!(v["concurrent_ok"], 100);
     assert_eq!(
         v["after"]["is_error"], false,
         "the server stopped answering"
     );
+}
+
+/// Peak resident memory of a process, from /proc.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024.0
 }
 
 #[test]
@@ -210,6 +236,9 @@ fn the_python_sdk_works_over_streamable_http_with_a_token() {
         &["http", fx.ws.to_str().unwrap(), &url, "s3cret-token"],
     );
     assert_report(&v, &fx.ws);
+    // 100 concurrent calls and a looping one later, memory stayed bounded.
+    let peak = peak_rss_mib(server.child.id());
+    assert!(peak < 96.0, "warden mcp --http peaked at {peak:.1} MiB");
 }
 
 #[test]
