@@ -66,8 +66,9 @@ enum PluginCommand {
         /// Path of the `.wasm` component.
         path: PathBuf,
         /// Grant only these: `file:PATH[:read|write]`, `env:NAME`,
-        /// `program:NAME[:PATTERN]` (repeatable). Without it, everything the
-        /// plugin requests except programs is granted once you agree.
+        /// `program:NAME[:PATTERN]`, `net:ORIGIN` (repeatable). Without it,
+        /// everything the plugin requests except programs and network is
+        /// granted once you agree.
         #[arg(long = "grant", value_name = "SPEC")]
         grants: Vec<String>,
         /// Do not ask; grant as requested (or as given by --grant).
@@ -93,7 +94,8 @@ enum PluginCommand {
     Grant {
         /// Plugin name.
         name: String,
-        /// `file:PATH[:read|write]`, `env:NAME` or `program:NAME[:PATTERN]`
+        /// `file:PATH[:read|write]`, `env:NAME`, `program:NAME[:PATTERN]` or
+        /// `net:ORIGIN` (`scheme://host[:port]`, e.g. `net:https://docs.rs`)
         /// (repeatable). A program is resolved on your PATH now, once.
         #[arg(long = "grant", value_name = "SPEC", required_unless_present_any = ["none", "requested"])]
         grants: Vec<String>,

@@ -11,11 +11,7 @@ use warden::runtime::Limits;
 pub fn requested(m: &Manifest) -> Vec<String> {
     let mut lines = Vec::new();
     for f in &m.files {
-        let why = f
-            .why
-            .as_deref()
-            .map(|w| format!(" — {}", escape(w)))
-            .unwrap_or_default();
+        let why = why(f.why.as_deref());
         lines.push(format!(
             "files  {} {}{why}",
             f.access,
@@ -26,11 +22,7 @@ pub fn requested(m: &Manifest) -> Vec<String> {
         lines.push(format!("env    {var}"));
     }
     for p in &m.programs {
-        let why = p
-            .why
-            .as_deref()
-            .map(|w| format!(" — {}", escape(w)))
-            .unwrap_or_default();
+        let why = why(p.why.as_deref());
         lines.push(format!(
             "run    {} {}{why}",
             escape(&p.program),
@@ -60,11 +52,7 @@ pub fn requested(m: &Manifest) -> Vec<String> {
         }
     }
     for n in &m.network {
-        let why = n
-            .why
-            .as_deref()
-            .map(|w| format!(" — {}", escape(w)))
-            .unwrap_or_default();
+        let why = why(n.why.as_deref());
         lines.push(format!("net    {}{why}", n.origin));
     }
     if lines.is_empty() {
@@ -78,6 +66,11 @@ pub fn requested(m: &Manifest) -> Vec<String> {
         l.output_bytes / 1024
     ));
     lines
+}
+
+/// ` — why`, escaped, when the author said why.
+fn why(why: Option<&str>) -> String {
+    why.map(|w| format!(" — {}", escape(w))).unwrap_or_default()
 }
 
 fn describe_path(p: &PathSpec) -> String {
