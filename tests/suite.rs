@@ -1,7 +1,9 @@
 mod cli;
 mod common;
 mod limits;
+mod llm;
 mod mcp;
 mod plugins;
 mod process;
+mod provider;
 mod sandbox;
