@@ -134,6 +134,7 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
 }
 
 /// A transcript read back.
+#[derive(Debug)]
 pub struct Loaded {
     pub header: Header,
     pub items: Vec<Item>,
