@@ -310,3 +310,94 @@ fn quote(arg: &str) -> String {
         format!("'{}'", escape(arg).replace('\'', "'\\''"))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Answers from a script and records what it was shown.
+    struct Scripted {
+        answers: Vec<Answer>,
+        shown: Vec<String>,
+    }
+
+    impl Asker for Scripted {
+        fn ask(&mut self, prompt: &str) -> Answer {
+            self.shown.push(prompt.to_string());
+            self.answers.remove(0)
+        }
+    }
+
+    fn exec() -> Tool {
+        Tool::new("exec", "run", Class::Process, 0)
+    }
+
+    #[test]
+    fn modes_decide_by_what_the_plugin_can_do() {
+        let ws = Path::new("/w");
+        let read = Tool::new("fs", "read", Class::Read, 0);
+        let input = json!({"cmd": ["make", "test"]});
+        for mode in [Mode::Ask, Mode::Auto, Mode::ReadOnly] {
+            let mut a = Approvals::new(mode, None, ws).unwrap();
+            assert_eq!(a.decide(&read, &json!({}), ws, None), Decision::Run { by: "read" });
+        }
+        let mut a = Approvals::new(Mode::Auto, None, ws).unwrap();
+        assert_eq!(a.decide(&exec(), &input, ws, None), Decision::Run { by: "auto" });
+        let mut a = Approvals::new(Mode::ReadOnly, None, ws).unwrap();
+        assert!(matches!(a.decide(&exec(), &input, ws, None), Decision::Deny { reason } if reason.contains("read-only mode")));
+        let mut a = Approvals::new(Mode::Ask, None, ws).unwrap();
+        assert!(matches!(a.decide(&exec(), &input, ws, None), Decision::Deny { reason } if reason.contains("no one can be asked")));
+    }
+
+    #[test]
+    fn always_remembers_the_exact_request_for_this_project_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ws, other) = (Path::new("/w/proj"), Path::new("/w/other"));
+        let make = json!({"cmd": ["make", "test"]});
+        let mut asker = Scripted {
+            answers: vec![Answer::No, Answer::Always, Answer::Yes],
+            shown: vec![],
+        };
+        let mut a = Approvals::new(Mode::Ask, Some(tmp.path()), ws).unwrap();
+        assert!(matches!(a.decide(&exec(), &make, ws, Some(&mut asker)), Decision::Deny { reason } if reason == "the user declined exec.run"));
+        assert_eq!(a.decide(&exec(), &make, ws, Some(&mut asker)), Decision::Run { by: "user" });
+        assert_eq!(a.decide(&exec(), &make, ws, Some(&mut asker)), Decision::Run { by: "remembered" });
+        // Another argv is another request.
+        let other_argv = json!({"cmd": ["make", "install"]});
+        assert_eq!(a.decide(&exec(), &other_argv, ws, Some(&mut asker)), Decision::Run { by: "user" });
+        assert_eq!(asker.shown.len(), 3);
+        // Remembered on disk for this project, not for another.
+        let mut again = Approvals::new(Mode::Ask, Some(tmp.path()), ws).unwrap();
+        assert_eq!(again.decide(&exec(), &make, ws, None), Decision::Run { by: "remembered" });
+        let mut elsewhere = Approvals::new(Mode::Ask, Some(tmp.path()), other).unwrap();
+        assert!(matches!(elsewhere.decide(&exec(), &make, other, None), Decision::Deny { .. }));
+    }
+
+    #[test]
+    fn the_prompt_shows_the_exact_argv_escaped_and_edits_as_a_diff() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = &tmp.path().join("ws");
+        std::fs::create_dir(ws).unwrap();
+        let argv = json!({"cmd": ["make", "x y", "\u{1b}[2Jclear", "a'b"], "env": {"CI": "1"}});
+        let text = preview(&exec(), &argv, ws, false);
+        assert_eq!(
+            text,
+            "exec wants to run exec.run\n  $ make 'x y' '\\u{1b}[2Jclear' 'a'\\''b'\n  with CI=1"
+        );
+        std::fs::write(ws.join("calc.sh"), "a\nold\nc\n").unwrap();
+        let edit = Tool::new("edit", "replace", Class::Write, 0);
+        let input = json!({"path": "calc.sh", "old": "old", "new": "new\u{202e}"});
+        let plain = preview(&edit, &input, ws, false);
+        assert!(plain.contains("\n-old\n+new\\u{202e}\n"), "{plain}");
+        let colored = preview(&edit, &input, ws, true);
+        assert!(colored.contains("\x1b[31m-old\x1b[0m"), "{colored}");
+        assert!(colored.contains("\x1b[32m+new\\u{202e}\x1b[0m"), "{colored}");
+        // A path out of the workspace is not read for the preview.
+        std::fs::write(tmp.path().join("outside"), "TOPSECRET\n").unwrap();
+        let write = Tool::new("edit", "write", Class::Write, 0);
+        let shown = preview(&write, &json!({"path": "../outside", "content": "x\n"}), ws, false);
+        assert!(shown.contains("+x") && !shown.contains("TOPSECRET"), "{shown}");
+    }
+}

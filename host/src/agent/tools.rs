@@ -56,6 +56,19 @@ pub struct Tool {
     index: usize,
 }
 
+impl Tool {
+    pub(crate) fn new(plugin: &str, tool: &str, class: Class, index: usize) -> Self {
+        Tool {
+            exposed: format!("{plugin}{SEPARATOR}{tool}"),
+            qualified: format!("{plugin}.{tool}"),
+            plugin: plugin.to_string(),
+            tool: tool.to_string(),
+            class,
+            index,
+        }
+    }
+}
+
 /// The result of a call, ready for the model.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -95,20 +108,12 @@ impl Toolbox {
                 ));
                 continue;
             }
-            let exposed = format!("{plugin}{SEPARATOR}{}", spec.name);
             self.defs.push(ToolDef {
-                name: exposed.clone(),
+                name: format!("{plugin}{SEPARATOR}{}", spec.name),
                 description: format!("[{plugin}] {}", spec.description),
                 parameters: spec.input_schema,
             });
-            self.tools.push(Tool {
-                exposed,
-                qualified: format!("{plugin}.{}", spec.name),
-                plugin: plugin.to_string(),
-                tool: spec.name,
-                class,
-                index,
-            });
+            self.tools.push(Tool::new(plugin, &spec.name, class, index));
         }
         notes
     }
