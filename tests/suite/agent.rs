@@ -583,3 +583,85 @@ fn sessions_are_recorded_and_resumed() {
     assert_eq!(r.code, 5);
     assert!(r.stderr.contains("is not a session id"), "{}", r.stderr);
 }
+
+#[test]
+fn ctrl_c_cancels_the_running_tool_call_and_ends_the_turn() {
+    use std::io::BufRead;
+    let m = Machine::new();
+    let server = Server::start(vec![Step::turn(Turn::call(
+        "exec__run",
+        json!({"cmd": ["make", "slow"]}),
+    ))]);
+    let root = m.root();
+    let base = server.base_url();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["exec", "wait", "--json", "--approval", "auto"])
+        .current_dir(&m.project)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", root.join("home"))
+        .env("XDG_CONFIG_HOME", root.join("config"))
+        .env("XDG_DATA_HOME", root.join("data"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        )
+        .env("OPENAI_BASE_URL", &base)
+        .env("WARDEN_MODEL", "m")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    for line in lines.by_ref() {
+        let ev: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let approved = ev["type"] == "tool_call_approved";
+        events.push(ev);
+        if approved {
+            break;
+        }
+    }
+    // Let the program start, then interrupt warden.
+    let started = std::time::Instant::now();
+    while !pgrep("sleep 31") && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(pgrep("sleep 31"), "the tool call is running");
+    let interrupted = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    for line in lines {
+        events.push(serde_json::from_str(&line.unwrap()).unwrap());
+    }
+    let status = child.wait().unwrap();
+    assert!(interrupted.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130));
+    let finished = of_type(&events, "tool_call_finished");
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0]["ok"], false);
+    assert!(
+        finished[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled by the user")
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "session_completed");
+    assert_eq!(last["reason"], "cancelled");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!pgrep("sleep 31"), "the program's process tree is gone");
+}
+
+fn pgrep(pattern: &str) -> bool {
+    let out = Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .unwrap();
+    !out.stdout.is_empty()
+}

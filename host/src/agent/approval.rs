@@ -341,14 +341,24 @@ mod tests {
         let input = json!({"cmd": ["make", "test"]});
         for mode in [Mode::Ask, Mode::Auto, Mode::ReadOnly] {
             let mut a = Approvals::new(mode, None, ws).unwrap();
-            assert_eq!(a.decide(&read, &json!({}), ws, None), Decision::Run { by: "read" });
+            assert_eq!(
+                a.decide(&read, &json!({}), ws, None),
+                Decision::Run { by: "read" }
+            );
         }
         let mut a = Approvals::new(Mode::Auto, None, ws).unwrap();
-        assert_eq!(a.decide(&exec(), &input, ws, None), Decision::Run { by: "auto" });
+        assert_eq!(
+            a.decide(&exec(), &input, ws, None),
+            Decision::Run { by: "auto" }
+        );
         let mut a = Approvals::new(Mode::ReadOnly, None, ws).unwrap();
-        assert!(matches!(a.decide(&exec(), &input, ws, None), Decision::Deny { reason } if reason.contains("read-only mode")));
+        assert!(
+            matches!(a.decide(&exec(), &input, ws, None), Decision::Deny { reason } if reason.contains("read-only mode"))
+        );
         let mut a = Approvals::new(Mode::Ask, None, ws).unwrap();
-        assert!(matches!(a.decide(&exec(), &input, ws, None), Decision::Deny { reason } if reason.contains("no one can be asked")));
+        assert!(
+            matches!(a.decide(&exec(), &input, ws, None), Decision::Deny { reason } if reason.contains("no one can be asked"))
+        );
     }
 
     #[test]
@@ -361,18 +371,35 @@ mod tests {
             shown: vec![],
         };
         let mut a = Approvals::new(Mode::Ask, Some(tmp.path()), ws).unwrap();
-        assert!(matches!(a.decide(&exec(), &make, ws, Some(&mut asker)), Decision::Deny { reason } if reason == "the user declined exec.run"));
-        assert_eq!(a.decide(&exec(), &make, ws, Some(&mut asker)), Decision::Run { by: "user" });
-        assert_eq!(a.decide(&exec(), &make, ws, Some(&mut asker)), Decision::Run { by: "remembered" });
+        assert!(
+            matches!(a.decide(&exec(), &make, ws, Some(&mut asker)), Decision::Deny { reason } if reason == "the user declined exec.run")
+        );
+        assert_eq!(
+            a.decide(&exec(), &make, ws, Some(&mut asker)),
+            Decision::Run { by: "user" }
+        );
+        assert_eq!(
+            a.decide(&exec(), &make, ws, Some(&mut asker)),
+            Decision::Run { by: "remembered" }
+        );
         // Another argv is another request.
         let other_argv = json!({"cmd": ["make", "install"]});
-        assert_eq!(a.decide(&exec(), &other_argv, ws, Some(&mut asker)), Decision::Run { by: "user" });
+        assert_eq!(
+            a.decide(&exec(), &other_argv, ws, Some(&mut asker)),
+            Decision::Run { by: "user" }
+        );
         assert_eq!(asker.shown.len(), 3);
         // Remembered on disk for this project, not for another.
         let mut again = Approvals::new(Mode::Ask, Some(tmp.path()), ws).unwrap();
-        assert_eq!(again.decide(&exec(), &make, ws, None), Decision::Run { by: "remembered" });
+        assert_eq!(
+            again.decide(&exec(), &make, ws, None),
+            Decision::Run { by: "remembered" }
+        );
         let mut elsewhere = Approvals::new(Mode::Ask, Some(tmp.path()), other).unwrap();
-        assert!(matches!(elsewhere.decide(&exec(), &make, other, None), Decision::Deny { .. }));
+        assert!(matches!(
+            elsewhere.decide(&exec(), &make, other, None),
+            Decision::Deny { .. }
+        ));
     }
 
     #[test]
@@ -393,11 +420,22 @@ mod tests {
         assert!(plain.contains("\n-old\n+new\\u{202e}\n"), "{plain}");
         let colored = preview(&edit, &input, ws, true);
         assert!(colored.contains("\x1b[31m-old\x1b[0m"), "{colored}");
-        assert!(colored.contains("\x1b[32m+new\\u{202e}\x1b[0m"), "{colored}");
+        assert!(
+            colored.contains("\x1b[32m+new\\u{202e}\x1b[0m"),
+            "{colored}"
+        );
         // A path out of the workspace is not read for the preview.
         std::fs::write(tmp.path().join("outside"), "TOPSECRET\n").unwrap();
         let write = Tool::new("edit", "write", Class::Write, 0);
-        let shown = preview(&write, &json!({"path": "../outside", "content": "x\n"}), ws, false);
-        assert!(shown.contains("+x") && !shown.contains("TOPSECRET"), "{shown}");
+        let shown = preview(
+            &write,
+            &json!({"path": "../outside", "content": "x\n"}),
+            ws,
+            false,
+        );
+        assert!(
+            shown.contains("+x") && !shown.contains("TOPSECRET"),
+            "{shown}"
+        );
     }
 }
