@@ -308,6 +308,7 @@ fn read_only_is_the_default_for_exec_and_runs_no_write_or_program() {
     let server = Server::start(fixing_model());
     let r = m.exec(&server, "chat", &[]);
     let events = r.events();
+    assert_eq!(events[0]["approval"], "read-only");
     let denied = of_type(&events, "tool_call_denied");
     assert!(!denied.is_empty(), "{}", r.stdout);
     assert!(

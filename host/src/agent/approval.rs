@@ -30,6 +30,17 @@ pub enum Mode {
     ReadOnly,
 }
 
+impl Mode {
+    /// The name as written on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Ask => "ask",
+            Mode::Auto => "auto",
+            Mode::ReadOnly => "read-only",
+        }
+    }
+}
+
 /// A person's answer to a prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {

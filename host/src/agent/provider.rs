@@ -53,6 +53,15 @@ impl Kind {
         }
     }
 
+    /// The name as written in config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Chat => "chat",
+            Kind::Responses => "responses",
+            Kind::Anthropic => "anthropic",
+        }
+    }
+
     fn path(self) -> &'static str {
         match self {
             Kind::Chat => "chat/completions",

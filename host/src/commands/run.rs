@@ -92,7 +92,7 @@ impl App {
         let mut approvals =
             Approvals::new(mode, Some(&dirs.config.join("approvals")), &ctx.workspace)
                 .map_err(anyhow::Error::msg)?;
-        let kind = format!("{:?}", endpoint.kind).to_lowercase();
+        let kind = endpoint.kind.name().to_string();
         let model = endpoint.model.clone();
         let provider = Provider::new(endpoint, Retry::default())?;
 
@@ -120,7 +120,7 @@ impl App {
             workspace: ctx.workspace.display().to_string(),
             provider: kind,
             model,
-            approval: format!("{mode:?}").to_lowercase(),
+            approval: mode.name().to_string(),
             tools: tools.tools().iter().map(|t| t.qualified.clone()).collect(),
         });
         let (cancel_tx, mut cancel) = watch::channel(false);
