@@ -1,9 +1,12 @@
+mod agent;
 mod cli;
 mod common;
 mod limits;
+mod llm;
 mod mcp;
 mod netserver;
 mod network;
 mod plugins;
 mod process;
+mod provider;
 mod sandbox;

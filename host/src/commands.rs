@@ -6,6 +6,8 @@ mod mcp;
 pub use mcp::serve_http;
 mod plugin;
 mod report;
+mod run;
+pub use run::AgentArgs;
 
 use anyhow::Context as _;
 use std::path::Path;

@@ -13,6 +13,8 @@ pub struct Dirs {
     pub data: PathBuf,
     /// Compiled components: `$XDG_CACHE_HOME/warden`.
     pub cache: PathBuf,
+    /// Session transcripts: `$XDG_STATE_HOME/warden`.
+    pub state: PathBuf,
     /// The user's home (`HOME`), given to child processes.
     pub home: Option<PathBuf>,
 }
@@ -31,13 +33,19 @@ impl Dirs {
             config: base("XDG_CONFIG_HOME", ".config")?.join("warden"),
             data: base("XDG_DATA_HOME", ".local/share")?.join("warden"),
             cache: base("XDG_CACHE_HOME", ".cache")?.join("warden"),
+            state: base("XDG_STATE_HOME", ".local/state")?.join("warden"),
             home: home.clone(),
         })
     }
 
     /// Directories no plugin may write unless granted by name.
     pub fn protected(&self) -> Vec<PathBuf> {
-        vec![self.config.clone(), self.data.clone(), self.cache.clone()]
+        vec![
+            self.config.clone(),
+            self.data.clone(),
+            self.cache.clone(),
+            self.state.clone(),
+        ]
     }
 }
 
@@ -60,6 +68,7 @@ mod tests {
         assert_eq!(d.config, Path::new("/home/u/.config/warden"));
         assert_eq!(d.data, Path::new("/home/u/.local/share/warden"));
         assert_eq!(d.cache, Path::new("/tmp/c/warden"));
+        assert_eq!(d.state, Path::new("/home/u/.local/state/warden"));
         assert!(Dirs::from_env(|_| None).is_none());
     }
 }

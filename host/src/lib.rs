@@ -12,6 +12,7 @@
 //! - [`runtime`]: engine, compile cache, linking and calls under limits;
 //! - [`registry`]: installed and bundled plugins on disk.
 
+pub mod agent;
 pub mod argv;
 pub mod bundled;
 pub mod component;

@@ -45,6 +45,36 @@ enum Command {
         #[arg(long, env = "WARDEN_MCP_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+    /// Work on a task with a model, through the granted tools only; asks
+    /// before anything that writes or runs a program.
+    Run {
+        /// What to do, e.g. "make the failing test pass".
+        task: String,
+        #[command(flatten)]
+        opts: AgentOpts,
+    },
+    /// Like run, without a person: read-only unless --approval auto; with
+    /// --json, one JSON event per line on stdout.
+    Exec {
+        task: String,
+        #[command(flatten)]
+        opts: AgentOpts,
+    },
+    /// List recorded agent sessions, newest first.
+    Sessions,
+    /// Continue a recorded session with a new instruction.
+    Resume {
+        /// The session id (see `warden sessions`).
+        id: String,
+        /// What to do next.
+        #[arg(default_value = "Continue.")]
+        task: String,
+        /// Run without a person, as `warden exec` does.
+        #[arg(long)]
+        exec: bool,
+        #[command(flatten)]
+        opts: AgentOpts,
+    },
     /// Run one tool under its plugin's grants and print the result.
     Call {
         /// `plugin.tool`, e.g. `fs.read`.
@@ -57,6 +87,44 @@ enum Command {
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
     },
+}
+
+/// How the agent reaches a model and how far it may go.
+#[derive(clap::Args)]
+struct AgentOpts {
+    /// The project the agent works on (plugins' relative grants refer to it).
+    #[arg(long, default_value = ".")]
+    workspace: PathBuf,
+    /// A profile from ~/.config/warden/config.toml (default: $WARDEN_PROFILE,
+    /// the file's default_profile, or the environment).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Use this model instead of the profile's.
+    #[arg(long)]
+    model: Option<String>,
+    /// Which tool calls run without asking: ask (default for run), auto
+    /// (everything inside the grants) or read-only (default for exec).
+    #[arg(long, value_enum)]
+    approval: Option<warden::agent::approval::Mode>,
+    /// Most requests to the model.
+    #[arg(long, default_value_t = warden::agent::turns::DEFAULT_MAX_TURNS)]
+    max_turns: u32,
+    /// Stop once this many tokens (input + output) were used.
+    #[arg(long)]
+    token_budget: Option<u64>,
+}
+
+impl From<AgentOpts> for commands::AgentArgs {
+    fn from(o: AgentOpts) -> Self {
+        commands::AgentArgs {
+            workspace: o.workspace,
+            profile: o.profile,
+            model: o.model,
+            approval: o.approval,
+            max_turns: o.max_turns,
+            token_budget: o.token_budget,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -192,6 +260,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input,
             workspace,
         } => app.call(&tool, &input, &workspace).await,
+        Command::Run { task, opts } => app.agent(&task, opts.into(), true, None).await,
+        Command::Exec { task, opts } => app.agent(&task, opts.into(), false, None).await,
+        Command::Sessions => app.sessions(),
+        Command::Resume {
+            id,
+            task,
+            exec,
+            opts,
+        } => app.agent(&task, opts.into(), !exec, Some(&id)).await,
         Command::Plugin(cmd) => match cmd {
             PluginCommand::Install { path, grants, yes } => app.install(&path, &grants, yes).await,
             PluginCommand::List => app.list().await,
