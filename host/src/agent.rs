@@ -17,6 +17,7 @@ pub mod config;
 pub mod event;
 pub mod instructions;
 pub mod provider;
+pub mod replay;
 pub mod session;
 pub mod sse;
 pub mod tools;

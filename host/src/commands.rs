@@ -2,6 +2,8 @@
 //! `--json`, one JSON document for scripts.
 
 mod call;
+mod demo;
+pub use demo::demo;
 mod mcp;
 pub use mcp::serve_http;
 mod plugin;
@@ -30,6 +32,11 @@ impl App {
     pub fn from_env(json: bool) -> anyhow::Result<Self> {
         let dirs = Dirs::from_env(|k| std::env::var_os(k))
             .context("cannot find warden's directories: set HOME (or XDG_CONFIG_HOME, XDG_DATA_HOME and XDG_CACHE_HOME)")?;
+        Self::with_dirs(json, dirs)
+    }
+
+    /// The engine, with warden's state in `dirs`.
+    pub fn with_dirs(json: bool, dirs: Dirs) -> anyhow::Result<Self> {
         // Child processes are confined by bubblewrap and Landlock, applied by
         // this same binary; if either is missing, programs are refused.
         let sandbox = std::env::current_exe()

@@ -75,6 +75,15 @@ enum Command {
         #[command(flatten)]
         opts: AgentOpts,
     },
+    /// Watch the agent fix a failing test in a small demo project, with a
+    /// built-in replay instead of a model (nothing to configure); your own
+    /// grants and sessions are not touched.
+    Demo {
+        /// Keep the project and the demo's state here (a new or empty
+        /// directory) instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Run one tool under its plugin's grants and print the result.
     Call {
         /// `plugin.tool`, e.g. `fs.read`.
@@ -238,9 +247,14 @@ fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The demo keeps its own state: it needs no App of the user's.
+    if let Command::Demo { dir } = &cli.command {
+        return commands::demo(cli.json, dir.clone()).await;
+    }
     let app = commands::App::from_env(cli.json)?;
     match cli.command {
         Command::Tools => app.tools().await,
+        Command::Demo { dir } => commands::demo(cli.json, dir).await,
         Command::Mcp {
             workspace,
             http: None,

@@ -877,3 +877,39 @@ fn install_refuses_raw_sockets_and_audit_shows_network_requests() {
         "{text}"
     );
 }
+
+#[test]
+fn the_demo_fixes_its_project_through_real_tools() {
+    let w = Warden::new();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("demo");
+    let r = w.run(&["demo", "--dir", root.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("built-in replay"), "{}", r.stderr);
+    assert!(r.stderr.contains("→ edit__replace"), "{}", r.stderr);
+    let project = root.join("project");
+    let calc = std::fs::read_to_string(project.join("calc.sh")).unwrap();
+    assert!(calc.contains("echo $(($1 + $2))"), "{calc}");
+    // The project's own test passes, run here, outside warden.
+    let test = Command::new("sh")
+        .arg("test.sh")
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(test.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&test.stdout),
+        "1 passed, 0 failed\n"
+    );
+    // The user's own grants were not touched.
+    assert!(
+        !w.home
+            .path()
+            .join("config/warden/grants/exec.toml")
+            .exists()
+    );
+    // A directory that is not empty is refused.
+    let r = w.run(&["demo", "--dir", root.to_str().unwrap()]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("is not empty"), "{}", r.stderr);
+}
