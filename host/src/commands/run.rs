@@ -114,6 +114,7 @@ impl App {
             json: self.json,
             transcript,
             streamed: false,
+            progress: None,
         };
         sink.event(&Event::SessionStarted {
             session: id.clone(),
@@ -151,6 +152,7 @@ impl App {
             },
         };
         let ended = agent.run(&mut items, &mut sink, &mut cancel).await;
+        sink.stop_progress();
         ctrl_c.abort();
         if !self.json {
             summary(&ended, &id);
@@ -211,11 +213,37 @@ struct Output {
     transcript: Transcript,
     /// Model text was streamed since the last newline.
     streamed: bool,
+    /// The live line on stderr while the model thinks or a tool runs (drawn
+    /// only when stderr is a terminal).
+    progress: Option<indicatif::ProgressBar>,
+}
+
+impl Output {
+    fn start_progress(&mut self, what: String) {
+        self.stop_progress();
+        if self.json || !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+            bar.set_style(style);
+        }
+        bar.set_message(what);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        self.progress = Some(bar);
+    }
+
+    fn stop_progress(&mut self) {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 impl Sink for Output {
     fn event(&mut self, event: &Event) {
         self.transcript.event(event);
+        self.stop_progress();
         if self.json {
             if let Ok(line) = serde_json::to_string(event) {
                 let mut out = std::io::stdout().lock();
@@ -256,8 +284,12 @@ impl Sink for Output {
                 let args: String = arguments.chars().take(200).collect();
                 eprintln!("→ {} {}", escape(tool), escape(&args));
             }
-            Event::ToolCallApproved { by, .. } if by == "user" || by == "remembered" => {
-                eprintln!("  approved ({by})");
+            Event::TurnStarted { .. } => self.start_progress("waiting for the model".into()),
+            Event::ToolCallApproved { by, tool, .. } => {
+                if by == "user" || by == "remembered" {
+                    eprintln!("  approved ({by})");
+                }
+                self.start_progress(format!("running {}", escape(tool)));
             }
             Event::ToolCallDenied { reason, .. } => eprintln!("  ✗ not run: {}", escape(reason)),
             Event::ToolCallFinished {
@@ -286,6 +318,7 @@ impl Sink for Output {
         if self.json {
             return;
         }
+        self.stop_progress();
         let safe: String = delta
             .split('\n')
             .map(|l| escape(l).replace("\\u{9}", "\t"))
