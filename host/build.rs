@@ -10,6 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Bundled plugins, in the order `warden plugin list` shows them; each is
+/// `plugins/<name>`.
+const BUNDLED: &[&str] = &["fs", "search", "edit", "exec", "git", "fetch"];
+
 /// Packages built as components: bundled plugins first, then test guests.
 const COMPONENTS: &[&str] = &[
     "fs",
@@ -84,6 +88,35 @@ fn main() {
         std::fs::copy(&from, out.join(&file))
             .unwrap_or_else(|e| panic!("cannot copy {}: {e}", from.display()));
     }
+    write_bundled_table(&root, &out);
+}
+
+/// `OUT_DIR/bundled.rs`: each bundled plugin's bytes, digest and manifest
+/// text, so warden neither hashes nor parses its own plugins at every start
+/// (which would also keep their pages resident). The manifest is the same
+/// `warden.toml` the plugin! macro embeds; `bundled.rs` tests that they
+/// agree with the component.
+fn write_bundled_table(root: &Path, out: &Path) {
+    use sha2::Digest;
+    let mut table = String::from(
+        "/// Every bundled plugin.
+pub const BUNDLED: &[Bundled] = &[
+",
+    );
+    for name in BUNDLED {
+        let wasm = out.join(format!("{name}.wasm"));
+        let bytes =
+            std::fs::read(&wasm).unwrap_or_else(|e| panic!("cannot read {}: {e}", wasm.display()));
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+        let manifest = root.join("plugins").join(name).join("warden.toml");
+        table.push_str(&format!(
+            "    Bundled {{\n        name: {name:?},\n        bytes: include_bytes!({wasm:?}),\n        digest: {digest:?},\n        manifest: include_str!({manifest:?}),\n    }},\n",
+            wasm = wasm.display().to_string(),
+            manifest = manifest.display().to_string(),
+        ));
+    }
+    table.push_str("];\n");
+    std::fs::write(out.join("bundled.rs"), table).expect("cannot write bundled.rs");
 }
 
 /// `<target>/wasm-components`, found from OUT_DIR

@@ -11,8 +11,8 @@ pub const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
 /// A component binary with its manifest and digest, not yet compiled.
 #[derive(Debug, Clone)]
 pub struct Package {
-    /// The raw component.
-    pub bytes: Vec<u8>,
+    /// The raw component (borrowed for a bundled plugin).
+    pub bytes: std::borrow::Cow<'static, [u8]>,
     /// `sha256:<hex>` of `bytes`; covers the embedded manifest.
     pub digest: String,
     /// The manifest from the component's custom section.
@@ -74,7 +74,25 @@ impl Package {
         Ok(Package {
             digest: digest(&bytes),
             manifest,
-            bytes,
+            bytes: bytes.into(),
+        })
+    }
+
+    /// A bundled plugin, from what `build.rs` recorded of it: no hashing or
+    /// parsing of the component itself.
+    pub fn bundled(b: &'static crate::bundled::Bundled) -> Result<Self> {
+        let origin = format!("bundled plugin {}", b.name);
+        let manifest = Manifest::parse(b.manifest, &origin)?;
+        if manifest.name != b.name {
+            return Err(Error::NotAComponent {
+                path: origin,
+                reason: format!("its manifest names it `{}`", manifest.name),
+            });
+        }
+        Ok(Package {
+            bytes: std::borrow::Cow::Borrowed(b.bytes),
+            digest: b.digest.to_string(),
+            manifest,
         })
     }
 

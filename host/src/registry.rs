@@ -96,7 +96,7 @@ impl Registry {
     pub fn names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = bundled::BUNDLED
             .iter()
-            .map(|(n, _)| n.to_string())
+            .map(|b| b.name.to_string())
             .collect();
         let dir = self.dirs.data.join("plugins");
         let mut installed = Vec::new();
@@ -146,9 +146,8 @@ impl Registry {
     /// The component of a plugin, checked against its recorded digest.
     pub fn package(&self, name: &str) -> Result<(Package, Source)> {
         Self::check_name(name)?;
-        if let Some(bytes) = bundled::get(name) {
-            let package = Package::from_bytes(bytes.to_vec(), &format!("bundled plugin {name}"))?;
-            return Ok((package, Source::Bundled));
+        if let Some(b) = bundled::find(name) {
+            return Ok((Package::bundled(b)?, Source::Bundled));
         }
         let record = self
             .record(name)?

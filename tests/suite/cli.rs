@@ -296,7 +296,7 @@ fn real_imports(bytes: &[u8]) -> Vec<String> {
 #[test]
 fn audit_tells_the_truth_about_each_bundled_plugin() {
     let w = Warden::new();
-    for (name, bytes) in warden::bundled::BUNDLED {
+    for warden::bundled::Bundled { name, bytes, .. } in warden::bundled::BUNDLED {
         let v = w.run(&["plugin", "audit", name, "--json"]).json();
         let listed: Vec<String> = v["imports"]
             .as_array()
