@@ -164,6 +164,29 @@ impl Policy {
         })
     }
 
+    /// The same rules with these roles (user → roles) instead of the
+    /// roles files', so examples can state the roles they assume.
+    pub fn with_roles(mut self, roles: &BTreeMap<String, Vec<String>>) -> Self {
+        for layer in &mut self.layers {
+            if let Layer::Loaded(l) = layer {
+                l.roles = roles.clone();
+            }
+        }
+        self
+    }
+
+    /// How many rules the organisation wrote, over all layers (warden's
+    /// base permit not counted).
+    pub fn rule_count(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| match l {
+                Layer::Loaded(l) => l.set.policies().count().saturating_sub(1),
+                Layer::Broken { .. } => 0,
+            })
+            .sum()
+    }
+
     /// Whether any organisation policy applies.
     pub fn is_active(&self) -> bool {
         !self.layers.is_empty()
