@@ -121,7 +121,9 @@ fn request(
         && path.is_empty()
     {
         let mut g = Grant::from_specs(&[format!("program:{program}")])?;
-        if g.resolve_programs(std::env::var_os("PATH").as_deref()).is_ok() {
+        if g.resolve_programs(std::env::var_os("PATH").as_deref())
+            .is_ok()
+        {
             *path = g
                 .programs
                 .first()
@@ -197,7 +199,10 @@ impl App {
                 policy = policy.with_roles(r);
             }
             for (i, e) in ex.examples.iter().enumerate() {
-                let name = e.name.clone().unwrap_or_else(|| format!("example {}", i + 1));
+                let name = e
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("example {}", i + 1));
                 let subject = Subject {
                     user: e.user.clone(),
                     plugin: e.plugin.clone(),
@@ -218,7 +223,10 @@ impl App {
                 results.push((name, want, d));
             }
         }
-        let failed = results.iter().filter(|(_, want, d)| *want != d.allowed).count();
+        let failed = results
+            .iter()
+            .filter(|(_, want, d)| *want != d.allowed)
+            .count();
         if self.json {
             self.print_json(&json!({
                 "policy": files,
@@ -272,11 +280,10 @@ impl App {
         let subject = Subject {
             user: args.user.clone().unwrap_or_else(|| self.user.clone()),
             plugin: args.plugin.clone(),
-            publisher: args.publisher.clone().or_else(|| {
-                known
-                    .as_ref()
-                    .and_then(|p| p.manifest.publisher.clone())
-            }),
+            publisher: args
+                .publisher
+                .clone()
+                .or_else(|| known.as_ref().and_then(|p| p.manifest.publisher.clone())),
             version: known
                 .as_ref()
                 .map(|p| p.manifest.version.clone())
@@ -330,7 +337,10 @@ impl App {
                 decided_by(&d)
             );
             for e in &d.errors {
-                println!("  rule failed to evaluate (counted as forbid): {}", escape(e));
+                println!(
+                    "  rule failed to evaluate (counted as forbid): {}",
+                    escape(e)
+                );
             }
         }
         Ok(if d.allowed {
