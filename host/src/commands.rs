@@ -87,15 +87,20 @@ impl App {
         let effective = grant::effective(&package.manifest, &granted, ctx);
         // The organisation's policy is asked again before every run, so a
         // policy tightened after a grant refuses the plugin from then on.
+        // A long-lived server (`warden mcp`) or agent session reads the
+        // policy files again before each call.
         let subject = Subject::new(&self.user, &package.manifest);
-        let prepared = self
-            .policy
-            .check_all(&org::for_call(&subject, &effective, &ctx.workspace))
-            .and_then(|()| {
-                loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
-                    std::env::var(k).ok()
-                })
-            });
+        let requests = org::for_call(&subject, &effective, &ctx.workspace);
+        let prepared = self.policy.check_all(&requests).and_then(|()| {
+            loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
+                std::env::var(k).ok()
+            })
+        });
+        let prepared = prepared.map(|p| {
+            p.with_gate(std::sync::Arc::new(move || {
+                Policy::from_env(|k| std::env::var_os(k)).check_all(&requests)
+            }))
+        });
         Ok((tools, prepared))
     }
 

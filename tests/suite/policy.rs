@@ -462,3 +462,143 @@ fn issue6_project_config_in_the_workspace_cannot_widen_anything() {
     );
     org.read_works("carol");
 }
+
+/// One `warden mcp` over stdio, spoken to line by line.
+struct Mcp {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    next_id: u64,
+}
+
+impl Mcp {
+    fn start(org: &Org) -> Self {
+        let h = org.dir.path();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["mcp", "--workspace", org.ws.to_str().unwrap()])
+            .current_dir(&org.ws)
+            .env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env(
+                "XDG_CACHE_HOME",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+            )
+            .env("USER", "alice")
+            .env("WARDEN_POLICY", org.policy())
+            .env_remove("WARDEN_ROLES")
+            .env_remove("WARDEN_MCP_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut mcp = Mcp {
+            child,
+            stdin,
+            stdout,
+            next_id: 1,
+        };
+        mcp.request(
+            "initialize",
+            serde_json::json!({
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "policy-test", "version": "0"}
+            }),
+        );
+        mcp.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        mcp
+    }
+
+    fn send(&mut self, v: Value) {
+        use std::io::Write as _;
+        writeln!(self.stdin, "{v}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        use std::io::BufRead as _;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        );
+        loop {
+            let mut line = String::new();
+            assert_ne!(
+                self.stdout.read_line(&mut line).unwrap(),
+                0,
+                "warden mcp exited"
+            );
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == serde_json::json!(id) {
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Call fs.read of a.txt: (is_error, text).
+    fn read(&mut self) -> (bool, String) {
+        let r = self.request(
+            "tools/call",
+            serde_json::json!({"name": "fs__read", "arguments": {"path": "a.txt"}}),
+        );
+        (
+            r["isError"].as_bool().unwrap_or(false),
+            r["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    }
+}
+
+impl Drop for Mcp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn issue6_a_running_mcp_server_asks_the_policy_again_on_every_call() {
+    let org = Org::new();
+    let mut mcp = Mcp::start(&org);
+    let (is_error, text) = mcp.read();
+    assert!(!is_error, "{text}");
+    assert!(text.contains("hello"), "{text}");
+
+    // Tightened while the server runs: the next call is refused.
+    org.write_policy(&format!(
+        "{EXAMPLE}\n@id(\"no-reads\")\nforbid (principal, action == Warden::Action::\"fs_read\", resource);\n"
+    ));
+    let (is_error, text) = mcp.read();
+    assert!(is_error, "{text}");
+    assert_eq!(
+        text,
+        format!(
+            "denied by organisation policy: plugin `fs` may not fs_read `{}` (rule `no-reads` in {}); the organisation's policy sits above warden's grants, so no grant can allow it: ask whoever manages that file",
+            org.ws.display(),
+            org.policy().display()
+        )
+    );
+
+    // Broken: refused too (fail closed); fixed: served again.
+    org.write_policy("forbid (");
+    let (is_error, text) = mcp.read();
+    assert!(is_error, "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "organisation policy {} is unusable",
+            org.policy().display()
+        )),
+        "{text}"
+    );
+    org.write_policy(EXAMPLE);
+    let (is_error, text) = mcp.read();
+    assert!(!is_error, "{text}");
+    assert!(text.contains("hello"), "{text}");
+}
