@@ -7,6 +7,7 @@ mod mcp;
 mod netserver;
 mod network;
 mod plugins;
+mod policy;
 mod process;
 mod provider;
 mod sandbox;

@@ -7,6 +7,8 @@ pub use demo::demo;
 mod mcp;
 pub use mcp::serve_http;
 mod plugin;
+mod policy;
+pub use policy::ExplainArgs;
 mod report;
 mod run;
 pub use run::AgentArgs;
@@ -17,6 +19,7 @@ use warden::component::Package;
 use warden::confine::Sandbox;
 use warden::dirs::Dirs;
 use warden::grant::{self, Context};
+use warden::policy::{self as org, Policy, Subject};
 use warden::registry::{Registry, Source};
 use warden::runtime::{Loaded, Prepared, Runtime, ToolSpec};
 
@@ -25,6 +28,10 @@ pub struct App {
     json: bool,
     rt: Runtime,
     registry: Registry,
+    /// The organisation's policy, above every grant.
+    policy: Policy,
+    /// Whom warden acts for, as the policy sees it.
+    user: String,
 }
 
 impl App {
@@ -47,6 +54,8 @@ impl App {
             json,
             rt,
             registry: Registry::new(dirs),
+            policy: Policy::from_env(|k| std::env::var_os(k)),
+            user: org::current_user(|k| std::env::var_os(k)),
         })
     }
 
@@ -83,8 +92,21 @@ impl App {
         let tools = self.registry.tools(name, &self.rt, &loaded).await?;
         let granted = self.registry.grant(name, &package, &source)?;
         let effective = grant::effective(&package.manifest, &granted, ctx);
-        let prepared = loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
-            std::env::var(k).ok()
+        // The organisation's policy is asked again before every run, so a
+        // policy tightened after a grant refuses the plugin from then on.
+        // A long-lived server (`warden mcp`) or agent session reads the
+        // policy files again before each call.
+        let subject = Subject::new(&self.user, &package.manifest);
+        let requests = org::for_call(&subject, &effective, &ctx.workspace);
+        let prepared = self.policy.check_all(&requests).and_then(|()| {
+            loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
+                std::env::var(k).ok()
+            })
+        });
+        let prepared = prepared.map(|p| {
+            p.with_gate(std::sync::Arc::new(move || {
+                Policy::from_env(|k| std::env::var_os(k)).check_all(&requests)
+            }))
         });
         Ok((tools, prepared))
     }

@@ -50,6 +50,28 @@ pub enum Error {
         hint: String,
     },
 
+    /// The organisation's policy forbids a capability.
+    #[error(
+        "denied by organisation policy: {subject} may not {action} `{resource}` (rule `{rule}` in {}); the organisation's policy sits above warden's grants, so no grant can allow it: ask whoever manages that file",
+        file.display()
+    )]
+    PolicyDenied {
+        subject: String,
+        action: &'static str,
+        resource: String,
+        rule: String,
+        file: PathBuf,
+    },
+
+    /// The organisation's policy cannot be used: warden refuses everything
+    /// it governs until it is fixed.
+    #[error(
+        "organisation policy {} is unusable, so warden refuses what it governs: {reason} (see `warden policy check {}`)",
+        file.display(),
+        file.display()
+    )]
+    Policy { file: PathBuf, reason: String },
+
     /// No plugin with this name is installed or bundled.
     #[error("no plugin named `{name}` (see `warden plugin list`)")]
     PluginNotFound { name: String },

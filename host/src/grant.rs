@@ -405,7 +405,7 @@ pub fn effective(manifest: &Manifest, grant: &Grant, ctx: &Context) -> Effective
 
 /// The origins both sides allow: a granted origin inside a requested one as
 /// granted, and a requested origin inside a broader grant as requested.
-fn effective_network(manifest: &Manifest, grant: &Grant) -> Vec<OriginGrant> {
+pub fn effective_network(manifest: &Manifest, grant: &Grant) -> Vec<OriginGrant> {
     let mut out: Vec<OriginGrant> = Vec::new();
     for g in &grant.network {
         if manifest.network.iter().any(|r| r.origin.covers(g)) {

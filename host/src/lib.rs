@@ -10,7 +10,8 @@
 //! - [`process`], [`argv`], [`confine`]: the process capability, its
 //!   argument rules and the OS confinement of children;
 //! - [`runtime`]: engine, compile cache, linking and calls under limits;
-//! - [`registry`]: installed and bundled plugins on disk.
+//! - [`registry`]: installed and bundled plugins on disk;
+//! - [`policy`]: the organisation's Cedar policy above every grant.
 
 pub mod agent;
 pub mod argv;
@@ -28,6 +29,7 @@ pub mod logcap;
 pub mod manifest;
 pub mod netpolicy;
 pub mod outgoing;
+pub mod policy;
 pub mod process;
 pub mod registry;
 pub mod runtime;

@@ -1,7 +1,8 @@
 //! The `warden` command line.
 //!
 //! Exit codes: 0 success; 1 the tool reported a failure; 2 bad usage or
-//! input; 3 denied (a capability was not granted); 4 the plugin was stopped
+//! input (also an unusable organisation policy); 3 denied (a capability was
+//! not granted, or the organisation's policy forbids it); 4 the plugin was stopped
 //! (time, memory or output limit, crash); 5 anything else.
 
 mod commands;
@@ -84,6 +85,9 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Check and explain the organisation's policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Run one tool under its plugin's grants and print the result.
     Call {
         /// `plugin.tool`, e.g. `fs.read`.
@@ -134,6 +138,25 @@ impl From<AgentOpts> for commands::AgentArgs {
             token_budget: o.token_budget,
         }
     }
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Parse and validate a policy (default: the policies in force) and
+    /// run example requests that must be allowed or denied.
+    Check {
+        /// A policy file (default: /etc/warden/policy.cedar and $WARDEN_POLICY).
+        file: Option<PathBuf>,
+        /// Its roles file (default: roles.toml beside it).
+        #[arg(long, requires = "file")]
+        roles: Option<PathBuf>,
+        /// A TOML file of `[[example]]` requests, each with `expect = "allow"`
+        /// or `"deny"` (see host/policies/example-requests.toml).
+        #[arg(long)]
+        examples: Option<PathBuf>,
+    },
+    /// Decide one request and name the rules that decided it.
+    Explain(commands::ExplainArgs),
 }
 
 #[derive(Subcommand)]
@@ -283,6 +306,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             exec,
             opts,
         } => app.agent(&task, opts.into(), !exec, Some(&id)).await,
+        Command::Policy(PolicyCommand::Check {
+            file,
+            roles,
+            examples,
+        }) => app.policy_check(file.as_deref(), roles.as_deref(), examples.as_deref()),
+        Command::Policy(PolicyCommand::Explain(args)) => app.policy_explain(&args),
         Command::Plugin(cmd) => match cmd {
             PluginCommand::Install { path, grants, yes } => app.install(&path, &grants, yes).await,
             PluginCommand::List => app.list().await,
@@ -302,7 +331,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Map an error to the documented exit code.
 fn exit_code(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<Error>() {
-        Some(Error::NotGranted { .. }) => 3,
+        Some(Error::NotGranted { .. } | Error::PolicyDenied { .. }) => 3,
         Some(
             Error::Timeout { .. }
             | Error::MemoryLimit { .. }
@@ -318,6 +347,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             | Error::UnknownImport { .. }
             | Error::PluginNotFound { .. }
             | Error::ToolNotFound { .. }
+            | Error::Policy { .. }
             | Error::Conflict(_),
         ) => 2,
         _ => 5,

@@ -667,9 +667,14 @@ impl Loaded {
             fs,
             process,
             env: env_values,
+            gate: None,
         })
     }
 }
+
+/// A check run before every call of a [`Prepared`] plugin, such as the
+/// organisation's policy, which may change while a server runs.
+pub type Gate = Arc<dyn Fn() -> Result<()> + Send + Sync>;
 
 fn validate_tools(plugin: &str, infos: Vec<ToolInfo>) -> Result<Vec<ToolSpec>> {
     let bad = |reason: String| Error::NotAComponent {
@@ -823,9 +828,16 @@ pub struct Prepared {
     process: ProcessState,
     net: Arc<NetPolicy>,
     env: Vec<(String, String)>,
+    gate: Option<Gate>,
 }
 
 impl Prepared {
+    /// Run `gate` first on every call; its error refuses the call.
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
     /// The grant the plugin runs under.
     pub fn effective(&self) -> &Effective {
         &self.effective
@@ -839,6 +851,9 @@ impl Prepared {
     /// Call `tool` with a JSON `input`.
     #[tracing::instrument(level = "debug", skip(self, input), fields(plugin = %self.name, input_bytes = input.len()))]
     pub async fn call(&self, tool: &str, input: &str) -> Result<CallOutput> {
+        if let Some(gate) = &self.gate {
+            gate()?;
+        }
         let qualified = format!("{}.{tool}", self.name);
         if input.len() > MAX_INPUT_BYTES {
             return Err(Error::InvalidInput {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use warden::component::Package;
 use warden::escape::escape;
 use warden::grant::{self, Grant};
+use warden::policy::{self as org, Capability, Subject};
 use warden::registry::Source;
 
 impl App {
@@ -31,6 +32,9 @@ impl App {
             g.resolve_programs(std::env::var_os("PATH").as_deref())?;
             g
         };
+        let subject = Subject::new(&self.user, m);
+        self.policy
+            .check_all(&org::for_grant(&subject, Capability::Install, m, &grant))?;
         if !self.json || !yes {
             eprintln!(
                 "plugin {} {} by {}",
@@ -158,6 +162,13 @@ impl App {
         let mut grant = grant;
         grant.check_within(&package.manifest)?;
         grant.resolve_programs(std::env::var_os("PATH").as_deref())?;
+        let subject = Subject::new(&self.user, &package.manifest);
+        self.policy.check_all(&org::for_grant(
+            &subject,
+            Capability::Grant,
+            &package.manifest,
+            &grant,
+        ))?;
         self.registry.set_grant(name, &grant)?;
         if self.json {
             self.print_json(&json!({"plugin": name, "grant": grant}))?;
