@@ -133,10 +133,10 @@ impl Approvals {
                 reason: format!(
                     "{} may {} and warden runs in read-only mode; the user can rerun with --approval ask or auto",
                     tool.qualified,
-                    if tool.class == Class::Write {
-                        "write files"
-                    } else {
-                        "run programs"
+                    match tool.class {
+                        Class::Write => "write files",
+                        Class::Network => "send network requests",
+                        _ => "run programs",
                     }
                 ),
             },
@@ -224,6 +224,9 @@ pub fn preview(tool: &Tool, input: &Value, workspace: &Path, color: bool) -> Str
             }
             s
         }),
+        ("fetch", "get") => input["url"]
+            .as_str()
+            .map(|u| format!("\n  GET {}", escape(u))),
         ("edit", "write") => edit_diff(workspace, input, color, |_| {
             input["content"].as_str().map(str::to_string)
         }),
@@ -369,6 +372,31 @@ mod tests {
         let mut a = Approvals::new(Mode::Ask, None, ws).unwrap();
         assert!(
             matches!(a.decide(&exec(), &input, ws, None), Decision::Deny { reason } if reason.contains("no one can be asked"))
+        );
+    }
+
+    #[test]
+    fn network_requests_are_not_reads() {
+        let ws = Path::new("/w");
+        let fetch = Tool::new("fetch", "get", Class::Network, 0);
+        let input = json!({"url": "https://docs.rs/?q=\u{1b}[2J"});
+        let mut a = Approvals::new(Mode::ReadOnly, None, ws).unwrap();
+        assert!(
+            matches!(a.decide(&fetch, &input, ws, None), Decision::Deny { reason } if reason.contains("may send network requests"))
+        );
+        let mut asker = Scripted {
+            answers: vec![Answer::Yes],
+            shown: vec![],
+        };
+        let mut a = Approvals::new(Mode::Ask, None, ws).unwrap();
+        assert_eq!(
+            a.decide(&fetch, &input, ws, Some(&mut asker)),
+            Decision::Run { by: "user" }
+        );
+        assert!(
+            asker.shown[0].contains("GET https://docs.rs/?q=\\u{1b}[2J"),
+            "{}",
+            asker.shown[0]
         );
     }
 

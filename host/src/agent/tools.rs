@@ -29,6 +29,9 @@ pub enum Class {
     Write,
     /// May run programs.
     Process,
+    /// May send requests to granted origins (what it sends can carry what
+    /// it read, so it is not a plain read).
+    Network,
 }
 
 impl Class {
@@ -36,6 +39,8 @@ impl Class {
         let e = prepared.effective();
         if !e.programs.is_empty() {
             Class::Process
+        } else if !e.network.is_empty() {
+            Class::Network
         } else if e.files.iter().any(|f| f.access == Access::Write) {
             Class::Write
         } else {
