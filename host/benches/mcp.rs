@@ -1,6 +1,10 @@
-//! `warden mcp` over stdio, measured as a client sees it, beside a native
-//! floor: a plain Rust JSON-RPC server in this same binary that answers the
-//! same requests by reading the file directly, with no sandbox at all.
+//! `warden mcp` over stdio, measured as a client sees it, beside two
+//! floors in this same binary that answer the same requests by reading the
+//! file directly, with no sandbox at all: a plain JSON-RPC loop (the pipe
+//! round trip and JSON), and the same tool served by rmcp on the runtime
+//! `warden mcp` uses (what the protocol library and scheduling add). The
+//! rest of warden's time is the sandboxed call itself (see the `calls`
+//! benchmark).
 //!
 //! Run: `cargo bench -p warden --bench mcp` (add `-- --calls N`). Reports:
 //! - start-up: process start to the answer of the first `tools/list`, with
@@ -138,6 +142,69 @@ fn measure(
     Ok((median, p99, startup_ms))
 }
 
+/// The rmcp floor: the same read as an rmcp tool on stdio, on the runtime
+/// `warden mcp` runs on (a worker pool, I/O polled after every task). Runs
+/// when this binary is started with `--rmcp-floor DIR`.
+fn rmcp_floor(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use rmcp::ServiceExt;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .event_interval(1)
+        .build()?;
+    rt.block_on(async {
+        let server = NativeRead {
+            dir: dir.to_path_buf(),
+        };
+        let running = server.serve(rmcp::transport::stdio_pipes()).await?;
+        running.waiting().await?;
+        Ok(())
+    })
+}
+
+#[derive(Clone)]
+struct NativeRead {
+    dir: std::path::PathBuf,
+}
+
+impl rmcp::ServerHandler for NativeRead {
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        rmcp::model::InitializeResult::new(
+            rmcp::model::ServerCapabilities::builder()
+                .enable_tools()
+                .build(),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, rmcp::ErrorData> {
+        let mut schema = serde_json::Map::new();
+        schema.insert("type".into(), json!("object"));
+        Ok(rmcp::model::ListToolsResult::with_all_items(vec![
+            rmcp::model::Tool::new("fs__read", "read a file", std::sync::Arc::new(schema)),
+        ]))
+    }
+
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        _context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let args = request.arguments.unwrap_or_default();
+        let path = args.get("path").and_then(Value::as_str).unwrap_or_default();
+        let content = std::fs::read_to_string(self.dir.join(path))
+            .map_err(|e| rmcp::ErrorData::internal_error(e.to_string(), None))?;
+        let text = json!({"path": path, "content": content}).to_string();
+        Ok(rmcp::model::CallToolResponse::Complete(
+            rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]),
+        ))
+    }
+}
+
 /// The floor: a native MCP-shaped stdio server doing the same read, no
 /// sandbox, no WebAssembly. Runs when this binary is started with
 /// `--native-floor DIR`.
@@ -181,6 +248,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(i) = args.iter().position(|a| a == "--native-floor") {
         return native_floor(Path::new(&args[i + 1]));
     }
+    if let Some(i) = args.iter().position(|a| a == "--rmcp-floor") {
+        return rmcp_floor(Path::new(&args[i + 1]));
+    }
     let calls: usize = args
         .iter()
         .skip_while(|a| *a != "--calls")
@@ -213,7 +283,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "MCP over stdio, {calls} sequential calls, {} cores",
         std::thread::available_parallelism()?.get()
     );
+    let me = std::env::current_exe()?;
+    let ws_for_rmcp = ws.clone();
+    let rmcp_floor = move || {
+        let mut cmd = Command::new(&me);
+        cmd.arg("--rmcp-floor").arg(&ws_for_rmcp);
+        cmd
+    };
     let (fm, fp, fs) = measure("native floor (no sandbox)", floor, calls)?;
+    measure("rmcp floor (no sandbox)", rmcp_floor, calls)?;
     let (wm, wp, wsu) = measure("warden mcp", warden, calls)?;
     println!(
         "warden / floor: median {:.1}x, p99 {:.1}x, start-up {:.1}x",
