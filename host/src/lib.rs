@@ -13,6 +13,7 @@
 //! - [`registry`]: installed and bundled plugins on disk.
 
 pub mod argv;
+pub mod audit;
 pub mod bundled;
 pub mod component;
 pub mod confine;
