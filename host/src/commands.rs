@@ -2,6 +2,8 @@
 //! `--json`, one JSON document for scripts.
 
 mod call;
+mod log;
+pub use log::Filter;
 mod mcp;
 pub use mcp::serve_http;
 mod plugin;

@@ -2,7 +2,9 @@
 //!
 //! Exit codes: 0 success; 1 the tool reported a failure; 2 bad usage or
 //! input; 3 denied (a capability was not granted); 4 the plugin was stopped
-//! (time, memory or output limit, crash); 5 anything else.
+//! (time, memory or output limit, crash); 5 anything else, including an
+//! action refused because the audit log could not record it; 6 `warden log
+//! verify` found the audit log altered.
 
 mod commands;
 
@@ -45,6 +47,25 @@ enum Command {
         #[arg(long, env = "WARDEN_MCP_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+    /// Show the audit log: every call, denial, install and grant change.
+    #[command(args_conflicts_with_subcommands = true)]
+    Log {
+        #[command(subcommand)]
+        verify: Option<LogCommand>,
+        /// Only records of this session.
+        #[arg(long)]
+        session: Option<String>,
+        /// Only records about this plugin.
+        #[arg(long)]
+        plugin: Option<String>,
+        /// Only `allow` or only `deny` decisions.
+        #[arg(long, value_parser = ["allow", "deny"])]
+        decision: Option<String>,
+        /// Only records since a time: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC)
+        /// or an age such as 30m, 2h, 7d.
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Run one tool under its plugin's grants and print the result.
     Call {
         /// `plugin.tool`, e.g. `fs.read`.
@@ -57,6 +78,13 @@ enum Command {
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Check every record's MAC, the chain and the anchored head; exit 6
+    /// if the log was edited, reordered, cut or replaced.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +195,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let server = app.mcp_server(&workspace).await?;
             commands::serve_http(server, addr, token).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Log {
+            verify: Some(LogCommand::Verify),
+            ..
+        } => app.log_verify(),
+        Command::Log {
+            verify: None,
+            session,
+            plugin,
+            decision,
+            since,
+        } => {
+            let since = since
+                .map(|s| warden::audit::time::parse_since(&s, std::time::SystemTime::now()))
+                .transpose()
+                .map_err(|e| {
+                    anyhow::anyhow!(Error::InvalidInput {
+                        tool: "warden log --since".into(),
+                        reason: e
+                    })
+                })?;
+            let decision = decision.map(|d| match d.as_str() {
+                "deny" => warden::audit::Decision::Deny,
+                _ => warden::audit::Decision::Allow,
+            });
+            app.log(&commands::Filter {
+                session,
+                plugin,
+                decision,
+                since,
+            })
         }
         Command::Call {
             tool,

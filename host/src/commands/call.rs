@@ -7,9 +7,10 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use warden::Error;
+use warden::audit::{Decision, Kind, Record};
 use warden::escape::escape;
 use warden::fsguard::Denial;
-use warden::runtime::{MAX_INPUT_BYTES, ToolFailure};
+use warden::runtime::{CallOutput, MAX_INPUT_BYTES, Prepared, ToolFailure};
 
 impl App {
     /// Run one tool and print its result.
@@ -35,7 +36,14 @@ impl App {
                 tool: tool.into(),
             });
         }
-        let prepared = prepared?;
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                self.record(refused_call(plugin, tool, &ctx.workspace, &e))?;
+                return Err(e.into());
+            }
+        };
+        self.record(allowed_call(plugin, tool, &ctx.workspace, &prepared, input))?;
         if !self.json {
             eprintln!("{qualified} in {} under:", ctx.workspace.display());
             for line in report::effective(prepared.effective()) {
@@ -49,7 +57,17 @@ impl App {
                 l.output_bytes / 1024
             );
         }
-        let out = prepared.call(tool, input).await?;
+        let out = match prepared.call(tool, input).await {
+            Ok(out) => out,
+            Err(e) => {
+                self.record(call_result(plugin, tool, Err(&e)))?;
+                return Err(e.into());
+            }
+        };
+        for d in &out.denials {
+            self.record(denial(plugin, tool, d))?;
+        }
+        self.record(call_result(plugin, tool, Ok(&out)))?;
         let denied =
             !out.denials.is_empty() || matches!(out.result, Err(ToolFailure::Denied { .. }));
         let code = match (&out.result, denied) {
@@ -214,5 +232,107 @@ fn print_result(value: &serde_json::Value) {
         println!("{safe}");
     } else {
         println!("{text}");
+    }
+}
+
+/// Bytes of a call's input kept in its audit record (the digest covers all).
+const AUDITED_INPUT_BYTES: usize = 1024;
+
+/// The record written before a call runs: who, what, and the grant it runs
+/// under.
+pub fn allowed_call(
+    plugin: &str,
+    tool: &str,
+    workspace: &Path,
+    prepared: &Prepared,
+    input: &str,
+) -> Record {
+    use sha2::Digest as _;
+    let mut shown = input.to_string();
+    if shown.len() > AUDITED_INPUT_BYTES {
+        let mut at = AUDITED_INPUT_BYTES;
+        while !shown.is_char_boundary(at) {
+            at -= 1;
+        }
+        shown.truncate(at);
+        shown.push_str("…(cut)");
+    }
+    Record {
+        kind: Kind::Call,
+        decision: Decision::Allow,
+        plugin: Some(plugin.into()),
+        tool: Some(tool.into()),
+        resource: Some(workspace.display().to_string()),
+        rule: report::effective(prepared.effective()),
+        detail: Some(json!({
+            "input": shown,
+            "input_bytes": input.len(),
+            "input_sha256": hex::encode(sha2::Sha256::digest(input.as_bytes())),
+        })),
+        ..Record::default()
+    }
+}
+
+/// The record of a call refused before it ran (its grant does not let it
+/// run in this workspace).
+pub fn refused_call(plugin: &str, tool: &str, workspace: &Path, e: &Error) -> Record {
+    let capability = match e {
+        Error::NotGranted { capability, .. } => Some(capability.to_string()),
+        _ => None,
+    };
+    Record {
+        kind: Kind::Call,
+        decision: Decision::Deny,
+        plugin: Some(plugin.into()),
+        tool: Some(tool.into()),
+        capability,
+        resource: Some(workspace.display().to_string()),
+        reason: Some(e.to_string()),
+        ..Record::default()
+    }
+}
+
+/// One capability use the host refused during a call.
+pub fn denial(plugin: &str, tool: &str, d: &Denial) -> Record {
+    Record {
+        kind: Kind::Denial,
+        decision: Decision::Deny,
+        plugin: Some(plugin.into()),
+        tool: Some(tool.into()),
+        capability: Some(d.capability.into()),
+        operation: Some(d.operation.into()),
+        resource: Some(d.resource.clone()),
+        reason: Some(d.reason.clone()),
+        allow: d.allow.clone(),
+        ..Record::default()
+    }
+}
+
+/// How a call ended.
+pub fn call_result(plugin: &str, tool: &str, out: Result<&CallOutput, &Error>) -> Record {
+    let (decision, outcome, reason) = match out {
+        Ok(o) => match &o.result {
+            Ok(_) if o.denials.is_empty() => (Decision::Allow, "ok", None),
+            Ok(_) => (Decision::Deny, "ok with denials", None),
+            Err(f @ ToolFailure::Denied { .. }) => {
+                (Decision::Deny, "denied", Some(describe_failure(f)))
+            }
+            Err(f) if !o.denials.is_empty() => (
+                Decision::Deny,
+                "failed after a denial",
+                Some(describe_failure(f)),
+            ),
+            Err(f) => (Decision::Allow, "failed", Some(describe_failure(f))),
+        },
+        Err(e) => (Decision::Allow, "stopped", Some(e.to_string())),
+    };
+    Record {
+        kind: Kind::Result,
+        decision,
+        plugin: Some(plugin.into()),
+        tool: Some(tool.into()),
+        outcome: Some(outcome.into()),
+        reason,
+        ..Record::default()
     }
 }

@@ -11,6 +11,7 @@
 //! discards its instance and kills any child process tree.
 
 use super::App;
+use super::call::{allowed_call, call_result, denial};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
@@ -35,6 +36,7 @@ const SEPARATOR: &str = "__";
 /// One exposed tool.
 struct Exposed {
     plugin: Arc<Prepared>,
+    plugin_name: String,
     tool: String,
     qualified: String,
 }
@@ -44,6 +46,8 @@ struct Exposed {
 pub struct WardenMcp {
     tools: Arc<Vec<Tool>>,
     index: Arc<HashMap<String, Exposed>>,
+    audit: warden::audit::Log,
+    workspace: Arc<std::path::PathBuf>,
 }
 
 impl App {
@@ -87,6 +91,7 @@ impl App {
                     exposed,
                     Exposed {
                         plugin: prepared.clone(),
+                        plugin_name: name.clone(),
                         tool: spec.name.clone(),
                         qualified: format!("{name}.{}", spec.name),
                     },
@@ -96,6 +101,8 @@ impl App {
         Ok(WardenMcp {
             tools: Arc::new(tools),
             index: Arc::new(index),
+            audit: self.audit_log()?,
+            workspace: Arc::new(ctx.workspace),
         })
     }
 
@@ -272,13 +279,44 @@ impl ServerHandler for WardenMcp {
             )));
         };
         let input = serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
-        let call = exposed.plugin.call(&exposed.tool, &input);
+        let (plugin, tool) = (exposed.plugin_name.as_str(), exposed.tool.as_str());
+        // Nothing runs, and no outcome is reported, that is not in the log.
+        let unrecorded = |e: warden::audit::Error| {
+            tool_error(format!(
+                "{}: refused: it could not be recorded in the audit log: {e}",
+                exposed.qualified
+            ))
+        };
+        let record = allowed_call(plugin, tool, &self.workspace, &exposed.plugin, &input);
+        if let Err(e) = self.audit.append(record) {
+            return Ok(unrecorded(e));
+        }
+        let call = exposed.plugin.call(tool, &input);
         let out = tokio::select! {
             out = call => out,
             () = context.ct.cancelled() => {
+                let stopped = warden::Error::Trap { tool: exposed.qualified.clone(), message: "cancelled by the client".into() };
+                if let Err(e) = self.audit.append(call_result(plugin, tool, Err(&stopped))) {
+                    return Ok(unrecorded(e));
+                }
                 return Err(ErrorData::internal_error(format!("{} was cancelled", exposed.qualified), None));
             }
         };
+        let recorded = match &out {
+            Ok(o) => o
+                .denials
+                .iter()
+                .map(|d| denial(plugin, tool, d))
+                .chain([call_result(plugin, tool, Ok(o))])
+                .try_for_each(|r| self.audit.append(r).map(drop)),
+            Err(e) => self
+                .audit
+                .append(call_result(plugin, tool, Err(e)))
+                .map(drop),
+        };
+        if let Err(e) = recorded {
+            return Ok(unrecorded(e));
+        }
         Ok(match out {
             Ok(out) => match &out.result {
                 Ok(serde_json::Value::String(text)) => CallToolResponse::Complete(

@@ -6,6 +6,7 @@ use serde_json::json;
 use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
+use warden::audit::{Decision, Kind, Record};
 use warden::component::Package;
 use warden::escape::escape;
 use warden::grant::{self, Grant};
@@ -52,7 +53,33 @@ impl App {
             report::block("tools", &tool_names);
             report::block("will grant", &grant_lines(&grant));
         }
-        if !yes && !confirm(&format!("Install `{}` with these grants? [y/N] ", m.name))? {
+        let approved = yes || confirm(&format!("Install `{}` with these grants? [y/N] ", m.name))?;
+        let installable =
+            warden::bundled::get(&m.name).is_none() && self.registry.record(&m.name)?.is_none();
+        if installable || !approved {
+            self.record(Record {
+                kind: Kind::Install,
+                decision: if approved {
+                    Decision::Allow
+                } else {
+                    Decision::Deny
+                },
+                plugin: Some(m.name.clone()),
+                resource: Some(path.display().to_string()),
+                rule: grant_lines(&grant),
+                approved_by: Some(
+                    match (yes, approved) {
+                        (true, _) => "--yes on the command line",
+                        (false, true) => "answered yes at the prompt",
+                        (false, false) => "declined at the prompt",
+                    }
+                    .into(),
+                ),
+                detail: Some(json!({"version": m.version, "digest": package.digest})),
+                ..Record::default()
+            })?;
+        }
+        if !approved {
             eprintln!("not installed: nothing was granted");
             return Ok(ExitCode::from(3));
         }
@@ -114,6 +141,16 @@ impl App {
 
     /// Remove a plugin.
     pub fn remove(&self, name: &str) -> anyhow::Result<ExitCode> {
+        if let Some(installed) = self.registry.record(name)? {
+            self.record(Record {
+                kind: Kind::Remove,
+                decision: Decision::Allow,
+                plugin: Some(name.into()),
+                approved_by: Some("`warden plugin remove` on the command line".into()),
+                detail: Some(json!({"version": installed.version, "digest": installed.digest})),
+                ..Record::default()
+            })?;
+        }
         self.registry.remove(name)?;
         if self.json {
             self.print_json(&json!({"removed": name}))?;
@@ -153,6 +190,18 @@ impl App {
         let mut grant = grant;
         grant.check_within(&package.manifest)?;
         grant.resolve_programs(std::env::var_os("PATH").as_deref())?;
+        self.record(Record {
+            kind: Kind::Grant,
+            decision: Decision::Allow,
+            plugin: Some(name.into()),
+            rule: grant_lines(&grant),
+            approved_by: Some("`warden plugin grant` on the command line".into()),
+            detail: Some(json!({
+                "before": grant_lines(&self.registry.grant(name, &package, &source)?),
+                "digest": package.digest,
+            })),
+            ..Record::default()
+        })?;
         self.registry.set_grant(name, &grant)?;
         if self.json {
             self.print_json(&json!({"plugin": name, "grant": grant}))?;
