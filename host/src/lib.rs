@@ -24,6 +24,7 @@ pub mod escape;
 pub mod fsguard;
 pub mod grant;
 pub mod imports;
+pub mod journal;
 pub mod logcap;
 pub mod manifest;
 pub mod netpolicy;
