@@ -8,6 +8,7 @@ mod mcp;
 pub use mcp::serve_http;
 mod plugin;
 mod report;
+mod undo;
 
 use anyhow::Context as _;
 use std::path::Path;

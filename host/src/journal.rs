@@ -40,6 +40,7 @@
 //! is still as the undone turns left it, and refuses (unless forced) when a
 //! later change would be lost.
 
+pub mod diff;
 mod restore;
 mod scan;
 
@@ -288,7 +289,27 @@ impl Journal {
     pub fn begin(&self, session: &str, turn: u64) -> Result<Turn> {
         check_session(session)?;
         let lock = self.lock()?;
-        let mut index = self.recover_locked()?;
+        let index = self.recover_locked()?;
+        self.begin_locked(lock, index, session, turn)
+    }
+
+    /// [`Journal::begin`] with the next free turn number of `session`,
+    /// chosen under the workspace lock (so concurrent callers never clash).
+    pub fn begin_next(&self, session: &str) -> Result<Turn> {
+        check_session(session)?;
+        let lock = self.lock()?;
+        let index = self.recover_locked()?;
+        let turn = self.next_turn(session)?;
+        self.begin_locked(lock, index, session, turn)
+    }
+
+    fn begin_locked(
+        &self,
+        lock: std::fs::File,
+        mut index: Index,
+        session: &str,
+        turn: u64,
+    ) -> Result<Turn> {
         if self.turn_path(session, turn).exists() {
             return Err(Error::Usage(format!(
                 "turn {turn} of session `{session}` was already recorded in this workspace"

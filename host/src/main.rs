@@ -77,6 +77,44 @@ enum Command {
         /// The workspace the plugin's relative grants refer to.
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
+        /// The session this call belongs to (default `cli`). A call that can
+        /// change files is captured as the session's next turn.
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// Undo the last captured turn in the workspace (any session).
+    Undo {
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Restore even if files changed after the turn (those changes are lost).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Undo a session's turns: all of them, or those after `--to TURN`.
+    Rollback {
+        /// The session (`cli` for plain `warden call`s).
+        session: String,
+        /// Keep turns up to and including this one.
+        #[arg(long, value_name = "TURN")]
+        to: Option<u64>,
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Restore even if files changed after those turns (those changes are lost).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show what a session's turns changed, as a diff.
+    Diff {
+        /// The session.
+        session: String,
+        /// Only this turn.
+        #[arg(long)]
+        turn: Option<u64>,
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Color the diff: auto (when printing to a terminal), always, never.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+        color: String,
     },
 }
 
@@ -231,7 +269,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tool,
             input,
             workspace,
-        } => app.call(&tool, &input, &workspace).await,
+            session,
+        } => {
+            app.call(&tool, &input, &workspace, session.as_deref())
+                .await
+        }
+        Command::Undo { workspace, force } => app.undo(&workspace, force),
+        Command::Rollback {
+            session,
+            to,
+            workspace,
+            force,
+        } => app.rollback(&session, to, &workspace, force),
+        Command::Diff {
+            session,
+            turn,
+            workspace,
+            color,
+        } => app.diff(&session, turn, &workspace, &color),
         Command::Plugin(cmd) => match cmd {
             PluginCommand::Install { path, grants, yes } => app.install(&path, &grants, yes).await,
             PluginCommand::List => app.list().await,

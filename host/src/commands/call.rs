@@ -10,6 +10,8 @@ use warden::Error;
 use warden::audit::{Decision, Kind, Record};
 use warden::escape::escape;
 use warden::fsguard::Denial;
+use warden::journal::Journal;
+use warden::manifest::Access;
 use warden::runtime::{CallOutput, MAX_INPUT_BYTES, Prepared, ToolFailure};
 
 impl App {
@@ -19,7 +21,10 @@ impl App {
         qualified: &str,
         input: &str,
         workspace: &Path,
+        session: Option<&str>,
     ) -> anyhow::Result<ExitCode> {
+        let session = session.unwrap_or(DEFAULT_SESSION);
+        warden::journal::check_session(session)?;
         let input = read_input(qualified, input)?;
         let input = input.as_str();
         let Some((plugin, tool)) = qualified.split_once('.') else {
@@ -39,11 +44,33 @@ impl App {
         let prepared = match prepared {
             Ok(p) => p,
             Err(e) => {
-                self.record(refused_call(plugin, tool, &ctx.workspace, &e))?;
+                let mut refused = refused_call(plugin, tool, &ctx.workspace, &e);
+                refused.session = Some(session.into());
+                self.record(refused)?;
                 return Err(e.into());
             }
         };
-        self.record(allowed_call(plugin, tool, &ctx.workspace, &prepared, input))?;
+        // A plugin that can change files (itself or through a program) runs
+        // as a captured turn, so `warden undo` can take its changes back.
+        let turn = if writes(&prepared) {
+            let journal = Journal::open(self.registry.dirs(), &ctx.workspace)?;
+            Some(journal.begin_next(session)?)
+        } else {
+            None
+        };
+        let turn_no = turn.as_ref().map(|t| t.id().1);
+        let stamp = |mut r: Record| {
+            r.session = Some(session.into());
+            r.turn = turn_no;
+            r
+        };
+        self.record(stamp(allowed_call(
+            plugin,
+            tool,
+            &ctx.workspace,
+            &prepared,
+            input,
+        )))?;
         if !self.json {
             eprintln!("{qualified} in {} under:", ctx.workspace.display());
             for line in report::effective(prepared.effective()) {
@@ -57,17 +84,35 @@ impl App {
                 l.output_bytes / 1024
             );
         }
-        let out = match prepared.call(tool, input).await {
-            Ok(out) => out,
-            Err(e) => {
-                self.record(call_result(plugin, tool, Err(&e)))?;
-                return Err(e.into());
-            }
-        };
-        for d in &out.denials {
-            self.record(denial(plugin, tool, d))?;
+        let out = prepared.call(tool, input).await;
+        // The turn is journaled before the result is reported. If that
+        // fails, the turn stays in progress on disk and the next journal
+        // operation in this workspace finishes it.
+        let captured = turn.map(|t| t.finish()).transpose();
+        let mut result = stamp(call_result(plugin, tool, out.as_ref()));
+        if let Ok(Some(t)) = &captured {
+            result.detail =
+                Some(json!({"changed": t.changes.iter().map(|c| &c.path).collect::<Vec<_>>()}));
         }
-        self.record(call_result(plugin, tool, Ok(&out)))?;
+        if let Ok(o) = &out {
+            for d in &o.denials {
+                self.record(stamp(denial(plugin, tool, d)))?;
+            }
+        }
+        self.record(result)?;
+        let captured = captured.map_err(|e| {
+            anyhow::anyhow!(
+                "{qualified} ran, but its file changes could not be journaled: {e}; the next `warden undo` in this workspace will capture them"
+            )
+        })?;
+        let out = out?;
+        if let (Some(t), false) = (&captured, self.json) {
+            eprintln!(
+                "turn {} of session {session}: {} path(s) changed (undo with `warden undo`)",
+                t.turn,
+                t.changes.len()
+            );
+        }
         let denied =
             !out.denials.is_empty() || matches!(out.result, Err(ToolFailure::Denied { .. }));
         let code = match (&out.result, denied) {
@@ -89,6 +134,9 @@ impl App {
                     "denials": out.denials,
                     "hints": hints,
                     "log": out.log,
+                    "session": session,
+                    "turn": captured.as_ref().map(|t| t.turn),
+                    "changed": captured.as_ref().map(|t| t.changes.iter().map(|c| &c.path).collect::<Vec<_>>()),
                 }))
                 .map(|()| code);
         }
@@ -233,6 +281,15 @@ fn print_result(value: &serde_json::Value) {
     } else {
         println!("{text}");
     }
+}
+
+/// The session of `warden call` without `--session`.
+pub const DEFAULT_SESSION: &str = "cli";
+
+/// Whether a call may change files: a writable file grant, or any program.
+fn writes(p: &Prepared) -> bool {
+    let e = p.effective();
+    e.files.iter().any(|f| f.access == Access::Write) || !e.programs.is_empty()
 }
 
 /// Bytes of a call's input kept in its audit record (the digest covers all).
