@@ -54,8 +54,13 @@ impl App {
             report::block("will grant", &grant_lines(&grant));
         }
         let approved = yes || confirm(&format!("Install `{}` with these grants? [y/N] ", m.name))?;
-        let installable =
-            warden::bundled::get(&m.name).is_none() && self.registry.record(&m.name)?.is_none();
+        // Record only an install that can happen (the registry refuses a
+        // bundled name or an installed one, below).
+        let installable = warden::bundled::get(&m.name).is_none()
+            && matches!(
+                self.registry.record(&m.name),
+                Err(warden::Error::PluginNotFound { .. })
+            );
         if installable || !approved {
             self.record(Record {
                 kind: Kind::Install,
@@ -141,7 +146,7 @@ impl App {
 
     /// Remove a plugin.
     pub fn remove(&self, name: &str) -> anyhow::Result<ExitCode> {
-        if let Some(installed) = self.registry.record(name)? {
+        if let Ok(Some(installed)) = self.registry.record(name) {
             self.record(Record {
                 kind: Kind::Remove,
                 decision: Decision::Allow,
