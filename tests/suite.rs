@@ -5,4 +5,5 @@ mod limits;
 mod mcp;
 mod plugins;
 mod process;
+mod rollback;
 mod sandbox;
