@@ -367,7 +367,7 @@ fn assert_detected(w: &Cli, fx: &Fixture, end: End, at: &str, what: &str) {
 /// What a forger who knows the format but not the key can do: edit
 /// record 3, then recompute `prev` and a plain SHA-256 `mac` for it and
 /// every later record.
-fn forge_from_record_3(l: &mut Vec<String>) {
+fn forge_from_record_3(l: &mut [String]) {
     use sha2::Digest;
     let mac_of = |line: &str| line[line.len() - 66..line.len() - 2].to_string();
     let mut prev = mac_of(&l[1]);
@@ -404,7 +404,7 @@ fn log_verify_detects_every_kind_of_tampering() {
     case(
         &w,
         &fx,
-        forge_from_record_3,
+        |l| forge_from_record_3(l),
         End::Broken,
         "record 3 (line 3)",
         mac_mismatch,
