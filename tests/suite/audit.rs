@@ -607,3 +607,75 @@ fn an_action_that_cannot_be_recorded_is_refused() {
     assert_eq!(std::fs::read_to_string(fx.ws.join("new.txt")).unwrap(), "x");
     w.ok(&["log", "verify"]);
 }
+
+/// Send JSON-RPC lines to `warden mcp` on stdio; the answer to the
+/// `tools/call` (id 2).
+fn mcp_call(w: &Cli, ws: &str, tool: &str, arguments: Value) -> Value {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = w
+        .command(&["mcp", "--workspace", ws])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let messages = [
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "audit-test", "version": "0"}}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments}}),
+    ];
+    for m in &messages {
+        writeln!(stdin, "{m}").unwrap();
+    }
+    let mut answer = Value::Null;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["id"] == 2 {
+            answer = v;
+            break;
+        }
+    }
+    drop(stdin);
+    child.wait().unwrap();
+    answer
+}
+
+#[test]
+fn mcp_calls_are_recorded_and_refused_when_they_cannot_be() {
+    let w = Cli::new();
+    let fx = Fixture::new();
+    let ws = fx.ws.to_str().unwrap();
+    let v = mcp_call(&w, ws, "fs__read", serde_json::json!({"path": "a.txt"}));
+    assert_eq!(v["result"]["isError"], false, "{v}");
+    let all = w.records(&["--plugin", "fs"]);
+    let kinds: Vec<&str> = all
+        .iter()
+        .filter_map(|e| e["record"]["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["call", "result"]);
+    assert_eq!(all[0]["record"]["rule"][0], format!("files  read {ws}"));
+    assert_eq!(all[1]["record"]["outcome"], "ok");
+
+    std::fs::remove_file(w.log_path()).unwrap();
+    std::fs::remove_file(w.data().join("audit.head")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", w.log_path()).unwrap();
+    let v = mcp_call(
+        &w,
+        ws,
+        "edit__write",
+        serde_json::json!({"path": "new.txt", "content": "x"}),
+    );
+    assert_eq!(v["result"]["isError"], true, "{v}");
+    let text = v["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "edit.write: refused: it could not be recorded in the audit log: cannot append to"
+        ),
+        "{text}"
+    );
+    assert!(!fx.ws.join("new.txt").exists());
+}
