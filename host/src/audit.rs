@@ -99,6 +99,9 @@ pub enum Kind {
     Denial,
     /// How a call ended.
     Result,
+    /// One capability use allowed during a call (a program run), recorded
+    /// before it starts.
+    Use,
     /// A plugin is being installed.
     Install,
     /// A plugin is being removed.

@@ -36,7 +36,12 @@ impl App {
         let sandbox = std::env::current_exe()
             .map_err(|e| format!("cannot locate warden's own binary: {e}"))
             .and_then(Sandbox::detect);
-        let rt = Runtime::new(Some(dirs.cache.join("compiled")))?.with_sandbox(sandbox);
+        let mut rt = Runtime::new(Some(dirs.cache.join("compiled")))?.with_sandbox(sandbox);
+        // Every call records itself before it runs, and fails if it cannot,
+        // so a log that cannot be opened here stops calls there.
+        if let Ok(log) = warden::audit::Log::open(&dirs) {
+            rt = rt.with_audit(log);
+        }
         Ok(App {
             json,
             rt,

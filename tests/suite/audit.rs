@@ -679,3 +679,72 @@ fn mcp_calls_are_recorded_and_refused_when_they_cannot_be() {
     );
     assert!(!fx.ws.join("new.txt").exists());
 }
+
+#[test]
+fn each_program_run_is_recorded_before_it_starts() {
+    let w = Cli::new();
+    let fx = Fixture::new();
+    let ws = fx.ws.to_str().unwrap();
+    w.install("spawner", &["file:.:write", "program:sh"]);
+    let input = serde_json::json!({"program": "sh", "args": ["-c", "echo ran > ran.txt"]});
+    w.ok(&[
+        "call",
+        "spawner.run",
+        "--workspace",
+        ws,
+        "--input",
+        &input.to_string(),
+    ]);
+    let denied = serde_json::json!({"program": "cat", "args": ["a.txt"]});
+    let r = w.run(&[
+        "call",
+        "spawner.run",
+        "--workspace",
+        ws,
+        "--input",
+        &denied.to_string(),
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let all = w.records(&["--plugin", "spawner"]);
+    let kinds: Vec<String> = all
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["record"]["kind"].as_str().unwrap(),
+                e["record"]["decision"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "install allow",
+            "call allow",
+            "use allow",
+            "result allow",
+            "call allow",
+            "denial deny",
+            "result deny"
+        ]
+    );
+    let run = &all[2]["record"];
+    assert_eq!(run["capability"], "process");
+    assert_eq!(run["operation"], "run");
+    assert_eq!(run["resource"], "sh -c echo ran > ran.txt");
+    assert!(
+        run["rule"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("program sh as /"),
+        "{run}"
+    );
+    assert_eq!(run["detail"]["cwd"], ws);
+    assert_eq!(all[5]["record"]["resource"], "cat a.txt");
+    assert_eq!(all[5]["record"]["allow"], "program:cat");
+    // The result says what the run changed in the workspace.
+    assert_eq!(
+        all[3]["record"]["detail"]["changed"],
+        serde_json::json!(["ran.txt"])
+    );
+}

@@ -127,6 +127,7 @@ fn describe_kind(r: &Record) -> String {
         Kind::Call => "the call",
         Kind::Denial => "recording the denial of",
         Kind::Result => "reporting the result of",
+        Kind::Use => "the capability use of",
         Kind::Install => "installing",
         Kind::Remove => "removing",
         Kind::Grant => "changing the grant of",
