@@ -610,7 +610,7 @@ fn an_action_that_cannot_be_recorded_is_refused() {
 
 /// Send JSON-RPC lines to `warden mcp` on stdio; the answer to the
 /// `tools/call` (id 2).
-fn mcp_call(w: &Cli, ws: &str, tool: &str, arguments: Value) -> Value {
+pub fn mcp_call(w: &Cli, ws: &str, tool: &str, arguments: Value) -> Value {
     use std::io::{BufRead, BufReader, Write};
     let mut child = w
         .command(&["mcp", "--workspace", ws])

@@ -371,3 +371,30 @@ fn reading_is_not_a_turn() {
     let r = w.run(&["undo", "--workspace", ws.s()]);
     assert!(r.stderr.contains("nothing to undo"), "{}", r.stderr);
 }
+
+#[test]
+fn mcp_calls_that_change_files_are_turns_of_the_mcp_session() {
+    let w = Cli::new();
+    let ws = workspace();
+    let v = super::audit::mcp_call(
+        &w,
+        ws.s(),
+        "edit__write",
+        serde_json::json!({"path": "a.txt", "content": "over MCP\n"}),
+    );
+    assert_eq!(v["result"]["isError"], false, "{v}");
+    assert_eq!(ws.read("a.txt"), b"over MCP\n");
+    let records = w.records(&["--session", "mcp"]);
+    assert_eq!(records[0]["record"]["turn"], 1);
+    assert_eq!(
+        records[1]["record"]["detail"]["changed"],
+        serde_json::json!(["a.txt"])
+    );
+    let r = w.ok(&["rollback", "mcp", "--workspace", ws.s()]);
+    assert!(
+        r.stderr.contains("undid turn mcp/1: restored 1 path(s)"),
+        "{}",
+        r.stderr
+    );
+    ws.assert_original();
+}

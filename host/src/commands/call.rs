@@ -287,7 +287,7 @@ fn print_result(value: &serde_json::Value) {
 pub const DEFAULT_SESSION: &str = "cli";
 
 /// Whether a call may change files: a writable file grant, or any program.
-fn writes(p: &Prepared) -> bool {
+pub fn writes(p: &Prepared) -> bool {
     let e = p.effective();
     e.files.iter().any(|f| f.access == Access::Write) || !e.programs.is_empty()
 }
