@@ -10,7 +10,9 @@
 //! - [`process`], [`argv`], [`confine`]: the process capability, its
 //!   argument rules and the OS confinement of children;
 //! - [`runtime`]: engine, compile cache, linking and calls under limits;
-//! - [`registry`]: installed and bundled plugins on disk.
+//! - [`registry`]: installed and bundled plugins on disk;
+//! - [`audit`]: the tamper-evident log of every decision;
+//! - [`journal`]: per-turn capture of file changes, and undo.
 
 pub mod argv;
 pub mod audit;
