@@ -33,8 +33,12 @@
 //! the action it describes. A crash between writing a record and moving the
 //! anchor leaves the log exactly one valid record ahead of the anchor; that
 //! is accepted and repaired by the next append.
+//!
+//! With `WARDEN_OTLP_ENDPOINT` set, each record is also sent, after it is
+//! written, to an OpenTelemetry collector ([`otlp`]).
 
 mod mac;
+pub mod otlp;
 pub mod time;
 
 use crate::dirs::Dirs;
@@ -255,6 +259,7 @@ pub struct Log {
     path: PathBuf,
     head: PathBuf,
     key_path: PathBuf,
+    export: Option<std::sync::Arc<otlp::Exporter>>,
 }
 
 impl Log {
@@ -274,7 +279,14 @@ impl Log {
             path: dir.join("audit.log"),
             head: dir.join("audit.head"),
             key_path: dir.join("audit.key"),
+            export: None,
         })
+    }
+
+    /// Also send each record, once written, to an OTLP collector.
+    pub fn with_export(mut self, export: Option<std::sync::Arc<otlp::Exporter>>) -> Self {
+        self.export = export;
+        self
     }
 
     /// The log file.
@@ -318,6 +330,10 @@ impl Log {
             seq: entry.seq,
             mac: entry.mac.clone(),
         })?;
+        drop(file); // unlock before the (slower) export
+        if let Some(export) = &self.export {
+            export.export(&entry);
+        }
         Ok(entry)
     }
 

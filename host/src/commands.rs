@@ -24,6 +24,8 @@ pub struct App {
     json: bool,
     rt: Runtime,
     registry: Registry,
+    /// Where audit records are also sent, when `WARDEN_OTLP_ENDPOINT` is set.
+    export: Option<std::sync::Arc<warden::audit::otlp::Exporter>>,
 }
 
 impl App {
@@ -36,16 +38,23 @@ impl App {
         let sandbox = std::env::current_exe()
             .map_err(|e| format!("cannot locate warden's own binary: {e}"))
             .and_then(Sandbox::detect);
+        let export = match std::env::var("WARDEN_OTLP_ENDPOINT") {
+            Ok(url) if !url.is_empty() => Some(std::sync::Arc::new(
+                warden::audit::otlp::Exporter::new(&url).map_err(anyhow::Error::msg)?,
+            )),
+            _ => None,
+        };
         let mut rt = Runtime::new(Some(dirs.cache.join("compiled")))?.with_sandbox(sandbox);
         // Every call records itself before it runs, and fails if it cannot,
         // so a log that cannot be opened here stops calls there.
         if let Ok(log) = warden::audit::Log::open(&dirs) {
-            rt = rt.with_audit(log);
+            rt = rt.with_audit(log.with_export(export.clone()));
         }
         Ok(App {
             json,
             rt,
             registry: Registry::new(dirs),
+            export,
         })
     }
 

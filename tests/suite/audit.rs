@@ -748,3 +748,180 @@ fn each_program_run_is_recorded_before_it_starts() {
         serde_json::json!(["ran.txt"])
     );
 }
+
+/// A stand-in OTLP/HTTP collector on 127.0.0.1: answers 200 to every POST
+/// and hands over each request's head and body.
+fn collector() -> (u16, std::sync::mpsc::Receiver<(String, Value)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap();
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                .unwrap();
+            let _ = tx.send((head, serde_json::from_slice(&body).unwrap()));
+        }
+    });
+    (port, rx)
+}
+
+/// The attributes of an exported OTLP/JSON log record, by key.
+fn attributes(request: &Value) -> std::collections::BTreeMap<String, Value> {
+    let record = &request["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+    record["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let v = &a["value"];
+            let value = v
+                .get("stringValue")
+                .or_else(|| v.get("intValue"))
+                .cloned()
+                .unwrap();
+            (a["key"].as_str().unwrap().to_string(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn records_are_exported_to_an_otlp_collector() {
+    let w = Cli::new();
+    let fx = Fixture::new();
+    let ws = fx.ws.to_str().unwrap();
+    let (port, requests) = collector();
+    let r: Ran = w
+        .command(&[
+            "call",
+            "hostile.write",
+            "--workspace",
+            ws,
+            "--input",
+            &write_input(".git/config", "x"),
+        ])
+        .env("WARDEN_OTLP_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 2, "hostile is not installed yet: {}", r.stderr);
+    w.install("hostile", &[]);
+    let r: Ran = w
+        .command(&[
+            "call",
+            "hostile.write",
+            "--workspace",
+            ws,
+            "--input",
+            &write_input(".git/config", "x"),
+        ])
+        .env("WARDEN_OTLP_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let got: Vec<(String, Value)> = (0..3)
+        .map(|_| {
+            requests
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap()
+        })
+        .collect();
+    let local = w.records(&[]);
+    assert_eq!(local.len(), 4, "install, call, denial, result");
+    for ((head, body), entry) in got.iter().zip(&local[1..]) {
+        assert!(head.starts_with("POST /v1/logs HTTP/1.1\r\n"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        let a = attributes(body);
+        assert_eq!(a["warden.seq"], entry["seq"].to_string(), "{body}");
+        assert_eq!(a["warden.mac"], entry["mac"], "{body}");
+        assert_eq!(a["warden.kind"], entry["record"]["kind"]);
+        assert_eq!(a["warden.plugin"], "hostile");
+        let resource = body["resourceLogs"][0]["resource"]["attributes"]
+            .as_array()
+            .unwrap();
+        let service = resource
+            .iter()
+            .find(|a| a["key"] == "service.name")
+            .unwrap();
+        assert_eq!(service["value"]["stringValue"], "warden");
+    }
+    let denial = attributes(&got[1].1);
+    assert_eq!(denial["warden.decision"], "deny");
+    assert_eq!(denial["warden.allow"], "file:.git:write");
+    assert_eq!(denial["warden.resource"], format!("{ws}/.git/config"));
+    assert_eq!(
+        got[1].1["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["severityText"],
+        "WARN"
+    );
+
+    // A collector that is down refuses nothing: the local log is the record.
+    drop(requests);
+    let r: Ran = w
+        .command(&[
+            "call",
+            "fs.read",
+            "--workspace",
+            ws,
+            "--input",
+            r#"{"path":"a.txt"}"#,
+        ])
+        .env("WARDEN_OTLP_ENDPOINT", "http://127.0.0.1:9")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("audit record 5 was not exported to http://127.0.0.1:9: Connection refused"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.records(&[]).len(), 6);
+    let r: Ran = w
+        .command(&[
+            "call",
+            "fs.read",
+            "--workspace",
+            ws,
+            "--input",
+            r#"{"path":"a.txt"}"#,
+        ])
+        .env("WARDEN_OTLP_ENDPOINT", "https://collector.example")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 5);
+    assert!(
+        r.stderr
+            .contains("WARDEN_OTLP_ENDPOINT `https://collector.example` is not usable"),
+        "{}",
+        r.stderr
+    );
+}

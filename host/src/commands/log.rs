@@ -37,7 +37,7 @@ impl Filter {
 impl App {
     /// The audit log of this installation.
     pub fn audit_log(&self) -> anyhow::Result<audit::Log> {
-        Ok(audit::Log::open(self.registry.dirs())?)
+        Ok(audit::Log::open(self.registry.dirs())?.with_export(self.export.clone()))
     }
 
     /// Append `record` before the action it describes; an error means the
