@@ -33,10 +33,12 @@
 //! came into view (their status-change time predates the turn) are not
 //! counted as created. Names that are not UTF-8 are skipped with a warning.
 //!
-//! Restoring ([`Journal::undo`]) works through a directory handle on the
-//! workspace (cap-std), so no path, however its directories were swapped
-//! for symlinks since, resolves outside the workspace; such a path fails
-//! and is reported. Before writing anything, undo checks that every path
+//! Restoring ([`Journal::undo`]) works through directory handles: from a
+//! handle on the workspace (cap-std), each directory on a path is opened
+//! with `O_NOFOLLOW`, and the last component is replaced by rename, never
+//! followed. A directory swapped for a symlink since the turn — to a place
+//! outside the workspace, or to `.git` inside it — makes that path fail
+//! (and be reported) instead of redirecting the write. Before writing anything, undo checks that every path
 //! is still as the undone turns left it, and refuses (unless forced) when a
 //! later change would be lost.
 

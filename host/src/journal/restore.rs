@@ -46,8 +46,8 @@ impl Plan {
         out
     }
 
-    /// Restore every path. Failures (a path that now leads outside the
-    /// workspace, a directory that is not empty) are collected, the rest
+    /// Restore every path. Failures (a directory on the way replaced by a
+    /// symlink, a directory that is not empty) are collected, the rest
     /// restored.
     pub fn apply(&self, root: &Dir, store: &Store) -> Result<Vec<String>> {
         let mut failed = Vec::new();
@@ -64,52 +64,33 @@ impl Plan {
                 (Some(State::Dir { .. }), Some(State::Dir { .. }))
             );
             if now.is_some() && !keep && now != *target {
-                let r = match now {
-                    Some(State::Dir { .. }) => root.remove_dir(path),
-                    _ => root.remove_file(path),
-                };
-                if target.is_none() {
+                let r = parent(root, path).and_then(|(dir, name)| match now {
+                    Some(State::Dir { .. }) => dir.remove_dir(name),
+                    _ => dir.remove_file(name),
+                });
+                if target.is_none() || r.is_err() {
                     note(path, r);
-                } else if let Err(e) = r {
-                    note(path, Err(e));
                 }
             }
         }
         // Then directories, shallowest first, then files and links.
         for (path, (_, target)) in &self.paths {
             if let Some(State::Dir { mode }) = target {
-                let r = match root.symlink_metadata(path) {
-                    Ok(m) if m.is_dir() => Ok(()),
-                    _ => root.create_dir(path),
-                }
-                .and_then(|()| {
-                    root.set_permissions(
-                        path,
-                        Permissions::from_std(std::fs::Permissions::from_mode(*mode)),
-                    )
-                });
-                note(path, r);
+                note(path, put_dir(root, path, *mode));
             }
         }
         for (path, (_, target)) in &self.paths {
             let r = match target {
-                Some(State::File { sha256, mode }) => {
-                    if current(root, path) == *target {
-                        Ok(())
-                    } else {
-                        match store.get(sha256) {
-                            Ok(bytes) => put_file(root, path, &bytes, *mode),
-                            Err(e) => Err(std::io::Error::other(e.to_string())),
-                        }
-                    }
+                Some(State::File { .. } | State::Symlink { .. })
+                    if current(root, path) == *target =>
+                {
+                    Ok(())
                 }
-                Some(State::Symlink { target: to }) => {
-                    if current(root, path) == *target {
-                        Ok(())
-                    } else {
-                        put_link(root, path, to)
-                    }
-                }
+                Some(State::File { sha256, mode }) => match store.get(sha256) {
+                    Ok(bytes) => put_file(root, path, &bytes, *mode),
+                    Err(e) => Err(std::io::Error::other(e.to_string())),
+                },
+                Some(State::Symlink { target: to }) => put_link(root, path, to),
                 _ => continue,
             };
             note(path, r);
@@ -125,20 +106,53 @@ impl Plan {
     }
 }
 
-/// What `path` holds now, looked at without following a symlink at it.
+/// The directory holding `path`, opened one component at a time without
+/// following any symlink (so neither a link out of the workspace nor one to
+/// `.git` inside it is a way in), and the last component.
+fn parent<'a>(root: &Dir, path: &'a str) -> std::io::Result<(Dir, &'a str)> {
+    use rustix::fs::{Mode, OFlags};
+    let mut parts: Vec<&str> = path.split('/').collect();
+    let name = parts.pop().unwrap_or_default();
+    let plain = |c: &&str| !c.is_empty() && *c != "." && *c != "..";
+    if !parts.iter().chain([&name]).all(plain) || path.split('/').next() == Some(".git") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a path warden restores (empty, `.`, `..` or `.git` components)",
+        ));
+    }
+    let mut dir = root.try_clone()?;
+    for (i, comp) in parts.iter().enumerate() {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&dir, *comp, flags, Mode::empty()).map_err(|e| {
+            if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR {
+                std::io::Error::other(format!(
+                    "{} is no longer a directory (a symlink or file is in its place); not following it",
+                    parts[..=i].join("/")
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        dir = Dir::from_std_file(std::fs::File::from(fd));
+    }
+    Ok((dir, name))
+}
+
+/// What `path` holds now, looked at without following any symlink.
 fn current(root: &Dir, path: &str) -> Option<State> {
-    let m = root.symlink_metadata(path).ok()?;
+    let (dir, name) = parent(root, path).ok()?;
+    let m = dir.symlink_metadata(name).ok()?;
     let mode = cap_std::fs::MetadataExt::mode(&m) & 0o7777;
     if m.is_dir() {
         Some(State::Dir { mode })
     } else if m.is_symlink() {
-        let to = root.read_link_contents(path).ok()?;
+        let to = dir.read_link_contents(name).ok()?;
         Some(State::Symlink {
             target: to.to_string_lossy().into_owned(),
         })
     } else if m.is_file() {
-        let mut f = root
-            .open_with(path, OpenOptions::new().read(true).custom_flags(NOFOLLOW))
+        let mut f = dir
+            .open_with(name, OpenOptions::new().read(true).custom_flags(NOFOLLOW))
             .ok()?;
         let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
@@ -158,23 +172,31 @@ fn current(root: &Dir, path: &str) -> Option<State> {
     }
 }
 
-fn temp_beside(path: &str) -> String {
-    let (dir, _) = path.rsplit_once('/').unwrap_or(("", path));
-    let name = format!(".warden-restore.{}", std::process::id());
-    if dir.is_empty() {
-        name
-    } else {
-        format!("{dir}/{name}")
+fn temp_name() -> String {
+    format!(".warden-restore.{}", std::process::id())
+}
+
+fn put_dir(root: &Dir, path: &str, mode: u32) -> std::io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let (dir, name) = parent(root, path)?;
+    match dir.symlink_metadata(name) {
+        Ok(m) if m.is_dir() => {}
+        _ => dir.create_dir(name)?,
     }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(&dir, name, flags, Mode::empty())?;
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+    Ok(())
 }
 
 /// Write a file beside `path` and rename it over: a symlink at `path` is
 /// replaced, never followed.
 fn put_file(root: &Dir, path: &str, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write as _;
-    let tmp = temp_beside(path);
-    let _ = root.remove_file(&tmp);
-    let mut f = root.open_with(
+    let (dir, name) = parent(root, path)?;
+    let tmp = temp_name();
+    let _ = dir.remove_file(&tmp);
+    let mut f = dir.open_with(
         &tmp,
         OpenOptions::new()
             .write(true)
@@ -185,12 +207,13 @@ fn put_file(root: &Dir, path: &str, bytes: &[u8], mode: u32) -> std::io::Result<
     f.set_permissions(Permissions::from_std(std::fs::Permissions::from_mode(mode)))?;
     f.sync_all()?;
     drop(f);
-    root.rename(&tmp, root, path)
+    dir.rename(&tmp, &dir, name)
 }
 
 fn put_link(root: &Dir, path: &str, to: &str) -> std::io::Result<()> {
-    let tmp = temp_beside(path);
-    let _ = root.remove_file(&tmp);
-    root.symlink_contents(to, &tmp)?;
-    root.rename(&tmp, root, path)
+    let (dir, name) = parent(root, path)?;
+    let tmp = temp_name();
+    let _ = dir.remove_file(&tmp);
+    dir.symlink_contents(to, &tmp)?;
+    dir.rename(&tmp, &dir, name)
 }

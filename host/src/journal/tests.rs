@@ -201,7 +201,12 @@ fn a_directory_swapped_for_a_symlink_is_not_written_through() {
     std::os::unix::fs::symlink(&f.outside, f.ws.join("src")).unwrap();
     match f.j.undo(std::slice::from_ref(&rec), true) {
         Err(Error::Partial { failed, .. }) => {
-            assert_eq!(failed, ["src/a.rs: a path led outside of the filesystem"]);
+            assert_eq!(
+                failed,
+                [
+                    "src/a.rs: src is no longer a directory (a symlink or file is in its place); not following it"
+                ]
+            );
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -239,4 +244,36 @@ fn bad_session_names_are_refused() {
         assert!(matches!(check_session(bad), Err(Error::Usage(_))), "{bad}");
     }
     check_session("cli-2026.11_a").unwrap();
+}
+
+#[test]
+fn a_symlink_to_git_inside_the_workspace_is_not_restored_through() {
+    // A plugin cannot write .git, but it can leave `hooks -> .git` behind
+    // and hope an undo writes a file's old content through it.
+    let f = fx();
+    std::fs::create_dir_all(f.ws.join("hooks")).unwrap();
+    std::fs::write(f.ws.join("hooks/pre-commit"), "#!/bin/sh\necho old\n").unwrap();
+    let t = f.j.begin("s", 1).unwrap();
+    std::fs::write(f.ws.join("hooks/pre-commit"), "new").unwrap();
+    let rec = t.finish().unwrap();
+    std::fs::rename(f.ws.join("hooks"), f.ws.join("hooks.old")).unwrap();
+    std::os::unix::fs::symlink(".git", f.ws.join("hooks")).unwrap();
+    match f.j.undo(std::slice::from_ref(&rec), false) {
+        Err(Error::Conflict(paths)) => assert_eq!(paths, ["hooks/pre-commit"]),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    match f.j.undo(&[rec], true) {
+        Err(Error::Partial { failed, restored }) => {
+            assert_eq!(restored, 0);
+            assert_eq!(
+                failed,
+                [
+                    "hooks/pre-commit: hooks is no longer a directory (a symlink or file is in its place); not following it"
+                ]
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(!f.ws.join(".git/pre-commit").exists());
+    assert_eq!(std::fs::read_dir(f.ws.join(".git")).unwrap().count(), 1);
 }
