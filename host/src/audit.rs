@@ -359,6 +359,14 @@ impl Log {
                 "the log is empty but its anchor records {} entries (truncated or replaced)",
                 h.seq
             ))),
+            // A crash during the very first append, before the anchor existed.
+            (Some(line), None)
+                if open_line(key, line).is_ok_and(|e| e.seq == 1 && e.prev == GENESIS) =>
+            {
+                let e = open_line(key, line)
+                    .map_err(|what| tampered(format!("last record: {what}")))?;
+                Ok((2, e.mac))
+            }
             (Some(_), None) => Err(tampered(format!(
                 "the anchor {} is missing",
                 self.head.display()
@@ -497,9 +505,11 @@ impl Log {
         }
         let end = "the end of the log".to_string();
         let Some(h) = head else {
-            return if count == 0 {
+            // No anchor yet: an empty log, or a crash during the very first
+            // append (the one record verified and starts the chain).
+            return if count <= 1 {
                 Ok(Verified {
-                    records: 0,
+                    records: count,
                     anchored: 0,
                 })
             } else {

@@ -31,7 +31,8 @@
 //! files ignore (build outputs such as `target/` and `node_modules/`), and
 //! warden's own directories. Files that were ignored before a turn and only
 //! came into view (their status-change time predates the turn) are not
-//! counted as created. Names that are not UTF-8 are skipped with a warning.
+//! counted as created. Names that are not UTF-8, and files or directories
+//! warden cannot read, are skipped with a warning.
 //!
 //! Restoring ([`Journal::undo`]) works through directory handles: from a
 //! handle on the workspace (cap-std), each directory on a path is opened
@@ -391,8 +392,9 @@ impl Journal {
         Ok((record, after))
     }
 
-    /// Finish any interrupted turn, then list every turn of this workspace,
-    /// oldest first.
+    /// Every recorded turn of this workspace, oldest first (a turn still in
+    /// progress, or left by a dead warden, is not listed until
+    /// [`Journal::recover`] or the next `begin` finishes it).
     pub fn turns(&self) -> Result<Vec<TurnRecord>> {
         let dir = self.dir.join("turns");
         let mut all = Vec::new();

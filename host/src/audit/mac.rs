@@ -35,14 +35,24 @@ impl Key {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 32];
                 std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+                // Written aside, then linked into place: a concurrent first
+                // use either wins the link or reads the winner's whole key.
+                let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
                 let mut file = std::fs::OpenOptions::new()
                     .write(true)
-                    .create_new(true)
+                    .create(true)
+                    .truncate(true)
                     .mode(0o600)
-                    .open(path)?;
+                    .open(&tmp)?;
                 file.write_all(hex::encode(bytes).as_bytes())?;
                 file.sync_all()?;
-                Ok(Key(bytes))
+                let linked = std::fs::hard_link(&tmp, path);
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => Ok(Key(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load_or_create(path),
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(e),
         }

@@ -204,6 +204,43 @@ fn a_crash_before_the_anchor_moved_is_repaired() {
 }
 
 #[test]
+fn a_crash_during_the_first_append_is_repaired() {
+    let (d, log) = filled(1);
+    std::fs::remove_file(d.path().join("audit.head")).unwrap();
+    assert_eq!(
+        log.verify().unwrap(),
+        Verified {
+            records: 1,
+            anchored: 0
+        }
+    );
+    log.append(call("edit", "second")).unwrap();
+    assert_eq!(
+        log.verify().unwrap(),
+        Verified {
+            records: 2,
+            anchored: 2
+        }
+    );
+}
+
+#[test]
+fn concurrent_first_uses_share_one_key() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("key");
+    let keys: Vec<String> = (0..8)
+        .map(|_| {
+            let p = path.clone();
+            std::thread::spawn(move || mac::Key::load_or_create(&p).unwrap().mac(b"m"))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(keys.iter().all(|k| *k == keys[0]));
+}
+
+#[test]
 fn a_missing_anchor_or_key_change_is_caught() {
     let (d, log) = filled(2);
     std::fs::remove_file(d.path().join("audit.head")).unwrap();

@@ -53,8 +53,25 @@ impl App {
         // A plugin that can change files (itself or through a program) runs
         // as a captured turn, so `warden undo` can take its changes back.
         let turn = if writes(&prepared) {
-            let journal = Journal::open(self.registry.dirs(), &ctx.workspace)?;
-            Some(journal.begin_next(session)?)
+            let begun = Journal::open(self.registry.dirs(), &ctx.workspace)
+                .and_then(|j| j.begin_next(session));
+            match begun {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    let e = anyhow::anyhow!(
+                        "{qualified} was not run: its file changes could not be captured for undo: {e}"
+                    );
+                    let mut refused = refused_call(
+                        plugin,
+                        tool,
+                        &ctx.workspace,
+                        &Error::Conflict(e.to_string()),
+                    );
+                    refused.session = Some(session.into());
+                    self.record(refused)?;
+                    return Err(e);
+                }
+            }
         } else {
             None
         };

@@ -168,7 +168,15 @@ impl Scope<'_> {
             .build();
         let mut snap = Snapshot::new();
         for entry in walk {
-            let entry = entry.map_err(|e| Error::Scan(e.to_string()))?;
+            // What warden cannot read, it cannot restore; that is no reason
+            // to refuse the call.
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!("not capturing part of {}: {e}", self.root.display());
+                    continue;
+                }
+            };
             let Ok(rel) = entry.path().strip_prefix(self.root) else {
                 continue;
             };
@@ -222,9 +230,15 @@ impl Scope<'_> {
                     sha256: sha256.clone(),
                     mode,
                 },
-                _ => State::File {
-                    sha256: store.put(&path)?,
-                    mode,
+                _ => match store.put(&path) {
+                    Ok(sha256) => State::File { sha256, mode },
+                    Err(Error::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::PermissionDenied =>
+                    {
+                        tracing::warn!("not capturing {}: {source}", path.display());
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(e),
                 },
             }
         } else {
