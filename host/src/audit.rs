@@ -39,7 +39,10 @@
 
 mod mac;
 pub mod otlp;
+mod records;
 pub mod time;
+
+pub use records::{AUDITED_INPUT_BYTES, failure_text};
 
 use crate::dirs::Dirs;
 use serde::{Deserialize, Serialize};

@@ -37,7 +37,8 @@ impl Key {
                 std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
                 // Written aside, then linked into place: a concurrent first
                 // use either wins the link or reads the winner's whole key.
-                let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+                // Named by the new key itself: unique across processes and threads.
+                let tmp = path.with_extension(format!("tmp.{}", hex::encode(&bytes[..8])));
                 let mut file = std::fs::OpenOptions::new()
                     .write(true)
                     .create(true)

@@ -7,12 +7,12 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use warden::Error;
-use warden::audit::{Decision, Kind, Record};
+use warden::audit::Record;
 use warden::escape::escape;
 use warden::fsguard::Denial;
 use warden::journal::Journal;
 use warden::manifest::Access;
-use warden::runtime::{CallOutput, MAX_INPUT_BYTES, Prepared, ToolFailure};
+use warden::runtime::{MAX_INPUT_BYTES, Prepared, ToolFailure};
 
 impl App {
     /// Run one tool and print its result.
@@ -44,9 +44,9 @@ impl App {
         let prepared = match prepared {
             Ok(p) => p,
             Err(e) => {
-                let mut refused = refused_call(plugin, tool, &ctx.workspace, &e);
-                refused.session = Some(session.into());
-                self.record(refused)?;
+                self.record(
+                    Record::refused_call(plugin, tool, &ctx.workspace, &e).in_turn(session, None),
+                )?;
                 return Err(e.into());
             }
         };
@@ -61,14 +61,11 @@ impl App {
                     let e = anyhow::anyhow!(
                         "{qualified} was not run: its file changes could not be captured for undo: {e}"
                     );
-                    let mut refused = refused_call(
-                        plugin,
-                        tool,
-                        &ctx.workspace,
-                        &Error::Conflict(e.to_string()),
-                    );
-                    refused.session = Some(session.into());
-                    self.record(refused)?;
+                    let why = Error::Conflict(e.to_string());
+                    self.record(
+                        Record::refused_call(plugin, tool, &ctx.workspace, &why)
+                            .in_turn(session, None),
+                    )?;
                     return Err(e);
                 }
             }
@@ -76,16 +73,12 @@ impl App {
             None
         };
         let turn_no = turn.as_ref().map(|t| t.id().1);
-        let stamp = |mut r: Record| {
-            r.session = Some(session.into());
-            r.turn = turn_no;
-            r
-        };
-        self.record(stamp(allowed_call(
+        let stamp = |r: warden::audit::Record| r.in_turn(session, turn_no);
+        self.record(stamp(Record::call(
             plugin,
             tool,
             &ctx.workspace,
-            &prepared,
+            report::effective(prepared.effective()),
             input,
         )))?;
         if !self.json {
@@ -106,14 +99,14 @@ impl App {
         // fails, the turn stays in progress on disk and the next journal
         // operation in this workspace finishes it.
         let captured = turn.map(|t| t.finish()).transpose();
-        let mut result = stamp(call_result(plugin, tool, out.as_ref()));
+        let mut result = stamp(Record::result(plugin, tool, out.as_ref()));
         if let Ok(Some(t)) = &captured {
             result.detail =
                 Some(json!({"changed": t.changes.iter().map(|c| &c.path).collect::<Vec<_>>()}));
         }
         if let Ok(o) = &out {
             for d in &o.denials {
-                self.record(stamp(denial(plugin, tool, d)))?;
+                self.record(stamp(Record::denial(plugin, tool, d)))?;
             }
         }
         self.record(result)?;
@@ -259,26 +252,7 @@ fn hint(plugin: &str, d: &Denial) -> String {
 }
 
 fn describe_failure(f: &ToolFailure) -> String {
-    match f {
-        ToolFailure::InvalidInput { message } => format!("invalid input: {}", escape(message)),
-        ToolFailure::Denied {
-            capability,
-            resource,
-            reason,
-        } if resource.is_empty() => format!("denied {}: {}", escape(capability), escape(reason)),
-        ToolFailure::Denied {
-            capability,
-            resource,
-            reason,
-        } => format!(
-            "denied {} {}: {}",
-            escape(capability),
-            escape(resource),
-            escape(reason)
-        ),
-        ToolFailure::NotFound { message } => format!("not found: {}", escape(message)),
-        ToolFailure::Failed { message } => escape(message),
-    }
+    escape(&warden::audit::failure_text(f))
 }
 
 /// Print a result: strings as text, anything else as JSON. Control
@@ -307,106 +281,4 @@ pub const DEFAULT_SESSION: &str = "cli";
 pub fn writes(p: &Prepared) -> bool {
     let e = p.effective();
     e.files.iter().any(|f| f.access == Access::Write) || !e.programs.is_empty()
-}
-
-/// Bytes of a call's input kept in its audit record (the digest covers all).
-const AUDITED_INPUT_BYTES: usize = 1024;
-
-/// The record written before a call runs: who, what, and the grant it runs
-/// under.
-pub fn allowed_call(
-    plugin: &str,
-    tool: &str,
-    workspace: &Path,
-    prepared: &Prepared,
-    input: &str,
-) -> Record {
-    use sha2::Digest as _;
-    let mut shown = input.to_string();
-    if shown.len() > AUDITED_INPUT_BYTES {
-        let mut at = AUDITED_INPUT_BYTES;
-        while !shown.is_char_boundary(at) {
-            at -= 1;
-        }
-        shown.truncate(at);
-        shown.push_str("…(cut)");
-    }
-    Record {
-        kind: Kind::Call,
-        decision: Decision::Allow,
-        plugin: Some(plugin.into()),
-        tool: Some(tool.into()),
-        resource: Some(workspace.display().to_string()),
-        rule: report::effective(prepared.effective()),
-        detail: Some(json!({
-            "input": shown,
-            "input_bytes": input.len(),
-            "input_sha256": hex::encode(sha2::Sha256::digest(input.as_bytes())),
-        })),
-        ..Record::default()
-    }
-}
-
-/// The record of a call refused before it ran (its grant does not let it
-/// run in this workspace).
-pub fn refused_call(plugin: &str, tool: &str, workspace: &Path, e: &Error) -> Record {
-    let capability = match e {
-        Error::NotGranted { capability, .. } => Some(capability.to_string()),
-        _ => None,
-    };
-    Record {
-        kind: Kind::Call,
-        decision: Decision::Deny,
-        plugin: Some(plugin.into()),
-        tool: Some(tool.into()),
-        capability,
-        resource: Some(workspace.display().to_string()),
-        reason: Some(e.to_string()),
-        ..Record::default()
-    }
-}
-
-/// One capability use the host refused during a call.
-pub fn denial(plugin: &str, tool: &str, d: &Denial) -> Record {
-    Record {
-        kind: Kind::Denial,
-        decision: Decision::Deny,
-        plugin: Some(plugin.into()),
-        tool: Some(tool.into()),
-        capability: Some(d.capability.into()),
-        operation: Some(d.operation.into()),
-        resource: Some(d.resource.clone()),
-        reason: Some(d.reason.clone()),
-        allow: d.allow.clone(),
-        ..Record::default()
-    }
-}
-
-/// How a call ended.
-pub fn call_result(plugin: &str, tool: &str, out: Result<&CallOutput, &Error>) -> Record {
-    let (decision, outcome, reason) = match out {
-        Ok(o) => match &o.result {
-            Ok(_) if o.denials.is_empty() => (Decision::Allow, "ok", None),
-            Ok(_) => (Decision::Deny, "ok with denials", None),
-            Err(f @ ToolFailure::Denied { .. }) => {
-                (Decision::Deny, "denied", Some(describe_failure(f)))
-            }
-            Err(f) if !o.denials.is_empty() => (
-                Decision::Deny,
-                "failed after a denial",
-                Some(describe_failure(f)),
-            ),
-            Err(f) => (Decision::Allow, "failed", Some(describe_failure(f))),
-        },
-        Err(e) => (Decision::Allow, "stopped", Some(e.to_string())),
-    };
-    Record {
-        kind: Kind::Result,
-        decision,
-        plugin: Some(plugin.into()),
-        tool: Some(tool.into()),
-        outcome: Some(outcome.into()),
-        reason,
-        ..Record::default()
-    }
 }

@@ -13,7 +13,7 @@
 //! files is captured as a turn of the session [`MCP_SESSION`].
 
 use super::App;
-use super::call::{allowed_call, call_result, denial, writes};
+use super::call::writes;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
@@ -314,11 +314,7 @@ impl ServerHandler for WardenMcp {
             None
         };
         let turn_no = turn.as_ref().map(|t| t.id().1);
-        let stamp = |mut r: warden::audit::Record| {
-            r.session = Some(MCP_SESSION.into());
-            r.turn = turn_no;
-            r
-        };
+        let stamp = |r: warden::audit::Record| r.in_turn(MCP_SESSION, turn_no);
         let finish = |turn: Option<warden::journal::Turn>| async move {
             match turn {
                 Some(t) => tokio::task::spawn_blocking(move || t.finish())
@@ -329,7 +325,13 @@ impl ServerHandler for WardenMcp {
                 None => Ok(None),
             }
         };
-        let record = allowed_call(plugin, tool, &self.workspace, &exposed.plugin, &input);
+        let record = warden::audit::Record::call(
+            plugin,
+            tool,
+            &self.workspace,
+            super::report::effective(exposed.plugin.effective()),
+            &input,
+        );
         if let Err(e) = self.audit.append(stamp(record)) {
             return Ok(unrecorded(e));
         }
@@ -341,14 +343,14 @@ impl ServerHandler for WardenMcp {
                 // journal operation in the workspace.
                 let _ = finish(turn).await;
                 let stopped = warden::Error::Trap { tool: exposed.qualified.clone(), message: "cancelled by the client".into() };
-                if let Err(e) = self.audit.append(stamp(call_result(plugin, tool, Err(&stopped)))) {
+                if let Err(e) = self.audit.append(stamp(warden::audit::Record::result(plugin, tool, Err(&stopped)))) {
                     return Ok(unrecorded(e));
                 }
                 return Err(ErrorData::internal_error(format!("{} was cancelled", exposed.qualified), None));
             }
         };
         let captured = finish(turn).await;
-        let mut result = stamp(call_result(plugin, tool, out.as_ref()));
+        let mut result = stamp(warden::audit::Record::result(plugin, tool, out.as_ref()));
         if let Ok(Some(t)) = &captured {
             result.detail = Some(serde_json::json!({
                 "changed": t.changes.iter().map(|c| &c.path).collect::<Vec<_>>()
@@ -358,7 +360,7 @@ impl ServerHandler for WardenMcp {
             Ok(o) => o
                 .denials
                 .iter()
-                .map(|d| stamp(denial(plugin, tool, d)))
+                .map(|d| stamp(warden::audit::Record::denial(plugin, tool, d)))
                 .chain([result])
                 .try_for_each(|r| self.audit.append(r).map(drop)),
             Err(_) => self.audit.append(result).map(drop),
