@@ -1,4 +1,5 @@
 mod agent;
+mod audit;
 mod cli;
 mod common;
 mod limits;
@@ -10,4 +11,5 @@ mod plugins;
 mod policy;
 mod process;
 mod provider;
+mod rollback;
 mod sandbox;

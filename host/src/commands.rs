@@ -4,6 +4,8 @@
 mod call;
 mod demo;
 pub use demo::demo;
+mod log;
+pub use log::Filter;
 mod mcp;
 pub use mcp::serve_http;
 mod plugin;
@@ -12,6 +14,7 @@ pub use policy::ExplainArgs;
 mod report;
 mod run;
 pub use run::AgentArgs;
+mod undo;
 
 use anyhow::Context as _;
 use std::path::Path;
@@ -32,6 +35,8 @@ pub struct App {
     policy: Policy,
     /// Whom warden acts for, as the policy sees it.
     user: String,
+    /// Where audit records are also sent, when `WARDEN_OTLP_ENDPOINT` is set.
+    export: Option<std::sync::Arc<warden::audit::otlp::Exporter>>,
 }
 
 impl App {
@@ -49,13 +54,25 @@ impl App {
         let sandbox = std::env::current_exe()
             .map_err(|e| format!("cannot locate warden's own binary: {e}"))
             .and_then(Sandbox::detect);
-        let rt = Runtime::new(Some(dirs.cache.join("compiled")))?.with_sandbox(sandbox);
+        let export = match std::env::var("WARDEN_OTLP_ENDPOINT") {
+            Ok(url) if !url.is_empty() => Some(std::sync::Arc::new(
+                warden::audit::otlp::Exporter::new(&url).map_err(anyhow::Error::msg)?,
+            )),
+            _ => None,
+        };
+        let mut rt = Runtime::new(Some(dirs.cache.join("compiled")))?.with_sandbox(sandbox);
+        // Every call records itself before it runs, and fails if it cannot,
+        // so a log that cannot be opened here stops calls there.
+        if let Ok(log) = warden::audit::Log::open(&dirs) {
+            rt = rt.with_audit(log.with_export(export.clone()));
+        }
         Ok(App {
             json,
             rt,
             registry: Registry::new(dirs),
             policy: Policy::from_env(|k| std::env::var_os(k)),
             user: org::current_user(|k| std::env::var_os(k)),
+            export,
         })
     }
 

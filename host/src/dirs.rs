@@ -9,7 +9,8 @@ use std::path::PathBuf;
 pub struct Dirs {
     /// Grants and (later) policy: `$XDG_CONFIG_HOME/warden`.
     pub config: PathBuf,
-    /// Installed plugins: `$XDG_DATA_HOME/warden`.
+    /// Installed plugins, the audit log and the undo journal:
+    /// `$XDG_DATA_HOME/warden`.
     pub data: PathBuf,
     /// Compiled components: `$XDG_CACHE_HOME/warden`.
     pub cache: PathBuf,

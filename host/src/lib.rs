@@ -12,9 +12,12 @@
 //! - [`runtime`]: engine, compile cache, linking and calls under limits;
 //! - [`registry`]: installed and bundled plugins on disk;
 //! - [`policy`]: the organisation's Cedar policy above every grant.
+//! - [`audit`]: the tamper-evident log of every decision;
+//! - [`journal`]: per-turn capture of file changes, and undo.
 
 pub mod agent;
 pub mod argv;
+pub mod audit;
 pub mod bundled;
 pub mod component;
 pub mod confine;
@@ -25,6 +28,7 @@ pub mod escape;
 pub mod fsguard;
 pub mod grant;
 pub mod imports;
+pub mod journal;
 pub mod logcap;
 pub mod manifest;
 pub mod netpolicy;

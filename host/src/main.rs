@@ -2,8 +2,10 @@
 //!
 //! Exit codes: 0 success; 1 the tool reported a failure; 2 bad usage or
 //! input (also an unusable organisation policy); 3 denied (a capability was
-//! not granted, or the organisation's policy forbids it); 4 the plugin was stopped
-//! (time, memory or output limit, crash); 5 anything else.
+//! not granted, or the organisation's policy forbids it); 4 the plugin was
+//! stopped (time, memory or output limit, crash); 5 anything else, including
+//! an action refused because the audit log could not record it; 6 `warden
+//! log verify` found the audit log altered.
 
 mod commands;
 
@@ -88,6 +90,25 @@ enum Command {
     /// Check and explain the organisation's policy.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Show the audit log: every call, denial, install and grant change.
+    #[command(args_conflicts_with_subcommands = true)]
+    Log {
+        #[command(subcommand)]
+        verify: Option<LogCommand>,
+        /// Only records of this session.
+        #[arg(long)]
+        session: Option<String>,
+        /// Only records about this plugin.
+        #[arg(long)]
+        plugin: Option<String>,
+        /// Only `allow` or only `deny` decisions.
+        #[arg(long, value_parser = ["allow", "deny"])]
+        decision: Option<String>,
+        /// Only records since a time: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC)
+        /// or an age such as 30m, 2h, 7d.
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Run one tool under its plugin's grants and print the result.
     Call {
         /// `plugin.tool`, e.g. `fs.read`.
@@ -99,7 +120,52 @@ enum Command {
         /// The workspace the plugin's relative grants refer to.
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
+        /// The session this call belongs to (default `cli`). A call that can
+        /// change files is captured as the session's next turn.
+        #[arg(long)]
+        session: Option<String>,
     },
+    /// Undo the last captured turn in the workspace (any session).
+    Undo {
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Restore even if files changed after the turn (those changes are lost).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Undo a session's turns: all of them, or those after `--to TURN`.
+    Rollback {
+        /// The session (`cli` for plain `warden call`s).
+        session: String,
+        /// Keep turns up to and including this one.
+        #[arg(long, value_name = "TURN")]
+        to: Option<u64>,
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Restore even if files changed after those turns (those changes are lost).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show what a session's turns changed, as a diff.
+    Diff {
+        /// The session.
+        session: String,
+        /// Only this turn.
+        #[arg(long)]
+        turn: Option<u64>,
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Color the diff: auto (when printing to a terminal), always, never.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+        color: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Check every record's MAC, the chain and the anchored head; exit 6
+    /// if the log was edited, reordered, cut or replaced.
+    Verify,
 }
 
 /// How the agent reaches a model and how far it may go.
@@ -292,11 +358,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::serve_http(server, addr, token).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Log {
+            verify: Some(LogCommand::Verify),
+            ..
+        } => app.log_verify(),
+        Command::Log {
+            verify: None,
+            session,
+            plugin,
+            decision,
+            since,
+        } => {
+            let since = since
+                .map(|s| warden::audit::time::parse_since(&s, std::time::SystemTime::now()))
+                .transpose()
+                .map_err(|e| {
+                    anyhow::anyhow!(Error::InvalidInput {
+                        tool: "warden log --since".into(),
+                        reason: e
+                    })
+                })?;
+            let decision = decision.map(|d| match d.as_str() {
+                "deny" => warden::audit::Decision::Deny,
+                _ => warden::audit::Decision::Allow,
+            });
+            app.log(&commands::Filter {
+                session,
+                plugin,
+                decision,
+                since,
+            })
+        }
         Command::Call {
             tool,
             input,
             workspace,
-        } => app.call(&tool, &input, &workspace).await,
+            session,
+        } => {
+            app.call(&tool, &input, &workspace, session.as_deref())
+                .await
+        }
         Command::Run { task, opts } => app.agent(&task, opts.into(), true, None).await,
         Command::Exec { task, opts } => app.agent(&task, opts.into(), false, None).await,
         Command::Sessions => app.sessions(),
@@ -312,6 +413,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             examples,
         }) => app.policy_check(file.as_deref(), roles.as_deref(), examples.as_deref()),
         Command::Policy(PolicyCommand::Explain(args)) => app.policy_explain(&args),
+        Command::Undo { workspace, force } => app.undo(&workspace, force),
+        Command::Rollback {
+            session,
+            to,
+            workspace,
+            force,
+        } => app.rollback(&session, to, &workspace, force),
+        Command::Diff {
+            session,
+            turn,
+            workspace,
+            color,
+        } => app.diff(&session, turn, &workspace, &color),
         Command::Plugin(cmd) => match cmd {
             PluginCommand::Install { path, grants, yes } => app.install(&path, &grants, yes).await,
             PluginCommand::List => app.list().await,

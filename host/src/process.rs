@@ -58,6 +58,9 @@ pub struct ProcessSetup {
     pub limits: ChildLimits,
     /// Bytes kept of each output stream.
     pub output_cap: usize,
+    /// Where each run is recorded before it starts (none in embedders and
+    /// tests that keep no log).
+    pub audit: Option<crate::audit::Log>,
 }
 
 impl ProcessState {
@@ -422,6 +425,35 @@ async fn run_confined(
 impl Host for ProcessState {
     async fn run(&mut self, command: Command) -> Result<Output, Error> {
         let (spec, timeout) = self.check(&command)?;
+        // THREATS P6: the use is on record before the program starts.
+        if let Some(log) = &self.setup.audit {
+            let argv = escape(
+                &std::iter::once(command.program.as_str())
+                    .chain(command.args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            let record = crate::audit::Record {
+                kind: crate::audit::Kind::Use,
+                decision: crate::audit::Decision::Allow,
+                plugin: Some(self.setup.plugin.clone()),
+                capability: Some("process".into()),
+                operation: Some("run".into()),
+                resource: Some(argv.clone()),
+                rule: vec![format!(
+                    "program {} as {}",
+                    escape(&command.program),
+                    spec.program.display()
+                )],
+                detail: Some(serde_json::json!({"cwd": spec.cwd})),
+                ..Default::default()
+            };
+            if let Err(e) = log.append(record) {
+                return Err(Error::Failed(format!(
+                    "{argv}: not run: it could not be recorded in the audit log: {e}"
+                )));
+            }
+        }
         let Ok(sandbox) = self.setup.sandbox.clone() else {
             return Err(Error::Failed("no sandbox".into()));
         };

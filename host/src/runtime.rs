@@ -124,6 +124,8 @@ pub struct Runtime {
     slots: std::sync::Arc<tokio::sync::Semaphore>,
     /// How child processes are confined, or why they cannot be.
     sandbox: Result<Sandbox, String>,
+    /// Where each program run is recorded before it starts.
+    audit: Option<crate::audit::Log>,
 }
 
 impl Runtime {
@@ -154,6 +156,7 @@ impl Runtime {
             cache_dir,
             slots,
             sandbox: Err("no confinement is configured for child processes".into()),
+            audit: None,
         })
     }
 
@@ -162,6 +165,13 @@ impl Runtime {
     /// request is refused with that reason.
     pub fn with_sandbox(mut self, sandbox: Result<Sandbox, String>) -> Self {
         self.sandbox = sandbox;
+        self
+    }
+
+    /// Record each program run in `log` before it starts; a run that cannot
+    /// be recorded does not start.
+    pub fn with_audit(mut self, log: crate::audit::Log) -> Self {
+        self.audit = Some(log);
         self
     }
 
@@ -737,6 +747,7 @@ fn process_state(
         sandbox: rt.sandbox.clone(),
         limits: limits.child(),
         output_cap: limits.process_output_bytes,
+        audit: rt.audit.clone(),
     })
 }
 

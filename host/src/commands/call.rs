@@ -7,9 +7,12 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use warden::Error;
+use warden::audit::Record;
 use warden::escape::escape;
 use warden::fsguard::Denial;
-use warden::runtime::{MAX_INPUT_BYTES, ToolFailure};
+use warden::journal::Journal;
+use warden::manifest::Access;
+use warden::runtime::{MAX_INPUT_BYTES, Prepared, ToolFailure};
 
 impl App {
     /// Run one tool and print its result.
@@ -18,7 +21,10 @@ impl App {
         qualified: &str,
         input: &str,
         workspace: &Path,
+        session: Option<&str>,
     ) -> anyhow::Result<ExitCode> {
+        let session = session.unwrap_or(DEFAULT_SESSION);
+        warden::journal::check_session(session)?;
         let input = read_input(qualified, input)?;
         let input = input.as_str();
         let Some((plugin, tool)) = qualified.split_once('.') else {
@@ -35,7 +41,46 @@ impl App {
                 tool: tool.into(),
             });
         }
-        let prepared = prepared?;
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                self.record(
+                    Record::refused_call(plugin, tool, &ctx.workspace, &e).in_turn(session, None),
+                )?;
+                return Err(e.into());
+            }
+        };
+        // A plugin that can change files (itself or through a program) runs
+        // as a captured turn, so `warden undo` can take its changes back.
+        let turn = if writes(&prepared) {
+            let begun = Journal::open(self.registry.dirs(), &ctx.workspace)
+                .and_then(|j| j.begin_next(session));
+            match begun {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    let e = anyhow::anyhow!(
+                        "{qualified} was not run: its file changes could not be captured for undo: {e}"
+                    );
+                    let why = Error::Conflict(e.to_string());
+                    self.record(
+                        Record::refused_call(plugin, tool, &ctx.workspace, &why)
+                            .in_turn(session, None),
+                    )?;
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let turn_no = turn.as_ref().map(|t| t.id().1);
+        let stamp = |r: warden::audit::Record| r.in_turn(session, turn_no);
+        self.record(stamp(Record::call(
+            plugin,
+            tool,
+            &ctx.workspace,
+            report::effective(prepared.effective()),
+            input,
+        )))?;
         if !self.json {
             eprintln!("{qualified} in {} under:", ctx.workspace.display());
             for line in report::effective(prepared.effective()) {
@@ -49,7 +94,35 @@ impl App {
                 l.output_bytes / 1024
             );
         }
-        let out = prepared.call(tool, input).await?;
+        let out = prepared.call(tool, input).await;
+        // The turn is journaled before the result is reported. If that
+        // fails, the turn stays in progress on disk and the next journal
+        // operation in this workspace finishes it.
+        let captured = turn.map(|t| t.finish()).transpose();
+        let mut result = stamp(Record::result(plugin, tool, out.as_ref()));
+        if let Ok(Some(t)) = &captured {
+            result.detail =
+                Some(json!({"changed": t.changes.iter().map(|c| &c.path).collect::<Vec<_>>()}));
+        }
+        if let Ok(o) = &out {
+            for d in &o.denials {
+                self.record(stamp(Record::denial(plugin, tool, d)))?;
+            }
+        }
+        self.record(result)?;
+        let captured = captured.map_err(|e| {
+            anyhow::anyhow!(
+                "{qualified} ran, but its file changes could not be journaled: {e}; the next `warden undo` in this workspace will capture them"
+            )
+        })?;
+        let out = out?;
+        if let (Some(t), false) = (&captured, self.json) {
+            eprintln!(
+                "turn {} of session {session}: {} path(s) changed (undo with `warden undo`)",
+                t.turn,
+                t.changes.len()
+            );
+        }
         let denied =
             !out.denials.is_empty() || matches!(out.result, Err(ToolFailure::Denied { .. }));
         let code = match (&out.result, denied) {
@@ -71,6 +144,9 @@ impl App {
                     "denials": out.denials,
                     "hints": hints,
                     "log": out.log,
+                    "session": session,
+                    "turn": captured.as_ref().map(|t| t.turn),
+                    "changed": captured.as_ref().map(|t| t.changes.iter().map(|c| &c.path).collect::<Vec<_>>()),
                 }))
                 .map(|()| code);
         }
@@ -176,26 +252,7 @@ fn hint(plugin: &str, d: &Denial) -> String {
 }
 
 fn describe_failure(f: &ToolFailure) -> String {
-    match f {
-        ToolFailure::InvalidInput { message } => format!("invalid input: {}", escape(message)),
-        ToolFailure::Denied {
-            capability,
-            resource,
-            reason,
-        } if resource.is_empty() => format!("denied {}: {}", escape(capability), escape(reason)),
-        ToolFailure::Denied {
-            capability,
-            resource,
-            reason,
-        } => format!(
-            "denied {} {}: {}",
-            escape(capability),
-            escape(resource),
-            escape(reason)
-        ),
-        ToolFailure::NotFound { message } => format!("not found: {}", escape(message)),
-        ToolFailure::Failed { message } => escape(message),
-    }
+    escape(&warden::audit::failure_text(f))
 }
 
 /// Print a result: strings as text, anything else as JSON. Control
@@ -215,4 +272,13 @@ fn print_result(value: &serde_json::Value) {
     } else {
         println!("{text}");
     }
+}
+
+/// The session of `warden call` without `--session`.
+pub const DEFAULT_SESSION: &str = "cli";
+
+/// Whether a call may change files: a writable file grant, or any program.
+pub fn writes(p: &Prepared) -> bool {
+    let e = p.effective();
+    e.files.iter().any(|f| f.access == Access::Write) || !e.programs.is_empty()
 }

@@ -8,9 +8,12 @@
 //! grants: an MCP client cannot widen what it may do. A denial or a tool
 //! failure is a tool error (`isError: true`) whose text says what was refused
 //! and how a person can allow it. Cancelling a request drops the call, which
-//! discards its instance and kills any child process tree.
+//! discards its instance and kills any child process tree. Every call is
+//! in the audit log before it runs, and a call of a plugin that can change
+//! files is captured as a turn of the session [`MCP_SESSION`].
 
 use super::App;
+use super::call::writes;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
@@ -35,6 +38,7 @@ const SEPARATOR: &str = "__";
 /// One exposed tool.
 struct Exposed {
     plugin: Arc<Prepared>,
+    plugin_name: String,
     tool: String,
     qualified: String,
 }
@@ -44,7 +48,14 @@ struct Exposed {
 pub struct WardenMcp {
     tools: Arc<Vec<Tool>>,
     index: Arc<HashMap<String, Exposed>>,
+    audit: warden::audit::Log,
+    workspace: Arc<std::path::PathBuf>,
+    journal: warden::journal::Journal,
 }
+
+/// The session of calls made over MCP; each call of a plugin that can
+/// change files is its next turn (`warden undo`, `warden rollback mcp`).
+pub const MCP_SESSION: &str = "mcp";
 
 impl App {
     /// Prepare every plugin that may run in `workspace` and list its tools.
@@ -87,6 +98,7 @@ impl App {
                     exposed,
                     Exposed {
                         plugin: prepared.clone(),
+                        plugin_name: name.clone(),
                         tool: spec.name.clone(),
                         qualified: format!("{name}.{}", spec.name),
                     },
@@ -96,6 +108,9 @@ impl App {
         Ok(WardenMcp {
             tools: Arc::new(tools),
             index: Arc::new(index),
+            audit: self.audit_log()?,
+            journal: warden::journal::Journal::open(self.registry.dirs(), &ctx.workspace)?,
+            workspace: Arc::new(ctx.workspace),
         })
     }
 
@@ -272,13 +287,93 @@ impl ServerHandler for WardenMcp {
             )));
         };
         let input = serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
-        let call = exposed.plugin.call(&exposed.tool, &input);
+        let (plugin, tool) = (exposed.plugin_name.as_str(), exposed.tool.as_str());
+        // Nothing runs, and no outcome is reported, that is not in the log.
+        let unrecorded = |e: warden::audit::Error| {
+            tool_error(format!(
+                "{}: refused: it could not be recorded in the audit log: {e}",
+                exposed.qualified
+            ))
+        };
+        // A call that can change files is a captured turn. Capture blocks
+        // (file lock, workspace scan), so it runs off the async thread;
+        // writable calls in one workspace take turns.
+        let turn = if writes(&exposed.plugin) {
+            let journal = self.journal.clone();
+            match tokio::task::spawn_blocking(move || journal.begin_next(MCP_SESSION)).await {
+                Ok(Ok(t)) => Some(t),
+                Ok(Err(e)) => {
+                    return Ok(tool_error(format!(
+                        "{}: not run: its file changes could not be captured for undo: {e}",
+                        exposed.qualified
+                    )));
+                }
+                Err(e) => return Err(ErrorData::internal_error(e.to_string(), None)),
+            }
+        } else {
+            None
+        };
+        let turn_no = turn.as_ref().map(|t| t.id().1);
+        let stamp = |r: warden::audit::Record| r.in_turn(MCP_SESSION, turn_no);
+        let finish = |turn: Option<warden::journal::Turn>| async move {
+            match turn {
+                Some(t) => tokio::task::spawn_blocking(move || t.finish())
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
+        let record = warden::audit::Record::call(
+            plugin,
+            tool,
+            &self.workspace,
+            super::report::effective(exposed.plugin.effective()),
+            &input,
+        );
+        if let Err(e) = self.audit.append(stamp(record)) {
+            return Ok(unrecorded(e));
+        }
+        let call = exposed.plugin.call(tool, &input);
         let out = tokio::select! {
             out = call => out,
             () = context.ct.cancelled() => {
+                // A turn that cannot be finished now is finished by the next
+                // journal operation in the workspace.
+                let _ = finish(turn).await;
+                let stopped = warden::Error::Trap { tool: exposed.qualified.clone(), message: "cancelled by the client".into() };
+                if let Err(e) = self.audit.append(stamp(warden::audit::Record::result(plugin, tool, Err(&stopped)))) {
+                    return Ok(unrecorded(e));
+                }
                 return Err(ErrorData::internal_error(format!("{} was cancelled", exposed.qualified), None));
             }
         };
+        let captured = finish(turn).await;
+        let mut result = stamp(warden::audit::Record::result(plugin, tool, out.as_ref()));
+        if let Ok(Some(t)) = &captured {
+            result.detail = Some(serde_json::json!({
+                "changed": t.changes.iter().map(|c| &c.path).collect::<Vec<_>>()
+            }));
+        }
+        let recorded = match &out {
+            Ok(o) => o
+                .denials
+                .iter()
+                .map(|d| stamp(warden::audit::Record::denial(plugin, tool, d)))
+                .chain([result])
+                .try_for_each(|r| self.audit.append(r).map(drop)),
+            Err(_) => self.audit.append(result).map(drop),
+        };
+        if let Err(e) = captured {
+            return Ok(tool_error(format!(
+                "{} ran, but its file changes could not be journaled: {e}; the next `warden undo` in this workspace will capture them",
+                exposed.qualified
+            )));
+        }
+        if let Err(e) = recorded {
+            return Ok(unrecorded(e));
+        }
         Ok(match out {
             Ok(out) => match &out.result {
                 Ok(serde_json::Value::String(text)) => CallToolResponse::Complete(

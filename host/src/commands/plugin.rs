@@ -6,6 +6,7 @@ use serde_json::json;
 use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
+use warden::audit::{Decision, Kind, Record};
 use warden::component::Package;
 use warden::escape::escape;
 use warden::grant::{self, Grant};
@@ -56,7 +57,38 @@ impl App {
             report::block("tools", &tool_names);
             report::block("will grant", &grant_lines(&grant));
         }
-        if !yes && !confirm(&format!("Install `{}` with these grants? [y/N] ", m.name))? {
+        let approved = yes || confirm(&format!("Install `{}` with these grants? [y/N] ", m.name))?;
+        // Record only an install that can happen (the registry refuses a
+        // bundled name or an installed one, below).
+        let installable = warden::bundled::get(&m.name).is_none()
+            && matches!(
+                self.registry.record(&m.name),
+                Err(warden::Error::PluginNotFound { .. })
+            );
+        if installable || !approved {
+            self.record(Record {
+                kind: Kind::Install,
+                decision: if approved {
+                    Decision::Allow
+                } else {
+                    Decision::Deny
+                },
+                plugin: Some(m.name.clone()),
+                resource: Some(path.display().to_string()),
+                rule: grant_lines(&grant),
+                approved_by: Some(
+                    match (yes, approved) {
+                        (true, _) => "--yes on the command line",
+                        (false, true) => "answered yes at the prompt",
+                        (false, false) => "declined at the prompt",
+                    }
+                    .into(),
+                ),
+                detail: Some(json!({"version": m.version, "digest": package.digest})),
+                ..Record::default()
+            })?;
+        }
+        if !approved {
             eprintln!("not installed: nothing was granted");
             return Ok(ExitCode::from(3));
         }
@@ -118,6 +150,16 @@ impl App {
 
     /// Remove a plugin.
     pub fn remove(&self, name: &str) -> anyhow::Result<ExitCode> {
+        if let Ok(Some(installed)) = self.registry.record(name) {
+            self.record(Record {
+                kind: Kind::Remove,
+                decision: Decision::Allow,
+                plugin: Some(name.into()),
+                approved_by: Some("`warden plugin remove` on the command line".into()),
+                detail: Some(json!({"version": installed.version, "digest": installed.digest})),
+                ..Record::default()
+            })?;
+        }
         self.registry.remove(name)?;
         if self.json {
             self.print_json(&json!({"removed": name}))?;
@@ -169,6 +211,18 @@ impl App {
             &package.manifest,
             &grant,
         ))?;
+        self.record(Record {
+            kind: Kind::Grant,
+            decision: Decision::Allow,
+            plugin: Some(name.into()),
+            rule: grant_lines(&grant),
+            approved_by: Some("`warden plugin grant` on the command line".into()),
+            detail: Some(json!({
+                "before": grant_lines(&self.registry.grant(name, &package, &source)?),
+                "digest": package.digest,
+            })),
+            ..Record::default()
+        })?;
         self.registry.set_grant(name, &grant)?;
         if self.json {
             self.print_json(&json!({"plugin": name, "grant": grant}))?;

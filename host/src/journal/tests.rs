@@ -1,0 +1,279 @@
+use super::*;
+use std::os::unix::fs::PermissionsExt as _;
+
+struct Fx {
+    _tmp: tempfile::TempDir,
+    ws: PathBuf,
+    outside: PathBuf,
+    j: Journal,
+}
+
+fn fx() -> Fx {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let ws = root.join("ws");
+    let outside = root.join("outside");
+    std::fs::create_dir_all(ws.join("src")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(ws.join("src/a.rs"), "fn a() {}\n").unwrap();
+    std::fs::write(ws.join("gone.txt"), "delete me\n").unwrap();
+    std::fs::write(ws.join("bin.dat"), [0u8, 159, 146, 150, 255]).unwrap();
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    std::fs::write(ws.join(".git/HEAD"), "ref").unwrap();
+    let j = Journal::at(&root.join("journal"), &ws, vec![]).unwrap();
+    Fx {
+        _tmp: tmp,
+        ws,
+        outside,
+        j,
+    }
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+fn objects(j: &Journal) -> usize {
+    walk_count(&j.dir.parent().unwrap().parent().unwrap().join("objects"))
+}
+
+fn walk_count(p: &Path) -> usize {
+    std::fs::read_dir(p)
+        .map(|d| {
+            d.map(|e| {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    walk_count(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn change_everything(ws: &Path) {
+    std::fs::write(ws.join("src/a.rs"), "fn a() { changed }\n").unwrap();
+    std::fs::set_permissions(ws.join("src/a.rs"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_file(ws.join("gone.txt")).unwrap();
+    std::fs::write(ws.join("bin.dat"), [1u8, 2, 0, 3]).unwrap();
+    std::fs::create_dir_all(ws.join("new/deep")).unwrap();
+    std::fs::write(ws.join("new/deep/n.txt"), "new").unwrap();
+    std::os::unix::fs::symlink("src/a.rs", ws.join("link")).unwrap();
+    std::fs::write(ws.join(".git/HEAD"), "changed by git").unwrap();
+}
+
+fn assert_original(ws: &Path) {
+    assert_eq!(
+        std::fs::read_to_string(ws.join("src/a.rs")).unwrap(),
+        "fn a() {}\n"
+    );
+    assert_eq!(mode(&ws.join("src/a.rs")), 0o644);
+    assert_eq!(
+        std::fs::read_to_string(ws.join("gone.txt")).unwrap(),
+        "delete me\n"
+    );
+    assert_eq!(
+        std::fs::read(ws.join("bin.dat")).unwrap(),
+        [0u8, 159, 146, 150, 255]
+    );
+    assert!(!ws.join("new").exists());
+    assert!(std::fs::symlink_metadata(ws.join("link")).is_err());
+}
+
+#[test]
+fn a_turn_records_every_change_and_undo_restores_it() {
+    let f = fx();
+    let turn = f.j.begin("s1", 1).unwrap();
+    change_everything(&f.ws);
+    let rec = turn.finish().unwrap();
+    let paths: Vec<&str> = rec.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "bin.dat",
+            "gone.txt",
+            "link",
+            "new",
+            "new/deep",
+            "new/deep/n.txt",
+            "src/a.rs"
+        ]
+    );
+    assert_eq!(rec.status, Status::Finished);
+    let gone = rec.changes.iter().find(|c| c.path == "gone.txt").unwrap();
+    assert!(gone.after.is_none());
+    let restored = f.j.undo(&[rec], false).unwrap();
+    assert!(restored.contains(&"gone.txt".to_string()), "{restored:?}");
+    assert_original(&f.ws);
+    // .git is not journaled: git's own history is its undo.
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join(".git/HEAD")).unwrap(),
+        "changed by git"
+    );
+    let turns = f.j.turns().unwrap();
+    assert!(turns[0].undone);
+}
+
+#[test]
+fn later_snapshots_store_only_what_changed() {
+    let f = fx();
+    f.j.begin("s", 1).unwrap().finish().unwrap();
+    let first = objects(&f.j);
+    assert_eq!(first, 3);
+    let t = f.j.begin("s", 2).unwrap();
+    std::fs::write(f.ws.join("src/a.rs"), "v2").unwrap();
+    let rec = t.finish().unwrap();
+    assert_eq!(rec.changes.len(), 1);
+    assert_eq!(objects(&f.j), first + 1);
+    assert_eq!(f.j.next_turn("s").unwrap(), 3);
+}
+
+#[test]
+fn a_turn_left_unfinished_is_recovered_and_undone() {
+    let f = fx();
+    let turn = f.j.begin("s", 1).unwrap();
+    std::fs::write(f.ws.join("src/a.rs"), "half-way").unwrap();
+    std::fs::write(f.ws.join("created"), "x").unwrap();
+    drop(turn); // as if warden died: the index still names the turn
+    assert_eq!(f.j.next_turn("s").unwrap(), 2);
+    f.j.recover().unwrap();
+    let turns = f.j.turns().unwrap();
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0].status, Status::Interrupted);
+    assert_eq!(turns[0].changes.len(), 2);
+    f.j.undo(&turns, false).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join("src/a.rs")).unwrap(),
+        "fn a() {}\n"
+    );
+    assert!(!f.ws.join("created").exists());
+}
+
+#[test]
+fn undo_refuses_to_lose_later_changes_unless_forced() {
+    let f = fx();
+    let t = f.j.begin("s", 1).unwrap();
+    std::fs::write(f.ws.join("src/a.rs"), "turn 1").unwrap();
+    let rec = t.finish().unwrap();
+    std::fs::write(f.ws.join("src/a.rs"), "by hand afterwards").unwrap();
+    match f.j.undo(std::slice::from_ref(&rec), false) {
+        Err(Error::Conflict(paths)) => assert_eq!(paths, ["src/a.rs"]),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join("src/a.rs")).unwrap(),
+        "by hand afterwards"
+    );
+    f.j.undo(&[rec], true).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join("src/a.rs")).unwrap(),
+        "fn a() {}\n"
+    );
+}
+
+#[test]
+fn several_turns_undo_to_the_oldest_state() {
+    let f = fx();
+    for (n, text) in [(1, "one"), (2, "two"), (3, "three")] {
+        let t = f.j.begin("s", n).unwrap();
+        std::fs::write(f.ws.join("src/a.rs"), text).unwrap();
+        t.finish().unwrap();
+    }
+    let turns = f.j.turns().unwrap();
+    f.j.undo(&turns[1..], false).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join("src/a.rs")).unwrap(),
+        "one"
+    );
+}
+
+#[test]
+fn a_directory_swapped_for_a_symlink_is_not_written_through() {
+    let f = fx();
+    let t = f.j.begin("s", 1).unwrap();
+    std::fs::write(f.ws.join("src/a.rs"), "changed").unwrap();
+    let rec = t.finish().unwrap();
+    // The attack: src/ becomes a link to a directory outside.
+    std::fs::write(f.outside.join("a.rs"), "outside").unwrap();
+    std::fs::rename(f.ws.join("src"), f.ws.join("src.moved")).unwrap();
+    std::os::unix::fs::symlink(&f.outside, f.ws.join("src")).unwrap();
+    match f.j.undo(std::slice::from_ref(&rec), true) {
+        Err(Error::Partial { failed, .. }) => {
+            assert_eq!(
+                failed,
+                [
+                    "src/a.rs: src is no longer a directory (a symlink or file is in its place); not following it"
+                ]
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read_to_string(f.outside.join("a.rs")).unwrap(),
+        "outside"
+    );
+    assert_eq!(walk_count(&f.outside), 1);
+    // The turn is still there to undo once the link is gone.
+    assert!(!f.j.turns().unwrap()[0].undone);
+}
+
+#[test]
+fn ignored_paths_are_not_captured_and_coming_into_view_is_not_a_change() {
+    let f = fx();
+    std::fs::write(f.ws.join(".gitignore"), "target/\nlocal.env\n").unwrap();
+    std::fs::write(f.ws.join("local.env"), "SECRET=1").unwrap();
+    let t = f.j.begin("s", 1).unwrap();
+    std::fs::create_dir_all(f.ws.join("target")).unwrap();
+    std::fs::write(f.ws.join("target/out"), "build").unwrap();
+    std::fs::write(f.ws.join(".gitignore"), "target/\n").unwrap();
+    let rec = t.finish().unwrap();
+    let paths: Vec<&str> = rec.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, [".gitignore"]);
+    f.j.undo(&[rec], false).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join("local.env")).unwrap(),
+        "SECRET=1"
+    );
+}
+
+#[test]
+fn bad_session_names_are_refused() {
+    for bad in ["", ".hidden", "a/b", "../x", &"x".repeat(65)] {
+        assert!(matches!(check_session(bad), Err(Error::Usage(_))), "{bad}");
+    }
+    check_session("cli-2026.11_a").unwrap();
+}
+
+#[test]
+fn a_symlink_to_git_inside_the_workspace_is_not_restored_through() {
+    // A plugin cannot write .git, but it can leave `hooks -> .git` behind
+    // and hope an undo writes a file's old content through it.
+    let f = fx();
+    std::fs::create_dir_all(f.ws.join("hooks")).unwrap();
+    std::fs::write(f.ws.join("hooks/pre-commit"), "#!/bin/sh\necho old\n").unwrap();
+    let t = f.j.begin("s", 1).unwrap();
+    std::fs::write(f.ws.join("hooks/pre-commit"), "new").unwrap();
+    let rec = t.finish().unwrap();
+    std::fs::rename(f.ws.join("hooks"), f.ws.join("hooks.old")).unwrap();
+    std::os::unix::fs::symlink(".git", f.ws.join("hooks")).unwrap();
+    match f.j.undo(std::slice::from_ref(&rec), false) {
+        Err(Error::Conflict(paths)) => assert_eq!(paths, ["hooks/pre-commit"]),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    match f.j.undo(&[rec], true) {
+        Err(Error::Partial { failed, restored }) => {
+            assert_eq!(restored, 0);
+            assert_eq!(
+                failed,
+                [
+                    "hooks/pre-commit: hooks is no longer a directory (a symlink or file is in its place); not following it"
+                ]
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(!f.ws.join(".git/pre-commit").exists());
+    assert_eq!(std::fs::read_dir(f.ws.join(".git")).unwrap().count(), 1);
+}
