@@ -15,6 +15,7 @@
 pub mod approval;
 pub mod config;
 pub mod event;
+pub mod govern;
 pub mod instructions;
 pub mod provider;
 pub mod replay;

@@ -908,6 +908,65 @@ fn the_demo_fixes_its_project_through_real_tools() {
             .join("config/warden/grants/exec.toml")
             .exists()
     );
+    // Every call of the agent is in the demo's audit log, approved by the
+    // `auto` mode, and the edit can be undone.
+    let in_demo = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(args)
+            .current_dir(&project)
+            .env("XDG_CONFIG_HOME", root.join("config"))
+            .env("XDG_DATA_HOME", root.join("data"))
+            .env("XDG_STATE_HOME", root.join("state"))
+            .env(
+                "XDG_CACHE_HOME",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+            )
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, log, _) = in_demo(&["log", "--json"]);
+    assert_eq!(code, Some(0));
+    let parsed: Value = serde_json::from_str(&log).unwrap_or_else(|e| panic!("{e}: {log}"));
+    assert_eq!(parsed["intact"], true);
+    let records: Vec<Value> = parsed["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["record"].clone())
+        .collect();
+    let calls: Vec<&Value> = records.iter().filter(|r| r["kind"] == "call").collect();
+    let tools: Vec<String> = calls
+        .iter()
+        .map(|r| {
+            format!(
+                "{}.{}",
+                r["plugin"].as_str().unwrap_or("?"),
+                r["tool"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        tools,
+        ["exec.run", "fs.read", "edit.replace", "exec.run"],
+        "{log}"
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|r| r["approved_by"] == "auto" || r["approved_by"] == "read"),
+        "{log}"
+    );
+    assert_eq!(in_demo(&["log", "verify"]).0, Some(0));
+    let (code, _, err) = in_demo(&["undo"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("restored 1 path(s)"), "{err}");
+    let calc = std::fs::read_to_string(project.join("calc.sh")).unwrap();
+    assert!(calc.contains("echo $(($1 - $2))"), "{calc}");
     // A directory that is not empty is refused.
     let r = w.run(&["demo", "--dir", root.to_str().unwrap()]);
     assert_eq!(r.code, 5, "{}", r.stderr);

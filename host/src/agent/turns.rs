@@ -4,6 +4,7 @@
 
 use super::approval::{Approvals, Asker, Decision};
 use super::event::{DenialNote, Event};
+use super::govern::Guard;
 use super::provider::{Item, Observer, Provider, Request, ToolCall, Usage};
 use super::tools::{self, Class, Outcome, Toolbox};
 use crate::escape::escape;
@@ -52,6 +53,8 @@ pub struct Agent<'a> {
     pub workspace: &'a Path,
     pub instructions: &'a str,
     pub limits: Limits,
+    /// Audit records and undo capture around each call, when present.
+    pub guard: Option<&'a mut dyn Guard>,
 }
 
 /// Resolves once the user asked to cancel (never if the sender is gone).
@@ -167,7 +170,7 @@ impl Agent<'_> {
                 let outcome = if stopped {
                     tools::error_outcome("not run: the user cancelled the turn".into())
                 } else {
-                    let (outcome, was_cancelled) = self.handle(call, sink, cancel).await;
+                    let (outcome, was_cancelled) = self.handle(turn, call, sink, cancel).await;
                     stopped = was_cancelled;
                     outcome
                 };
@@ -204,31 +207,20 @@ impl Agent<'_> {
     /// user cancelled it.
     async fn handle(
         &mut self,
+        turn: u32,
         call: &ToolCall,
         sink: &mut dyn Sink,
         cancel: &mut watch::Receiver<bool>,
     ) -> (Outcome, bool) {
-        let deny = |sink: &mut dyn Sink, tool: &str, reason: String| {
-            sink.event(&Event::ToolCallDenied {
-                call_id: call.id.clone(),
-                tool: tool.to_string(),
-                reason: reason.clone(),
-            });
-            (tools::error_outcome(reason), false)
-        };
-        let Some(tool) = self.tools.find(&call.name) else {
-            let names: Vec<&str> = self
-                .tools
-                .tools()
-                .iter()
-                .map(|t| t.exposed.as_str())
-                .collect();
+        let tools = self.tools;
+        let Some(tool) = tools.find(&call.name) else {
+            let names: Vec<&str> = tools.tools().iter().map(|t| t.exposed.as_str()).collect();
             let reason = format!(
                 "there is no tool named {:?}; the tools are: {}",
                 escape(&call.name),
                 names.join(", ")
             );
-            return deny(sink, &call.name, reason);
+            return self.deny(turn, call, sink, &call.name, reason);
         };
         let text = if call.arguments.trim().is_empty() {
             "{}"
@@ -239,36 +231,54 @@ impl Agent<'_> {
             Ok(v @ Value::Object(_)) => v,
             Ok(_) => {
                 let reason = format!("{}: the arguments must be a JSON object", tool.qualified);
-                return deny(sink, &tool.qualified, reason);
+                return self.deny(turn, call, sink, &tool.qualified, reason);
             }
             Err(e) => {
                 let reason = format!(
                     "{}: the arguments are not valid JSON ({e}); send one JSON object matching the tool's schema",
                     tool.qualified
                 );
-                return deny(sink, &tool.qualified, reason);
+                return self.deny(turn, call, sink, &tool.qualified, reason);
             }
         };
         let asker = self.asker.as_mut().map(|a| &mut **a as &mut dyn Asker);
         let by = match self.approvals.decide(tool, &input, self.workspace, asker) {
             Decision::Run { by } => by,
-            Decision::Deny { reason } => return deny(sink, &tool.qualified, reason),
+            Decision::Deny { reason } => {
+                return self.deny(turn, call, sink, &tool.qualified, reason);
+            }
         };
+        // What runs is exactly what was decided on.
+        let approved = input.to_string();
+        // Recorded (and, if it can change files, captured) before it runs;
+        // if that cannot be done, it does not run.
+        if let Some(g) = self.guard.as_deref_mut()
+            && let Err(reason) = g.before(turn, tool, &approved, by)
+        {
+            sink.event(&Event::ToolCallDenied {
+                call_id: call.id.clone(),
+                tool: tool.qualified.clone(),
+                reason: reason.clone(),
+            });
+            return (tools::error_outcome(reason), false);
+        }
         sink.event(&Event::ToolCallApproved {
             call_id: call.id.clone(),
             tool: tool.qualified.clone(),
             class: tool.class,
             by: by.to_string(),
         });
-        // What runs is exactly what was decided on.
-        let approved = input.to_string();
         let (outcome, was_cancelled) = tokio::select! {
-            o = self.tools.call(tool, &approved) => (o, false),
+            o = tools.call(tool, &approved) => (o, false),
             () = cancelled(cancel) => (
                 tools::error_outcome(format!("{} was cancelled by the user", tool.qualified)),
                 true,
             ),
         };
+        let captured = self
+            .guard
+            .as_deref_mut()
+            .and_then(|g| g.after(turn, tool, &outcome));
         sink.event(&Event::ToolCallFinished {
             call_id: call.id.clone(),
             tool: tool.qualified.clone(),
@@ -286,16 +296,43 @@ impl Agent<'_> {
                 })
                 .collect(),
         });
-        if tool.class != Class::Read
-            && let Some(value) = &outcome.value
-        {
-            for path in tools::changed_paths(value) {
-                sink.event(&Event::FileChanged {
-                    call_id: call.id.clone(),
-                    path,
-                });
-            }
+        // What changed on disk: from the capture when there is one (it sees
+        // what programs wrote too), else from what the edit tools report.
+        let changed = match captured {
+            Some(paths) => paths,
+            None if tool.class != Class::Read => outcome
+                .value
+                .as_ref()
+                .map(tools::changed_paths)
+                .unwrap_or_default(),
+            None => vec![],
+        };
+        for path in changed {
+            sink.event(&Event::FileChanged {
+                call_id: call.id.clone(),
+                path,
+            });
         }
         (outcome, was_cancelled)
+    }
+
+    /// Refuse a call before it runs: recorded, shown, and told to the model.
+    fn deny(
+        &mut self,
+        turn: u32,
+        call: &ToolCall,
+        sink: &mut dyn Sink,
+        tool: &str,
+        reason: String,
+    ) -> (Outcome, bool) {
+        if let Some(g) = self.guard.as_deref_mut() {
+            g.refused(turn, tool, &reason);
+        }
+        sink.event(&Event::ToolCallDenied {
+            call_id: call.id.clone(),
+            tool: tool.to_string(),
+            reason: reason.clone(),
+        });
+        (tools::error_outcome(reason), false)
     }
 }

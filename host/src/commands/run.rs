@@ -9,12 +9,14 @@ use std::process::ExitCode;
 use tokio::sync::watch;
 use warden::agent::approval::{Answer, Approvals, Asker, Mode};
 use warden::agent::event::Event;
+use warden::agent::govern::{Governance, PluginFacts};
 use warden::agent::provider::{Item, Provider, Retry};
 use warden::agent::session::{self, Transcript};
 use warden::agent::tools::Toolbox;
 use warden::agent::turns::{Agent, Ended, Limits, Sink};
 use warden::agent::{config, instructions};
 use warden::escape::escape;
+use warden::journal::Journal;
 
 /// What `run`, `exec` and `resume` share.
 pub struct AgentArgs {
@@ -74,10 +76,18 @@ impl App {
         }
         let ctx = self.context(&workspace)?;
         let mut tools = Toolbox::default();
+        let mut facts = std::collections::HashMap::new();
         for name in self.registry.names()? {
             let (specs, prepared) = self.prepare(&name, &ctx).await?;
             match prepared {
                 Ok(p) => {
+                    facts.insert(
+                        name.clone(),
+                        PluginFacts {
+                            rule: super::report::effective(p.effective()),
+                            captures: super::call::writes(&p),
+                        },
+                    );
                     for note in tools.add(&name, specs, p) {
                         eprintln!("warden: {note}");
                     }
@@ -99,6 +109,18 @@ impl App {
         let id = loaded
             .as_ref()
             .map_or_else(session::new_id, |l| l.header.id.clone());
+        // Every call is recorded before it runs and every call that can
+        // change files is captured for undo, as with `warden call`: without
+        // the log and the journal, nothing runs.
+        let mut governance = Governance::new(
+            self.audit_log()
+                .context("the agent cannot run without the audit log")?,
+            Journal::open(dirs, &ctx.workspace)
+                .context("the agent cannot run without the undo journal")?,
+            &id,
+            &ctx.workspace,
+            facts,
+        );
         let mut transcript =
             Transcript::create(&sessions, &id, &ctx.workspace, &kind, &model, task)
                 .map_err(anyhow::Error::msg)
@@ -150,6 +172,7 @@ impl App {
                 max_turns: args.max_turns,
                 token_budget: args.token_budget,
             },
+            guard: Some(&mut governance),
         };
         let ended = agent.run(&mut items, &mut sink, &mut cancel).await;
         sink.stop_progress();

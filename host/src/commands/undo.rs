@@ -23,9 +23,15 @@ impl App {
     pub fn undo(&self, workspace: &Path, force: bool) -> anyhow::Result<ExitCode> {
         let journal = self.journal(workspace)?;
         let turns = journal.turns()?;
-        let Some(last) = turns.into_iter().rev().find(|t| !t.undone) else {
+        // The last turn that changed something: a test run after an edit
+        // is captured too, but undoing "nothing" is not what anyone means.
+        let Some(last) = turns
+            .into_iter()
+            .rev()
+            .find(|t| !t.undone && !t.changes.is_empty())
+        else {
             anyhow::bail!(
-                "nothing to undo in {}: no captured turn is left (turns are captured by `warden call` of plugins that can change files)",
+                "nothing to undo in {}: no captured change is left (changes are captured around every call of a plugin that can change files, from `warden call`, `warden run` and `warden mcp`)",
                 journal.workspace().display()
             );
         };
