@@ -164,6 +164,31 @@ fn issue6_a_contractor_may_not_grant_network_and_others_may() {
         )
     );
     org.read_works("carol");
+
+    // Both refusals are in the audit log, with the rule that decided.
+    let r = org.run("alice", &["log", "--decision", "deny", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let log: Value = serde_json::from_str(&r.stdout).unwrap();
+    let refusals: Vec<(String, String)> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let rec = &e["record"];
+            (
+                rec["kind"].as_str().unwrap_or_default().to_string(),
+                rec["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = refusals.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["grant", "call"], "{}", r.stdout);
+    assert!(
+        refusals
+            .iter()
+            .all(|(_, why)| why.contains("rule `contractors-no-network`")),
+        "{refusals:?}"
+    );
 }
 
 #[test]

@@ -84,7 +84,8 @@ impl Record {
     }
 
     /// How a call ended: `ok`, `ok with denials`, `denied`, `failed`,
-    /// `failed after a denial` or `stopped` (time, memory, crash, cancel).
+    /// `failed after a denial`, `refused by policy` or `stopped` (time,
+    /// memory, crash, cancel).
     pub fn result(plugin: &str, tool: &str, out: Result<&CallOutput, &crate::Error>) -> Self {
         let (decision, outcome, reason) = match out {
             Ok(o) => match &o.result {
@@ -100,6 +101,11 @@ impl Record {
                 ),
                 Err(f) => (Decision::Allow, "failed", Some(failure_text(f))),
             },
+            // The organisation's policy, asked again as the call began,
+            // refused it: nothing ran.
+            Err(e @ crate::Error::PolicyDenied { .. }) => {
+                (Decision::Deny, "refused by policy", Some(e.to_string()))
+            }
             Err(e) => (Decision::Allow, "stopped", Some(e.to_string())),
         };
         Record {

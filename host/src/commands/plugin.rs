@@ -34,8 +34,13 @@ impl App {
             g
         };
         let subject = Subject::new(&self.user, m);
-        self.policy
-            .check_all(&org::for_grant(&subject, Capability::Install, m, &grant))?;
+        if let Err(e) =
+            self.policy
+                .check_all(&org::for_grant(&subject, Capability::Install, m, &grant))
+        {
+            self.record_policy_refusal(Kind::Install, &m.name, &e)?;
+            return Err(e.into());
+        }
         if !self.json || !yes {
             eprintln!(
                 "plugin {} {} by {}",
@@ -205,12 +210,15 @@ impl App {
         grant.check_within(&package.manifest)?;
         grant.resolve_programs(std::env::var_os("PATH").as_deref())?;
         let subject = Subject::new(&self.user, &package.manifest);
-        self.policy.check_all(&org::for_grant(
+        if let Err(e) = self.policy.check_all(&org::for_grant(
             &subject,
             Capability::Grant,
             &package.manifest,
             &grant,
-        ))?;
+        )) {
+            self.record_policy_refusal(Kind::Grant, name, &e)?;
+            return Err(e.into());
+        }
         self.record(Record {
             kind: Kind::Grant,
             decision: Decision::Allow,
@@ -340,6 +348,25 @@ impl App {
             println!("  - {r}");
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl App {
+    /// Record that the organisation's policy refused an install or grant.
+    fn record_policy_refusal(
+        &self,
+        kind: Kind,
+        plugin: &str,
+        why: &warden::Error,
+    ) -> anyhow::Result<()> {
+        self.record(Record {
+            kind,
+            decision: Decision::Deny,
+            plugin: Some(plugin.into()),
+            reason: Some(why.to_string()),
+            ..Record::default()
+        })?;
+        Ok(())
     }
 }
 
