@@ -256,6 +256,22 @@ pub struct Verified {
     pub anchored: u64,
 }
 
+/// How far a record is on disk when [`Log::append_with`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Written, chained and anchored, and forced to the disk (log and
+    /// anchor fsync'd): for a record that precedes something whose effect
+    /// outlives the call — a write, a program, a network request, an
+    /// install or grant change.
+    Synced,
+    /// Written, chained and anchored (every reader and `warden log verify`
+    /// sees it at once), but left to the kernel to write back: for a call
+    /// that can only read, and for what a call did, recorded after it. A
+    /// power loss can lose the last such records; `warden log verify` then
+    /// reports the log ending before its anchor.
+    Written,
+}
+
 /// The audit log of one warden installation.
 #[derive(Debug, Clone)]
 pub struct Log {
@@ -263,6 +279,8 @@ pub struct Log {
     head: PathBuf,
     key_path: PathBuf,
     export: Option<std::sync::Arc<otlp::Exporter>>,
+    /// The key, once read: a long-lived server appends many records.
+    key: std::sync::Arc<std::sync::OnceLock<mac::Key>>,
 }
 
 impl Log {
@@ -283,6 +301,7 @@ impl Log {
             head: dir.join("audit.head"),
             key_path: dir.join("audit.key"),
             export: None,
+            key: std::sync::Arc::default(),
         })
     }
 
@@ -298,13 +317,25 @@ impl Log {
     }
 
     fn key(&self) -> Result<mac::Key> {
-        mac::Key::load_or_create(&self.key_path)
-            .map_err(io("read or create the key", &self.key_path))
+        if let Some(k) = self.key.get() {
+            return Ok(k.clone());
+        }
+        let k = mac::Key::load_or_create(&self.key_path)
+            .map_err(io("read or create the key", &self.key_path))?;
+        let _ = self.key.set(k.clone());
+        Ok(k)
     }
 
     /// Append one record, after the log's end was checked against the
     /// anchor. The record is on disk (fsync'd) when this returns.
     pub fn append(&self, record: Record) -> Result<Entry> {
+        self.append_with(record, Durability::Synced)
+    }
+
+    /// Append one record as [`Log::append`] does, forced to the disk or not
+    /// as `durability` says.
+    pub fn append_with(&self, record: Record, durability: Durability) -> Result<Entry> {
+        let synced = durability == Durability::Synced;
         let key = self.key()?;
         let mut file = std::fs::OpenOptions::new()
             .read(true)
@@ -323,16 +354,19 @@ impl Log {
         line.push('\n');
         let written = file
             .write_all(line.as_bytes())
-            .and_then(|()| file.sync_data());
+            .and_then(|()| if synced { file.sync_data() } else { Ok(()) });
         if let Err(e) = written {
             // Leave no partial line behind for the next writer to chain onto.
             let _ = file.set_len(len);
             return Err(io("append to", &self.path)(e));
         }
-        self.write_head(&Head {
-            seq: entry.seq,
-            mac: entry.mac.clone(),
-        })?;
+        self.write_head(
+            &Head {
+                seq: entry.seq,
+                mac: entry.mac.clone(),
+            },
+            synced,
+        )?;
         drop(file); // unlock before the (slower) export
         if let Some(export) = &self.export {
             export.export(&entry);
@@ -406,7 +440,7 @@ impl Log {
         }
     }
 
-    fn write_head(&self, head: &Head) -> Result<()> {
+    fn write_head(&self, head: &Head, synced: bool) -> Result<()> {
         let tmp = self
             .head
             .with_extension(format!("tmp.{}", std::process::id()));
@@ -419,9 +453,11 @@ impl Log {
                 .mode(0o600)
                 .open(&tmp)?;
             f.write_all(text.as_bytes())?;
-            f.sync_all()?;
+            if synced {
+                f.sync_all()?;
+            }
             std::fs::rename(&tmp, &self.head)?;
-            if let Some(dir) = self.head.parent() {
+            if let Some(dir) = self.head.parent().filter(|_| synced) {
                 std::fs::File::open(dir)?.sync_all()?;
             }
             Ok(())
@@ -451,7 +487,10 @@ impl Log {
 
     /// Check every MAC, the chain, the sequence and the anchor.
     pub fn verify(&self) -> Result<Verified> {
-        let key = self.key()?;
+        // Read afresh: a key changed on disk must show, even to a process
+        // that cached it for appending.
+        let key = mac::Key::load_or_create(&self.key_path)
+            .map_err(io("read or create the key", &self.key_path))?;
         let file = match std::fs::File::open(&self.path) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

@@ -9,7 +9,7 @@
 //! written does not run, and the model is told why.
 
 use super::tools::{Outcome, Tool};
-use crate::audit::{Decision, Kind, Log, Record};
+use crate::audit::{Decision, Durability, Kind, Log, Record};
 use crate::journal::{Journal, Turn};
 use serde_json::json;
 use std::collections::HashMap;
@@ -41,6 +41,10 @@ pub struct PluginFacts {
     /// Whether its calls can change files (writable paths or programs), so
     /// they are captured for undo.
     pub captures: bool,
+    /// Whether its calls can have an effect that outlives them (files,
+    /// programs, network requests), so their record is forced to the disk
+    /// before they run.
+    pub lasting: bool,
 }
 
 /// The audit log and the journal, for one agent session.
@@ -98,6 +102,7 @@ impl Guard for Governance {
             .unwrap_or(PluginFacts {
                 rule: vec![],
                 captures: true,
+                lasting: true,
             });
         let captured = if facts.captures {
             match self.journal.begin_next(&self.session) {
@@ -118,7 +123,12 @@ impl Guard for Governance {
         let mut record = Record::call(&tool.plugin, &tool.tool, &self.workspace, facts.rule, input);
         record.approved_by = Some(approved_by.to_string());
         let record = self.stamp(record, turn, number);
-        if let Err(e) = self.log.append(record) {
+        let durability = if facts.lasting {
+            Durability::Synced
+        } else {
+            Durability::Written
+        };
+        if let Err(e) = self.log.append_with(record, durability) {
             // Nothing ran: close the capture, which finds no change.
             if let Some(t) = captured {
                 let _ = t.finish();
@@ -137,7 +147,7 @@ impl Guard for Governance {
         let number = captured.as_ref().map(|(n, _)| *n);
         for d in &outcome.denials {
             let r = self.stamp(Record::denial(&tool.plugin, &tool.tool, d), turn, number);
-            if let Err(e) = self.log.append(r) {
+            if let Err(e) = self.log.append_with(r, Durability::Written) {
                 tracing::warn!("a denial could not be recorded in the audit log: {e}");
             }
         }
@@ -168,7 +178,10 @@ impl Guard for Governance {
             detail: changed.as_ref().map(|c| json!({"changed": c})),
             ..Record::default()
         };
-        if let Err(e) = self.log.append(self.stamp(result, turn, number)) {
+        if let Err(e) = self
+            .log
+            .append_with(self.stamp(result, turn, number), Durability::Written)
+        {
             tracing::warn!("a call's outcome could not be recorded in the audit log: {e}");
         }
         changed

@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use warden::audit::Durability;
 use warden::escape::escape;
 use warden::runtime::{CallOutput, Prepared, ToolFailure};
 
@@ -332,7 +333,15 @@ impl ServerHandler for WardenMcp {
             super::report::effective(exposed.plugin.effective()),
             &input,
         );
-        if let Err(e) = self.audit.append(stamp(record)) {
+        // Forced to the disk before anything with a lasting effect runs; a
+        // call that can only read is written, not synced (see Durability).
+        let durability =
+            if writes(&exposed.plugin) || !exposed.plugin.effective().network.is_empty() {
+                Durability::Synced
+            } else {
+                Durability::Written
+            };
+        if let Err(e) = self.audit.append_with(stamp(record), durability) {
             return Ok(unrecorded(e));
         }
         let call = exposed.plugin.call(tool, &input);
@@ -343,7 +352,7 @@ impl ServerHandler for WardenMcp {
                 // journal operation in the workspace.
                 let _ = finish(turn).await;
                 let stopped = warden::Error::Trap { tool: exposed.qualified.clone(), message: "cancelled by the client".into() };
-                if let Err(e) = self.audit.append(stamp(warden::audit::Record::result(plugin, tool, Err(&stopped)))) {
+                if let Err(e) = self.audit.append_with(stamp(warden::audit::Record::result(plugin, tool, Err(&stopped))), Durability::Written) {
                     return Ok(unrecorded(e));
                 }
                 return Err(ErrorData::internal_error(format!("{} was cancelled", exposed.qualified), None));
@@ -362,8 +371,11 @@ impl ServerHandler for WardenMcp {
                 .iter()
                 .map(|d| stamp(warden::audit::Record::denial(plugin, tool, d)))
                 .chain([result])
-                .try_for_each(|r| self.audit.append(r).map(drop)),
-            Err(_) => self.audit.append(result).map(drop),
+                .try_for_each(|r| self.audit.append_with(r, Durability::Written).map(drop)),
+            Err(_) => self
+                .audit
+                .append_with(result, Durability::Written)
+                .map(drop),
         };
         if let Err(e) = captured {
             return Ok(tool_error(format!(

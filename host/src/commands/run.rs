@@ -86,6 +86,7 @@ impl App {
                         PluginFacts {
                             rule: super::report::effective(p.effective()),
                             captures: super::call::writes(&p),
+                            lasting: super::call::writes(&p) || !p.effective().network.is_empty(),
                         },
                     );
                     for note in tools.add(&name, specs, p) {
