@@ -256,6 +256,9 @@ pub struct Verified {
     pub anchored: u64,
 }
 
+/// Bytes of the anchor file: its JSON, padded with spaces.
+const HEAD_BYTES: usize = 160;
+
 /// How far a record is on disk when [`Log::append_with`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -440,12 +443,35 @@ impl Log {
         }
     }
 
+    /// Anchor `head`. Synced: a new file renamed over the old one, both
+    /// fsync'd. Otherwise the anchor is overwritten in place, padded to a
+    /// fixed size (a rename makes the file system flush the new file first,
+    /// which cost more than the rest of a read-only call together); the
+    /// append holds the log's lock, so no writer races it.
     fn write_head(&self, head: &Head, synced: bool) -> Result<()> {
         let tmp = self
             .head
             .with_extension(format!("tmp.{}", std::process::id()));
-        let text = serde_json::to_string(head).map_err(|e| io("write", &tmp)(e.into()))?;
+        let mut text = serde_json::to_string(head).map_err(|e| io("write", &tmp)(e.into()))?;
+        if text.len() < HEAD_BYTES {
+            text.push_str(&" ".repeat(HEAD_BYTES - text.len()));
+        }
         let write = || -> std::io::Result<()> {
+            if !synced {
+                use std::os::unix::fs::FileExt;
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .open(&self.head)?;
+                f.write_all_at(text.as_bytes(), 0)?;
+                // An anchor written by an older warden may be longer.
+                if f.metadata()?.len() > text.len() as u64 {
+                    f.set_len(text.len() as u64)?;
+                }
+                return Ok(());
+            }
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
@@ -453,11 +479,9 @@ impl Log {
                 .mode(0o600)
                 .open(&tmp)?;
             f.write_all(text.as_bytes())?;
-            if synced {
-                f.sync_all()?;
-            }
+            f.sync_all()?;
             std::fs::rename(&tmp, &self.head)?;
-            if let Some(dir) = self.head.parent().filter(|_| synced) {
+            if let Some(dir) = self.head.parent() {
                 std::fs::File::open(dir)?.sync_all()?;
             }
             Ok(())
@@ -646,27 +670,37 @@ fn last_line(file: &mut std::fs::File, len: u64) -> std::io::Result<Option<Strin
     if len == 0 {
         return Ok(None);
     }
-    let want = len.min(MAX_LINE_BYTES as u64 + 1);
-    file.seek(SeekFrom::Start(len - want))?;
-    let mut buf = vec![0; want as usize];
-    file.read_exact(&mut buf)?;
     let invalid = |what: &str| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("the log {what}; run `warden log verify`"),
         )
     };
-    let Some(body) = buf.strip_suffix(b"\n") else {
-        return Err(invalid("ends with an incomplete record"));
-    };
-    let start = match body.iter().rposition(|&b| b == b'\n') {
-        Some(i) => i + 1,
-        None if want == len => 0,
-        None => return Err(invalid("ends with a line longer than any record")),
-    };
-    String::from_utf8(body[start..].to_vec())
-        .map(Some)
-        .map_err(|_| invalid("ends with a line that is not UTF-8"))
+    // Read back from the end, a little first (records are usually well
+    // under 8 KiB), more only when the last line is longer.
+    let mut want = len.min(8 * 1024);
+    loop {
+        file.seek(SeekFrom::Start(len - want))?;
+        let mut buf = vec![0; want as usize];
+        file.read_exact(&mut buf)?;
+        let Some(body) = buf.strip_suffix(b"\n") else {
+            return Err(invalid("ends with an incomplete record"));
+        };
+        let start = match body.iter().rposition(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None if want == len => 0,
+            None if want > MAX_LINE_BYTES as u64 => {
+                return Err(invalid("ends with a line longer than any record"));
+            }
+            None => {
+                want = (want * 4).min(len).min(MAX_LINE_BYTES as u64 + 1);
+                continue;
+            }
+        };
+        return String::from_utf8(body[start..].to_vec())
+            .map(Some)
+            .map_err(|_| invalid("ends with a line that is not UTF-8"));
+    }
 }
 
 /// Who runs warden: the real uid, and `$USER` as a hint.

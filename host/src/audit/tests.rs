@@ -323,3 +323,4 @@ fn long_fields_are_cut() {
     );
     log.verify().unwrap();
 }
+
