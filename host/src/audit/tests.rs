@@ -323,4 +323,3 @@ fn long_fields_are_cut() {
     );
     log.verify().unwrap();
 }
-
