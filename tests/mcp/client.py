@@ -93,7 +93,7 @@ async def exercise(session, workspace):
         tg.start_soon(read_meanwhile)
     out["spin"] = {"is_error": spin["is_error"], "text": spin["text"]}
     out["reads_during_spin_ok"] = all(ok for ok, _ in reads_during_spin) and len(reads_during_spin) == 10
-    out["reads_finished_before_spin"] = all(t < spin["done_at"] for _, t in reads_during_spin)
+    out["reads_finished_before_spin"] = sum(1 for _, t in reads_during_spin if t < spin["done_at"])
 
     # 100 calls at once: all answered (they queue for instance slots).
     results = []

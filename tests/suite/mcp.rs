@@ -141,9 +141,13 @@ fn assert_report(v: &Value, ws: &Path) {
         v["spin"]
     );
     assert_eq!(v["reads_during_spin_ok"], true);
-    assert_eq!(
-        v["reads_finished_before_spin"], true,
-        "calls waited for the looping one"
+    // Calls are answered while the loop runs: all ten normally, in well
+    // under a second. (When each waited ~300 ms for the I/O driver, four
+    // were; a loaded machine may delay one or two.)
+    let before = v["reads_finished_before_spin"].as_u64().unwrap();
+    assert!(
+        before >= 8,
+        "only {before} of 10 calls were answered while a tool looped"
     );
     assert_eq!(v["concurrent_ok"], 100);
     assert_eq!(
