@@ -666,3 +666,99 @@ fn pgrep(pattern: &str) -> bool {
         .unwrap();
     !out.stdout.is_empty()
 }
+
+/// Quote one argument for `sh -c`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn ask_mode_on_a_terminal_shows_the_exact_request_and_runs_only_what_was_approved() {
+    let m = Machine::new();
+    let server = Server::start(fixing_model());
+    let root = m.root();
+    // `script` gives warden a real terminal on stdin and stderr; the answers
+    // are typed ahead: yes to `make test`, yes to the edit, no to the rerun.
+    let command = format!(
+        "{} run 'make the failing test pass' --json",
+        sh_quote(env!("CARGO_BIN_EXE_warden"))
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .current_dir(&m.project)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "dumb")
+        .env("HOME", root.join("home"))
+        .env("XDG_CONFIG_HOME", root.join("config"))
+        .env("XDG_DATA_HOME", root.join("data"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        )
+        .env("OPENAI_BASE_URL", server.base_url())
+        .env("WARDEN_MODEL", "scripted")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"y\ny\nn\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{screen}");
+
+    // What a person saw: the exact argv, and the edit as a diff.
+    assert!(
+        screen.contains("exec wants to run exec.run\n  $ make test"),
+        "{screen}"
+    );
+    assert!(screen.contains("+  echo $(($1 + $2))"), "{screen}");
+    assert!(screen.contains("-  echo $(($1 - $2))"), "{screen}");
+
+    let events: Vec<Value> = screen
+        .lines()
+        // A prompt ends without a newline, so an event may follow it on
+        // the same line of the screen.
+        .filter_map(|l| {
+            let at = l.find("{\"type\"")?;
+            serde_json::from_str::<Value>(l[at..].trim()).ok()
+        })
+        .filter(|v| v.get("type").is_some())
+        .collect();
+    let approved: Vec<(String, String)> = of_type(&events, "tool_call_approved")
+        .iter()
+        .map(|e| {
+            (
+                e["tool"].as_str().unwrap().to_string(),
+                e["by"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        approved,
+        [
+            ("exec.run".to_string(), "user".to_string()),
+            ("fs.read".to_string(), "read".to_string()),
+            ("edit.replace".to_string(), "user".to_string()),
+        ],
+        "{screen}"
+    );
+    let denied = of_type(&events, "tool_call_denied");
+    assert_eq!(denied.len(), 1, "{screen}");
+    assert_eq!(denied[0]["reason"], "the user declined exec.run");
+    // The approved edit happened; the declined run did not.
+    assert!(m.read("calc.sh").contains("echo $(($1 + $2))"));
+    assert_eq!(
+        of_type(&events, "tool_call_finished")
+            .iter()
+            .filter(|e| e["tool"] == "exec.run")
+            .count(),
+        1
+    );
+}
