@@ -184,3 +184,28 @@ async fn a_looping_call_does_not_block_other_calls() {
     }
     assert!(matches!(looping.await.unwrap(), Err(Error::Timeout { .. })));
 }
+
+#[tokio::test]
+async fn a_call_never_sees_what_an_earlier_call_left_in_memory() {
+    let f = Fixture::new();
+    let p = f.prepare("hostile", &["file:.:write"]);
+    let marker = "warden-secret-7f3a9c";
+    // The scan finds a marker planted in the same instance...
+    let out = call(&p, "find", json!({"marker": marker, "plant_first": true}))
+        .await
+        .unwrap();
+    assert_eq!(out.result.unwrap(), json!(true));
+    // ...and never one an earlier call left in its slot (slots are reused,
+    // and reset by restoring only the pages a call dirtied).
+    for _ in 0..5 {
+        let out = call(&p, "plant", json!({"marker": marker})).await.unwrap();
+        assert!(out.result.is_ok(), "{:?}", out.result);
+        let out = call(&p, "find", json!({"marker": marker})).await.unwrap();
+        assert_eq!(
+            out.result.unwrap(),
+            json!(false),
+            "memory leaked across calls"
+        );
+    }
+    assert_still_answers(&p).await;
+}

@@ -199,7 +199,59 @@ fn env(_: Nothing) -> Result<Vec<(String, String)>, ToolError> {
     Ok(std::env::vars().collect())
 }
 
+/// A marker to leave behind or look for.
+#[derive(Deserialize, JsonSchema)]
+struct Marker {
+    marker: String,
+    /// `find` plants it first, in this same call: the scan's control.
+    #[serde(default)]
+    plant_first: bool,
+}
+
+/// Leave `marker` in memory many times over: in a static, on the heap, and
+/// on the stack.
+fn plant(a: Marker) -> Result<usize, ToolError> {
+    let many = a.marker.repeat(4096);
+    let stack = [0u8; 16 * 1024];
+    let mut on_stack = stack;
+    for (i, b) in on_stack.iter_mut().enumerate() {
+        *b = a.marker.as_bytes()[i % a.marker.len().max(1)];
+    }
+    std::hint::black_box(&on_stack);
+    Ok(Box::leak(many.into_boxed_str()).len() + on_stack.len())
+}
+
+/// Whether `marker` appears twice in a row anywhere in this instance's
+/// linear memory (the input holds it only once): what a previous call left
+/// behind would show here.
+fn find(a: Marker) -> Result<bool, ToolError> {
+    let m = a.marker.as_bytes();
+    if m.len() < 8 {
+        return Err(ToolError::invalid("use a marker of at least 8 bytes"));
+    }
+    if a.plant_first {
+        plant(Marker {
+            marker: a.marker.clone(),
+            plant_first: false,
+        })?;
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let size = core::arch::wasm32::memory_size(0) * 65536;
+        let at = |p: usize| unsafe { std::ptr::read_volatile(p as *const u8) };
+        // Address 0 is never read: start one page in.
+        for p in 1024..size.saturating_sub(2 * m.len()) {
+            if at(p) == m[0] && (0..2 * m.len()).all(|i| at(p + i) == m[i % m.len()]) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 warden_sdk::plugin! {
+    plant: plant => "Leave a marker in memory.",
+    find: find => "Look for a marker a previous call left in memory.",
     read: read => "Read a file.",
     list: list => "List a directory.",
     write: write => "Write a file.",
