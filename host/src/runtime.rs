@@ -531,6 +531,58 @@ pub struct CallOutput {
     pub log: Vec<String>,
 }
 
+impl CallOutput {
+    /// A failed call in words, for a person or a model: the tool's own
+    /// failure, then each refusal with the grant that would allow it, as
+    /// `allow(plugin, spec)` phrases it for the reader (who usually cannot
+    /// grant it). Everything from the plugin is escaped.
+    pub fn failure_text(
+        &self,
+        qualified: &str,
+        failure: &ToolFailure,
+        allow: impl Fn(&str, &str) -> String,
+    ) -> String {
+        use crate::escape::escape;
+        let mut text = match failure {
+            ToolFailure::InvalidInput { message } => {
+                format!("{qualified}: invalid input: {}", escape(message))
+            }
+            ToolFailure::Denied {
+                capability,
+                resource,
+                reason,
+            } => format!(
+                "{qualified}: denied {} {}: {}",
+                escape(capability),
+                escape(resource),
+                escape(reason)
+            ),
+            ToolFailure::NotFound { message } => {
+                format!("{qualified}: not found: {}", escape(message))
+            }
+            ToolFailure::Failed { message } => format!("{qualified} failed: {}", escape(message)),
+        };
+        let plugin = qualified.split('.').next().unwrap_or_default();
+        for d in &self.denials {
+            text.push_str(&format!(
+                "\nrefused by warden: {} {} {}: {}",
+                d.capability,
+                d.operation,
+                escape(&d.resource),
+                d.reason
+            ));
+            match &d.allow {
+                Some(spec) => {
+                    text.push_str("\n  ");
+                    text.push_str(&allow(plugin, &escape(spec)));
+                }
+                None => text.push_str("\n  no grant allows this"),
+            }
+        }
+        text
+    }
+}
+
 /// A tool as described by its plugin, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ToolSpec {

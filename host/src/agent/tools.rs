@@ -179,40 +179,11 @@ fn outcome(tool: &Tool, out: CallOutput) -> Outcome {
 /// What a failed call says to the model: the refusal and what a person
 /// could grant (the model itself cannot).
 fn failure_text(tool: &Tool, out: &CallOutput, failure: &ToolFailure) -> String {
-    let q = &tool.qualified;
-    let mut text = match failure {
-        ToolFailure::InvalidInput { message } => format!("{q}: invalid input: {}", escape(message)),
-        ToolFailure::Denied {
-            capability,
-            resource,
-            reason,
-        } => format!(
-            "{q}: denied {} {}: {}",
-            escape(capability),
-            escape(resource),
-            escape(reason)
-        ),
-        ToolFailure::NotFound { message } => format!("{q}: not found: {}", escape(message)),
-        ToolFailure::Failed { message } => format!("{q} failed: {}", escape(message)),
-    };
-    for d in &out.denials {
-        text.push_str(&format!(
-            "\nrefused by warden: {} {} {}: {}",
-            d.capability,
-            d.operation,
-            escape(&d.resource),
-            d.reason
-        ));
-        match &d.allow {
-            Some(spec) => text.push_str(&format!(
-                "\n  only the user can allow this, with: warden plugin grant {} --add --grant {}",
-                tool.plugin,
-                escape(spec)
-            )),
-            None => text.push_str("\n  no grant allows this"),
-        }
-    }
-    text
+    out.failure_text(&tool.qualified, failure, |plugin, spec| {
+        format!(
+            "only the user can allow this, with: warden plugin grant {plugin} --add --grant {spec}"
+        )
+    })
 }
 
 /// Keep at most [`MAX_RESULT_BYTES`]: two thirds from the start, one third

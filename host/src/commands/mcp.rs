@@ -217,41 +217,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The text of a call that did not succeed, for a person or a model.
 fn failure_text(qualified: &str, out: &CallOutput, failure: &ToolFailure) -> String {
-    let mut text = match failure {
-        ToolFailure::InvalidInput { message } => {
-            format!("{qualified}: invalid input: {}", escape(message))
-        }
-        ToolFailure::Denied {
-            capability,
-            resource,
-            reason,
-        } => format!(
-            "{qualified}: denied {} {}: {}",
-            escape(capability),
-            escape(resource),
-            escape(reason)
-        ),
-        ToolFailure::NotFound { message } => format!("{qualified}: not found: {}", escape(message)),
-        ToolFailure::Failed { message } => format!("{qualified} failed: {}", escape(message)),
-    };
-    for d in &out.denials {
-        text.push_str(&format!(
-            "\nrefused by warden: {} {} {}: {}",
-            d.capability,
-            d.operation,
-            escape(&d.resource),
-            d.reason
-        ));
-        match &d.allow {
-            Some(spec) => text.push_str(&format!(
-                "\n  a person can allow it with: warden plugin grant {} --add --grant {} (this client cannot)",
-                qualified.split('.').next().unwrap_or_default(),
-                escape(spec)
-            )),
-            None => text.push_str("\n  no grant allows this"),
-        }
-    }
-    text
+    out.failure_text(qualified, failure, |plugin, spec| {
+        format!(
+            "a person can allow it with: warden plugin grant {plugin} --add --grant {spec} (this client cannot)"
+        )
+    })
 }
 
 fn tool_error(text: String) -> CallToolResponse {
