@@ -961,6 +961,12 @@ fn the_demo_fixes_its_project_through_real_tools() {
             .all(|r| r["approved_by"] == "auto" || r["approved_by"] == "read"),
         "{log}"
     );
+    let outcomes: Vec<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "result")
+        .map(|r| r["outcome"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(outcomes, ["ok", "ok", "ok", "ok"], "{log}");
     assert_eq!(in_demo(&["log", "verify"]).0, Some(0));
     let (code, _, err) = in_demo(&["undo"]);
     assert_eq!(code, Some(0), "{err}");

@@ -162,22 +162,16 @@ impl Guard for Governance {
             }
             None => None,
         };
-        let (decision, what) = match (outcome.is_error, outcome.denials.is_empty()) {
-            (false, true) => (Decision::Allow, "ok"),
-            (false, false) => (Decision::Deny, "ok with denials"),
-            (true, true) => (Decision::Allow, "failed"),
-            (true, false) => (Decision::Deny, "failed after a denial"),
-        };
-        let result = Record {
-            kind: Kind::Result,
-            decision,
-            plugin: Some(tool.plugin.clone()),
-            tool: Some(tool.tool.clone()),
-            outcome: Some(what.into()),
-            reason: outcome.is_error.then(|| outcome.text.clone()),
-            detail: changed.as_ref().map(|c| json!({"changed": c})),
-            ..Record::default()
-        };
+        // The same record `warden call` and `warden mcp` write; a call that
+        // never reached the plugin (cancelled first) ended as stopped.
+        let mut result = outcome.ended.clone().unwrap_or_else(|| {
+            let stopped = crate::Error::Trap {
+                tool: tool.qualified.clone(),
+                message: outcome.text.clone(),
+            };
+            Record::result(&tool.plugin, &tool.tool, Err(&stopped))
+        });
+        result.detail = changed.as_ref().map(|c| json!({"changed": c}));
         if let Err(e) = self
             .log
             .append_with(self.stamp(result, turn, number), Durability::Written)

@@ -87,6 +87,10 @@ pub struct Outcome {
     pub value: Option<Value>,
     /// What warden refused during the call.
     pub denials: Vec<crate::denial::Denial>,
+    /// How the call ended, as the audit log states it for every caller;
+    /// `None` when it never reached the plugin.
+    #[serde(skip)]
+    pub ended: Option<crate::audit::Record>,
 }
 
 /// The granted tools.
@@ -141,10 +145,14 @@ impl Toolbox {
         let Some(prepared) = self.plugins.get(tool.index) else {
             return error_outcome(format!("{} is not available", tool.qualified));
         };
-        match prepared.call(&tool.tool, input).await {
+        let out = prepared.call(&tool.tool, input).await;
+        let ended = crate::audit::Record::result(&tool.plugin, &tool.tool, out.as_ref());
+        let mut o = match out {
             Ok(out) => outcome(tool, out),
             Err(e) => error_outcome(e.to_string()),
-        }
+        };
+        o.ended = Some(ended);
+        o
     }
 }
 
@@ -157,6 +165,7 @@ pub fn error_outcome(text: String) -> Outcome {
         cut,
         value: None,
         denials: vec![],
+        ended: None,
     }
 }
 
@@ -173,6 +182,7 @@ fn outcome(tool: &Tool, out: CallOutput) -> Outcome {
         cut,
         value,
         denials: out.denials,
+        ended: None,
     }
 }
 
