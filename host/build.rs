@@ -14,20 +14,9 @@ use std::process::Command;
 /// `plugins/<name>`.
 const BUNDLED: &[&str] = &["fs", "search", "edit", "exec", "git", "fetch"];
 
-/// Packages built as components: bundled plugins first, then test guests.
-const COMPONENTS: &[&str] = &[
-    "fs",
-    "search",
-    "edit",
-    "exec",
-    "git",
-    "fetch",
-    "hostile",
-    "overreach",
-    "spawner",
-    "netprobe",
-    "socketeer",
-];
+/// Test guests built as components beside the bundled plugins; each is
+/// `tests/guests/<name>`.
+const GUESTS: &[&str] = &["hostile", "overreach", "spawner", "netprobe", "socketeer"];
 
 fn main() {
     let manifest_dir = PathBuf::from(
@@ -59,7 +48,7 @@ fn main() {
         .args(["--target", "wasm32-wasip2", "--profile", "plugin"])
         .arg("--target-dir")
         .arg(&target_dir);
-    for package in COMPONENTS {
+    for package in BUNDLED.iter().chain(GUESTS) {
         cmd.args(["-p", package]);
     }
     // The outer build's flags and wrappers (clippy, coverage) are for the
@@ -82,7 +71,7 @@ fn main() {
         );
     }
     let built = target_dir.join("wasm32-wasip2").join("plugin");
-    for package in COMPONENTS {
+    for package in BUNDLED.iter().chain(GUESTS) {
         let file = format!("{package}.wasm");
         let from = built.join(&file);
         std::fs::copy(&from, out.join(&file))

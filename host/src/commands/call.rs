@@ -282,3 +282,10 @@ pub fn writes(p: &Prepared) -> bool {
     let e = p.effective();
     e.files.iter().any(|f| f.access == Access::Write) || !e.programs.is_empty()
 }
+
+/// Whether a call of `p` can have an effect that outlives it (files,
+/// programs, network requests), so its audit record is forced to the disk
+/// before it runs.
+pub fn lasting(p: &Prepared) -> bool {
+    writes(p) || !p.effective().network.is_empty()
+}

@@ -13,7 +13,7 @@
 //! files is captured as a turn of the session [`MCP_SESSION`].
 
 use super::App;
-use super::call::writes;
+use super::call::{lasting, writes};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
@@ -305,12 +305,11 @@ impl ServerHandler for WardenMcp {
         );
         // Forced to the disk before anything with a lasting effect runs; a
         // call that can only read is written, not synced (see Durability).
-        let durability =
-            if writes(&exposed.plugin) || !exposed.plugin.effective().network.is_empty() {
-                Durability::Synced
-            } else {
-                Durability::Written
-            };
+        let durability = if lasting(&exposed.plugin) {
+            Durability::Synced
+        } else {
+            Durability::Written
+        };
         if let Err(e) = self.audit.append_with(stamp(record), durability) {
             return Ok(unrecorded(e));
         }

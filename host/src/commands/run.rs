@@ -86,7 +86,7 @@ impl App {
                         PluginFacts {
                             rule: super::report::effective(p.effective()),
                             captures: super::call::writes(&p),
-                            lasting: super::call::writes(&p) || !p.effective().network.is_empty(),
+                            lasting: super::call::lasting(&p),
                         },
                     );
                     for note in tools.add(&name, specs, p) {
