@@ -37,7 +37,7 @@ impl Machine {
         std::fs::create_dir_all(root.join("home")).unwrap();
         std::fs::create_dir_all(project.join(".git")).unwrap();
         std::fs::write(project.join(".git/config"), "[core]\n").unwrap();
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/agent-calc");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/agent-calc");
         for entry in std::fs::read_dir(fixture).unwrap() {
             let entry = entry.unwrap();
             std::fs::copy(entry.path(), project.join(entry.file_name())).unwrap();

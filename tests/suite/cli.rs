@@ -85,7 +85,8 @@ impl Warden {
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .unwrap()
         .to_path_buf()
 }
@@ -296,7 +297,7 @@ fn real_imports(bytes: &[u8]) -> Vec<String> {
 #[test]
 fn audit_tells_the_truth_about_each_bundled_plugin() {
     let w = Warden::new();
-    for warden::bundled::Bundled { name, bytes, .. } in warden::bundled::BUNDLED {
+    for warden_core::bundled::Bundled { name, bytes, .. } in warden_core::bundled::BUNDLED {
         let v = w.run(&["plugin", "audit", name, "--json"]).json();
         let listed: Vec<String> = v["imports"]
             .as_array()
@@ -306,7 +307,7 @@ fn audit_tells_the_truth_about_each_bundled_plugin() {
             .collect();
         assert_eq!(listed, real_imports(bytes), "{name}");
         assert_eq!(v["import_check"], "ok", "{name}");
-        assert_eq!(v["digest"], warden::component::digest(bytes));
+        assert_eq!(v["digest"], warden_core::component::digest(bytes));
         assert_eq!(v["source"], "bundled");
         assert!(
             !v["tools"].as_array().unwrap().is_empty(),

@@ -5,13 +5,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use warden::component::Package;
-use warden::grant::{self, Context, Grant};
-use warden::runtime::{CallOutput, Loaded, Prepared, Runtime};
+use warden_core::component::Package;
+use warden_core::grant::{self, Context, Grant};
+use warden_core::runtime::{CallOutput, Loaded, Prepared, Runtime};
 
 /// Path of a guest or plugin component built by build.rs.
 pub fn component(name: &str) -> PathBuf {
-    Path::new(env!("OUT_DIR")).join(format!("{name}.wasm"))
+    warden_core::test_programs::path(name)
 }
 
 /// One runtime for the whole test binary, caching compiled components in
@@ -21,9 +21,9 @@ pub fn runtime() -> &'static Runtime {
     RT.get_or_init(|| {
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled");
         let helper = Path::new(env!("CARGO_BIN_EXE_warden")).to_path_buf();
-        Runtime::new(Some(cache))
-            .expect("engine")
-            .with_sandbox(warden::confine::Sandbox::detect(helper))
+        Runtime::new(Some(cache)).expect("engine").with_sandbox(
+            warden_core::capability::process::confine::Sandbox::detect(helper),
+        )
     })
 }
 
@@ -35,7 +35,7 @@ pub fn loaded(name: &str) -> Loaded {
     if let Some((_, l)) = all.iter().find(|(n, _)| n == name) {
         return l.clone();
     }
-    let bytes = match warden::bundled::get(name) {
+    let bytes = match warden_core::bundled::get(name) {
         Some(b) => b.to_vec(),
         None => std::fs::read(component(name)).expect("component built"),
     };
@@ -106,7 +106,7 @@ impl Fixture {
         self.try_prepare(plugin, specs).expect("prepare")
     }
 
-    pub fn try_prepare(&self, plugin: &str, specs: &[&str]) -> warden::Result<Prepared> {
+    pub fn try_prepare(&self, plugin: &str, specs: &[&str]) -> warden_core::Result<Prepared> {
         let l = loaded(plugin);
         let g = Grant::from_specs(specs)?;
         let e = grant::effective(&l.manifest, &g, &self.context());
@@ -125,7 +125,7 @@ pub async fn call(
     p: &Prepared,
     tool: &str,
     input: serde_json::Value,
-) -> warden::Result<CallOutput> {
+) -> warden_core::Result<CallOutput> {
     p.call(tool, &input.to_string()).await
 }
 
@@ -135,7 +135,7 @@ pub async fn failure(p: &Prepared, tool: &str, input: serde_json::Value) -> (Str
         .await
         .expect("the call itself completes");
     let msg = match &out.result {
-        Err(warden::runtime::ToolFailure::Failed { message }) => message.clone(),
+        Err(warden_core::runtime::ToolFailure::Failed { message }) => message.clone(),
         other => panic!("expected a failure, got {other:?}"),
     };
     (msg, out)

@@ -3,7 +3,7 @@
 
 use super::common::{Fixture, assert_still_answers, call};
 use serde_json::json;
-use warden::Error;
+use warden_core::Error;
 
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_at_its_deadline() {
@@ -100,7 +100,7 @@ async fn log_messages_are_escaped_and_bounded() {
     let p = fx.prepare("hostile", &["file:.:write"]);
     let out = call(&p, "chatter", json!({"n": 10_000})).await.unwrap();
     assert!(out.result.is_ok());
-    assert_eq!(out.log.len(), warden::logcap::MAX_MESSAGES);
+    assert_eq!(out.log.len(), warden_core::capability::log::MAX_MESSAGES);
     assert_eq!(out.log[1], "message 1\\u{a}\\u{1b}[31mforged line");
     assert!(
         out.log
@@ -135,7 +135,10 @@ async fn huge_and_malformed_inputs_are_refused_before_the_plugin_runs() {
     let out = call(&p, "read", json!({"nope": 1})).await.unwrap();
     let failure = out.result.unwrap_err();
     assert!(
-        matches!(failure, warden::runtime::ToolFailure::InvalidInput { .. }),
+        matches!(
+            failure,
+            warden_core::runtime::ToolFailure::InvalidInput { .. }
+        ),
         "{failure:?}"
     );
     assert_still_answers(&p).await;

@@ -59,7 +59,7 @@ impl Home {
 
     /// Run the Python client; its JSON report.
     fn client(&self, ws: &Path, args: &[&str]) -> Value {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/client.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp/client.py");
         let mut cmd = Command::new("python3");
         cmd.arg(script).args(args).current_dir(ws);
         self.env(&mut cmd);
@@ -274,7 +274,7 @@ const CONFORMANCE_SCENARIOS: &[&str] = &[
 #[test]
 fn the_conformance_suite_passes_the_scenarios_for_a_tools_server() {
     let suite = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/conformance/node_modules/.bin/conformance");
+        .join("../../target/conformance/node_modules/.bin/conformance");
     assert!(
         suite.exists(),
         "the MCP conformance suite is not installed; run: bash .ci/setup (or npm install --prefix target/conformance @modelcontextprotocol/conformance@0.1.8)"

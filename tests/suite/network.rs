@@ -9,8 +9,8 @@ use super::netserver::{Server, header, redirect, respond, target};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::time::Duration;
-use warden::denial::Denial;
-use warden::runtime::{CallOutput, Prepared};
+use warden_core::capability::Denial;
+use warden_core::runtime::{CallOutput, Prepared};
 
 /// Send one probe; the call itself must complete with an answer.
 async fn probe(p: &Prepared, input: Value) -> (Value, CallOutput) {
@@ -210,7 +210,7 @@ async fn a_forged_host_header_or_absolute_form_target_cannot_retarget() {
     .await
     .unwrap();
     match &out.result {
-        Err(warden::runtime::ToolFailure::InvalidInput { message }) => {
+        Err(warden_core::runtime::ToolFailure::InvalidInput { message }) => {
             assert!(message.contains("Forbidden"), "{message}")
         }
         other => panic!("a Host header was accepted: {other:?}"),
@@ -228,7 +228,7 @@ async fn a_forged_host_header_or_absolute_form_target_cannot_retarget() {
     .await
     .unwrap();
     assert!(
-        matches!(&out.result, Err(warden::runtime::ToolFailure::InvalidInput { message }) if message == "request parts refused"),
+        matches!(&out.result, Err(warden_core::runtime::ToolFailure::InvalidInput { message }) if message == "request parts refused"),
         "{:?}",
         out.result
     );
@@ -324,13 +324,13 @@ async fn redirect_loops_stop_at_the_hop_limit() {
     // The first request and five followed hops.
     assert_eq!(
         server.heads().len(),
-        1 + warden::netpolicy::MAX_REDIRECTS as usize
+        1 + warden_core::capability::network::MAX_REDIRECTS as usize
     );
 }
 
 #[tokio::test]
 async fn huge_and_endless_bodies_are_cut_at_the_size_limit() {
-    let limit = warden::netpolicy::MAX_RESPONSE_BYTES;
+    let limit = warden_core::capability::network::MAX_RESPONSE_BYTES;
     let server = Server::start(move |head, c| {
         let chunk = vec![b'x'; 64 * 1024];
         if target(head) == "/huge" {
@@ -425,5 +425,29 @@ async fn a_silent_or_trickling_server_is_bounded_by_the_call_deadline() {
     assert_eq!(answer["status"], 200, "{answer}");
     let error = answer["body_error"].as_str().unwrap_or_default();
     assert!(error.contains("timeout"), "{answer}");
+    still_answers(&p, &server).await;
+}
+
+/// Issue 11: network denials were unbounded (every refused request pushed
+/// one, and `warden call` then wrote an audit record for each). They share
+/// the one bound of every capability; the rest are counted, and every
+/// request is still refused.
+#[tokio::test]
+async fn network_denials_are_bounded_like_every_capability() {
+    let server = Server::html("<p>hello</p>");
+    let f = Fixture::new();
+    let p = f.prepare("netprobe", &[&format!("net:{}", server.origin())]);
+    let flood = 3 * warden_core::capability::MAX_DENIALS;
+    let mut input = get("127.0.0.2:9", "/");
+    input["repeat"] = json!(flood);
+    let (answer, out) = probe(&p, input).await;
+    assert_eq!(answer["error"], "HttpRequestDenied", "{answer}");
+    assert_eq!(out.denials.len(), warden_core::capability::MAX_DENIALS);
+    assert_eq!(
+        out.denials.len() + out.denials_dropped,
+        flood,
+        "every refused request is counted"
+    );
+    assert!(server.heads().is_empty(), "nothing reached any server");
     still_answers(&p, &server).await;
 }

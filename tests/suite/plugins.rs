@@ -3,7 +3,7 @@
 
 use super::common::{Fixture, call};
 use serde_json::{Value, json};
-use warden::runtime::{Prepared, ToolFailure};
+use warden_core::runtime::{Prepared, ToolFailure};
 
 async fn ok(p: &Prepared, tool: &str, input: Value) -> Value {
     let out = call(p, tool, input).await.expect("call completes");
@@ -11,7 +11,11 @@ async fn ok(p: &Prepared, tool: &str, input: Value) -> Value {
         .unwrap_or_else(|e| panic!("{tool} failed: {e:?}"))
 }
 
-async fn err(p: &Prepared, tool: &str, input: Value) -> (ToolFailure, Vec<warden::denial::Denial>) {
+async fn err(
+    p: &Prepared,
+    tool: &str,
+    input: Value,
+) -> (ToolFailure, Vec<warden_core::capability::Denial>) {
     let out = call(p, tool, input).await.expect("call completes");
     (out.result.expect_err("must fail"), out.denials)
 }

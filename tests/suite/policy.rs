@@ -6,8 +6,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const EXAMPLE: &str = include_str!("../../host/policies/example.cedar");
-const EXAMPLE_REQUESTS: &str = include_str!("../../host/policies/example-requests.toml");
+const EXAMPLE: &str = include_str!("../../host/core/policies/example.cedar");
+const EXAMPLE_REQUESTS: &str = include_str!("../../host/core/policies/example-requests.toml");
 
 struct Org {
     dir: tempfile::TempDir,

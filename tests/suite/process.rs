@@ -5,8 +5,8 @@
 use super::common::{Fixture, assert_still_answers, call, loaded, runtime};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use warden::grant::{self, Grant, ProgramGrant};
-use warden::runtime::{Prepared, ToolFailure};
+use warden_core::grant::{self, Grant, ProgramGrant};
+use warden_core::runtime::{Prepared, ToolFailure};
 
 /// Prepare the hostile guest with file specs and programs granted at the
 /// given paths (as `warden plugin grant` would have resolved them).
@@ -41,7 +41,7 @@ async fn run(p: &Prepared, input: Value) -> Value {
 }
 
 /// The refusal text and the denial record of a run that must be refused.
-async fn refused(p: &Prepared, input: Value) -> (String, warden::denial::Denial) {
+async fn refused(p: &Prepared, input: Value) -> (String, warden_core::capability::Denial) {
     let out = call(p, "run", input).await.expect("the call completes");
     let reason = match out.result {
         Err(ToolFailure::Denied {
@@ -71,7 +71,7 @@ fn no_process_matching(marker: &str) -> bool {
 #[test]
 fn this_machine_can_confine_children() {
     let helper = PathBuf::from(env!("CARGO_BIN_EXE_warden"));
-    if let Err(why) = warden::confine::Sandbox::detect(helper) {
+    if let Err(why) = warden_core::capability::process::confine::Sandbox::detect(helper) {
         panic!("process grants cannot be tested here: {why}");
     }
 }
@@ -395,12 +395,12 @@ async fn a_planted_git_config_cannot_run_commands() {
 #[tokio::test]
 async fn without_confinement_nothing_runs() {
     let fx = Fixture::new();
-    let rt = warden::runtime::Runtime::new(None)
+    let rt = warden_core::runtime::Runtime::new(None)
         .unwrap()
         .with_sandbox(Err("bubblewrap (bwrap) is not installed".into()));
     let bytes = std::fs::read(super::common::component("spawner")).unwrap();
     let l = rt
-        .load(&warden::component::Package::from_bytes(bytes, "spawner").unwrap())
+        .load(&warden_core::component::Package::from_bytes(bytes, "spawner").unwrap())
         .unwrap();
     let mut g = Grant::from_specs(&["file:.:write"]).unwrap();
     g.programs.push(ProgramGrant {

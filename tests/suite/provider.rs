@@ -4,7 +4,7 @@
 use super::llm::{Server, Step, Turn};
 use serde_json::json;
 use std::time::Duration;
-use warden::agent::provider::{
+use warden_agent::provider::{
     Endpoint, Item, Kind, Provider, ProviderError, Quiet, Reply, Request, Retry, ToolCall, ToolDef,
     Usage,
 };

@@ -5,7 +5,7 @@
 
 use super::common::{Fixture, assert_still_answers, call, failure};
 use serde_json::json;
-use warden::fsguard::Denial;
+use warden_core::capability::Denial;
 
 const EPERM: &str = "Operation not permitted (os error 63)";
 const ENOENT: &str = "No such file or directory (os error 44)";
@@ -311,8 +311,8 @@ async fn wardens_own_directories_are_protected_inside_a_writable_grant() {
     let mut ctx = fx.context();
     ctx.protected = vec![config.clone()];
     let l = super::common::loaded("hostile");
-    let g = warden::grant::Grant::from_specs(&["file:.:write"]).unwrap();
-    let e = warden::grant::effective(&l.manifest, &g, &ctx);
+    let g = warden_core::grant::Grant::from_specs(&["file:.:write"]).unwrap();
+    let e = warden_core::grant::effective(&l.manifest, &g, &ctx);
     let p = l
         .prepare(super::common::runtime(), e, &fx.ws, |_| None)
         .unwrap();

@@ -5,7 +5,6 @@
 //! no shell is involved, the child starts from an empty environment, and the
 //! host checks it against the user's grant and confines it.
 
-mod quote;
 mod report;
 mod request;
 mod tail;

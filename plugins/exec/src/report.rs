@@ -3,7 +3,6 @@
 use serde::Serialize;
 use warden_sdk::process::Output;
 
-use crate::quote;
 use crate::tail::{self, TAIL_BYTES, TAIL_LINES};
 
 /// How the command ended and the end of what it printed.
@@ -44,7 +43,7 @@ pub fn summarize(argv: &[String], out: Output) -> RunOutput {
     let stdout = tail::tail(&out.stdout, TAIL_LINES, TAIL_BYTES);
     let stderr = tail::tail(&out.stderr, TAIL_LINES, TAIL_BYTES);
     RunOutput {
-        command: quote::display(argv),
+        command: warden_text::argv::display(argv),
         exit_code: out.exit_code,
         signal: out.signal,
         timed_out: out.timed_out,

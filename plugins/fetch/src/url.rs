@@ -7,6 +7,7 @@
 //! input" rather than a network error.
 
 use std::fmt;
+use warden_text::url::{percent_encode, remove_dot_segments};
 
 /// Longest URL accepted (the host's own bound).
 pub const MAX_URL_BYTES: usize = 8 * 1024;
@@ -173,49 +174,6 @@ fn check_authority(authority: &str) -> Result<(), String> {
         }
         _ => Ok(()),
     }
-}
-
-fn remove_dot_segments(path: &str) -> String {
-    let (path, query) = match path.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (path, None),
-    };
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let mut out: Vec<&str> = Vec::new();
-    for (i, seg) in segments.iter().enumerate() {
-        let last = i + 1 == segments.len();
-        match *seg {
-            "." => {}
-            ".." => {
-                out.pop();
-            }
-            _ => {
-                out.push(seg);
-                continue;
-            }
-        }
-        if last {
-            out.push("");
-        }
-    }
-    let mut s = format!("/{}", out.join("/"));
-    if let Some(q) = query {
-        s.push('?');
-        s.push_str(q);
-    }
-    s
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_graphic() {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -26,6 +26,14 @@ pub struct Probe {
     /// Request body.
     #[serde(default)]
     pub body: Option<String>,
+    /// Send the request this many times (at most 10 000) and report the
+    /// last answer: a flood of refused requests in one call.
+    #[serde(default = "once")]
+    pub repeat: u32,
+}
+
+fn once() -> u32 {
+    1
 }
 
 fn root() -> String {
@@ -68,6 +76,14 @@ mod component {
     }
 
     fn request(p: Probe) -> Result<Answer, ToolError> {
+        let mut answer = send(&p)?;
+        for _ in 1..p.repeat.min(10_000) {
+            answer = send(&p)?;
+        }
+        Ok(answer)
+    }
+
+    fn send(p: &Probe) -> Result<Answer, ToolError> {
         let list: Vec<(String, Vec<u8>)> = p
             .headers
             .iter()

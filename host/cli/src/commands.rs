@@ -1,0 +1,135 @@
+//! The commands behind the CLI. Each prints text for people or, with
+//! `--json`, one JSON document for scripts.
+
+mod call;
+mod demo;
+pub use demo::demo;
+mod log;
+pub use log::Filter;
+mod mcp;
+pub use mcp::serve_http;
+mod plugin;
+mod policy;
+pub use policy::ExplainArgs;
+mod report;
+mod run;
+pub use run::AgentArgs;
+mod undo;
+
+use anyhow::Context as _;
+use std::path::Path;
+use warden_core::capability::process::confine::Sandbox;
+use warden_core::component::Package;
+use warden_core::dirs::Dirs;
+use warden_core::grant::{self, Context};
+use warden_core::policy::{self as org, Policy, Subject};
+use warden_core::registry::{Registry, Source};
+use warden_core::runtime::{Loaded, Prepared, Runtime, ToolSpec};
+
+/// What every command needs.
+pub struct App {
+    json: bool,
+    rt: Runtime,
+    registry: Registry,
+    /// The organisation's policy, above every grant.
+    policy: Policy,
+    /// Whom warden acts for, as the policy sees it.
+    user: String,
+    /// Where audit records are also sent, when `WARDEN_OTLP_ENDPOINT` is set.
+    export: Option<std::sync::Arc<warden_core::audit::otlp::Exporter>>,
+}
+
+impl App {
+    /// Resolve directories from the environment and create the engine.
+    pub fn from_env(json: bool) -> anyhow::Result<Self> {
+        let dirs = Dirs::from_env(|k| std::env::var_os(k))
+            .context("cannot find warden's directories: set HOME (or XDG_CONFIG_HOME, XDG_DATA_HOME and XDG_CACHE_HOME)")?;
+        Self::with_dirs(json, dirs)
+    }
+
+    /// The engine, with warden's state in `dirs`.
+    pub fn with_dirs(json: bool, dirs: Dirs) -> anyhow::Result<Self> {
+        // Child processes are confined by bubblewrap and Landlock, applied by
+        // this same binary; if either is missing, programs are refused.
+        let sandbox = std::env::current_exe()
+            .map_err(|e| format!("cannot locate warden's own binary: {e}"))
+            .and_then(Sandbox::detect);
+        let export = match std::env::var("WARDEN_OTLP_ENDPOINT") {
+            Ok(url) if !url.is_empty() => Some(std::sync::Arc::new(
+                warden_core::audit::otlp::Exporter::new(&url).map_err(anyhow::Error::msg)?,
+            )),
+            _ => None,
+        };
+        let mut rt = Runtime::new(Some(dirs.cache.join("compiled")))?.with_sandbox(sandbox);
+        // Every call records itself before it runs, and fails if it cannot,
+        // so a log that cannot be opened here stops calls there.
+        if let Ok(log) = warden_core::audit::Log::open(&dirs) {
+            rt = rt.with_audit(log.with_export(export.clone()));
+        }
+        Ok(App {
+            json,
+            rt,
+            registry: Registry::new(dirs),
+            policy: Policy::from_env(|k| std::env::var_os(k)),
+            user: org::current_user(|k| std::env::var_os(k)),
+            export,
+        })
+    }
+
+    fn context(&self, workspace: &Path) -> anyhow::Result<Context> {
+        let workspace = workspace
+            .canonicalize()
+            .with_context(|| format!("workspace {} is not usable", workspace.display()))?;
+        anyhow::ensure!(
+            workspace.is_dir(),
+            "workspace {} is not a directory",
+            workspace.display()
+        );
+        Ok(Context {
+            workspace,
+            protected: self.registry.dirs().protected(),
+            home: self.registry.dirs().home.clone(),
+        })
+    }
+
+    fn open(&self, name: &str) -> anyhow::Result<(Package, Source, Loaded)> {
+        let (package, source) = self.registry.package(name)?;
+        let loaded = self.rt.load(&package)?;
+        Ok((package, source, loaded))
+    }
+
+    /// A plugin's tools, and the plugin bound to its grant in `ctx` (or why
+    /// its grant does not let it run there).
+    async fn prepare(
+        &self,
+        name: &str,
+        ctx: &Context,
+    ) -> anyhow::Result<(Vec<ToolSpec>, warden_core::Result<Prepared>)> {
+        let (package, source, loaded) = self.open(name)?;
+        let tools = self.registry.tools(name, &self.rt, &loaded).await?;
+        let granted = self.registry.grant(name, &package, &source)?;
+        let effective = grant::effective(&package.manifest, &granted, ctx);
+        // The organisation's policy is asked again before every run, so a
+        // policy tightened after a grant refuses the plugin from then on.
+        // A long-lived server (`warden mcp`) or agent session reads the
+        // policy files again before each call.
+        let subject = Subject::new(&self.user, &package.manifest);
+        let requests = org::for_call(&subject, &effective, &ctx.workspace);
+        let prepared = self.policy.check_all(&requests).and_then(|()| {
+            loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
+                std::env::var(k).ok()
+            })
+        });
+        let prepared = prepared.map(|p| {
+            p.with_gate(std::sync::Arc::new(move || {
+                Policy::from_env(|k| std::env::var_os(k)).check_all(&requests)
+            }))
+        });
+        Ok((tools, prepared))
+    }
+
+    fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        Ok(())
+    }
+}

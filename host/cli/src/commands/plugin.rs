@@ -1,0 +1,401 @@
+//! `warden plugin install | list | remove | audit | grant`.
+
+use super::App;
+use super::report;
+use serde_json::json;
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+use warden_core::audit::{Decision, Kind, Record};
+use warden_core::component::Package;
+use warden_core::escape::escape;
+use warden_core::grant::{self, Grant};
+use warden_core::policy::{self as org, Capability, Subject};
+use warden_core::registry::Source;
+
+impl App {
+    /// Check, show, confirm and store a plugin.
+    pub async fn install(
+        &self,
+        path: &Path,
+        specs: &[String],
+        yes: bool,
+    ) -> anyhow::Result<ExitCode> {
+        let package = Package::from_file(path)?;
+        let loaded = self.rt.load(&package)?;
+        let tools = loaded.describe(&self.rt).await?;
+        let m = &package.manifest;
+        let grant = if specs.is_empty() {
+            Grant::everything_requested(m)
+        } else {
+            let mut g = Grant::from_specs(specs)?;
+            g.check_within(m)?;
+            g.resolve_programs(std::env::var_os("PATH").as_deref())?;
+            g
+        };
+        let subject = Subject::new(&self.user, m);
+        if let Err(e) =
+            self.policy
+                .check_all(&org::for_grant(&subject, Capability::Install, m, &grant))
+        {
+            self.record_policy_refusal(Kind::Install, &m.name, &e)?;
+            return Err(e.into());
+        }
+        if !self.json || !yes {
+            eprintln!(
+                "plugin {} {} by {}",
+                escape(&m.name),
+                escape(&m.version),
+                m.publisher
+                    .as_deref()
+                    .map(escape)
+                    .unwrap_or_else(|| "an unnamed publisher".into())
+            );
+            eprintln!("  {}", escape(&m.description));
+            eprintln!("  digest {}", package.digest);
+            report::block("requests", &report::requested(m));
+            report::block("risks", &report::risks(m, &loaded.imports));
+            let tool_names: Vec<String> = tools
+                .iter()
+                .map(|t| format!("{}.{}", m.name, t.name))
+                .collect();
+            report::block("tools", &tool_names);
+            report::block("will grant", &grant_lines(&grant));
+        }
+        let approved = yes || confirm(&format!("Install `{}` with these grants? [y/N] ", m.name))?;
+        // Record only an install that can happen (the registry refuses a
+        // bundled name or an installed one, below).
+        let installable = warden_core::bundled::get(&m.name).is_none()
+            && matches!(
+                self.registry.record(&m.name),
+                Err(warden_core::Error::PluginNotFound { .. })
+            );
+        if installable || !approved {
+            self.record(Record {
+                kind: Kind::Install,
+                decision: if approved {
+                    Decision::Allow
+                } else {
+                    Decision::Deny
+                },
+                plugin: Some(m.name.clone()),
+                resource: Some(path.display().to_string()),
+                rule: grant_lines(&grant),
+                approved_by: Some(
+                    match (yes, approved) {
+                        (true, _) => "--yes on the command line",
+                        (false, true) => "answered yes at the prompt",
+                        (false, false) => "declined at the prompt",
+                    }
+                    .into(),
+                ),
+                detail: Some(json!({"version": m.version, "digest": package.digest})),
+                ..Record::default()
+            })?;
+        }
+        if !approved {
+            eprintln!("not installed: nothing was granted");
+            return Ok(ExitCode::from(3));
+        }
+        let record = self.registry.install(&package, path, tools, &grant)?;
+        if self.json {
+            self.print_json(&json!({"installed": record, "grant": grant}))?;
+        } else {
+            eprintln!("installed {} ({} tools)", record.name, record.tools.len());
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// List plugins.
+    pub async fn list(&self) -> anyhow::Result<ExitCode> {
+        let mut rows = Vec::new();
+        for name in self.registry.names()? {
+            let (package, source, loaded) = self.open(&name)?;
+            let tools = self.registry.tools(&name, &self.rt, &loaded).await?;
+            let grant = self.registry.grant(&name, &package, &source)?;
+            rows.push(json!({
+                "name": name,
+                "version": package.manifest.version,
+                "digest": package.digest,
+                "source": source,
+                "tools": tools.iter().map(|t| &t.name).collect::<Vec<_>>(),
+                "grant": grant,
+            }));
+        }
+        if self.json {
+            self.print_json(&rows)?;
+        } else {
+            for r in &rows {
+                let source = if r["source"] == json!("bundled") {
+                    "bundled"
+                } else {
+                    "installed"
+                };
+                let tools: Vec<&str> = r["tools"]
+                    .as_array()
+                    .map(|t| t.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
+                println!(
+                    "{:<12} {:<8} {:<9} {}  tools: {}",
+                    r["name"].as_str().unwrap_or_default(),
+                    r["version"].as_str().unwrap_or_default(),
+                    source,
+                    &r["digest"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(19)
+                        .collect::<String>(),
+                    tools.join(", ")
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Remove a plugin.
+    pub fn remove(&self, name: &str) -> anyhow::Result<ExitCode> {
+        if let Ok(Some(installed)) = self.registry.record(name) {
+            self.record(Record {
+                kind: Kind::Remove,
+                decision: Decision::Allow,
+                plugin: Some(name.into()),
+                approved_by: Some("`warden plugin remove` on the command line".into()),
+                detail: Some(json!({"version": installed.version, "digest": installed.digest})),
+                ..Record::default()
+            })?;
+        }
+        self.registry.remove(name)?;
+        if self.json {
+            self.print_json(&json!({"removed": name}))?;
+        } else {
+            eprintln!("removed {name} and its grant");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Replace a plugin's grant.
+    pub fn set_grant(
+        &self,
+        name: &str,
+        specs: &[String],
+        none: bool,
+        requested: bool,
+        add: bool,
+    ) -> anyhow::Result<ExitCode> {
+        let (package, source) = self.registry.package(name)?;
+        let grant = if none {
+            Grant::default()
+        } else if requested {
+            Grant::everything_requested(&package.manifest)
+        } else if add {
+            let mut grant = self.registry.grant(name, &package, &source)?;
+            let more = Grant::from_specs(specs)?;
+            grant.files.extend(more.files);
+            grant.env.extend(more.env);
+            grant
+                .programs
+                .retain(|p| !more.programs.iter().any(|q| q.program == p.program));
+            grant.programs.extend(more.programs);
+            for origin in more.network {
+                if !grant.network.contains(&origin) {
+                    grant.network.push(origin);
+                }
+            }
+            grant
+        } else {
+            Grant::from_specs(specs)?
+        };
+        let mut grant = grant;
+        grant.check_within(&package.manifest)?;
+        grant.resolve_programs(std::env::var_os("PATH").as_deref())?;
+        let subject = Subject::new(&self.user, &package.manifest);
+        if let Err(e) = self.policy.check_all(&org::for_grant(
+            &subject,
+            Capability::Grant,
+            &package.manifest,
+            &grant,
+        )) {
+            self.record_policy_refusal(Kind::Grant, name, &e)?;
+            return Err(e.into());
+        }
+        self.record(Record {
+            kind: Kind::Grant,
+            decision: Decision::Allow,
+            plugin: Some(name.into()),
+            rule: grant_lines(&grant),
+            approved_by: Some("`warden plugin grant` on the command line".into()),
+            detail: Some(json!({
+                "before": grant_lines(&self.registry.grant(name, &package, &source)?),
+                "digest": package.digest,
+            })),
+            ..Record::default()
+        })?;
+        self.registry.set_grant(name, &grant)?;
+        if self.json {
+            self.print_json(&json!({"plugin": name, "grant": grant}))?;
+        } else {
+            report::block(&format!("{name} is now granted"), &grant_lines(&grant));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Everything a reviewer needs about one plugin.
+    pub async fn audit(&self, target: &str, workspace: &Path) -> anyhow::Result<ExitCode> {
+        let as_path = Path::new(target);
+        let (package, source) = if as_path.is_file() {
+            (Package::from_file(as_path)?, None)
+        } else {
+            let (p, s) = self.registry.package(target)?;
+            (p, Some(s))
+        };
+        let m = &package.manifest;
+        // The import check is part of the report, not a reason to stop it.
+        let component = self.rt.compile(&package)?;
+        let imports = warden_core::imports::list(&component, self.rt.engine());
+        let verdict = warden_core::imports::check(&imports, m);
+        let tools = match self.rt.load(&package) {
+            Ok(loaded) => match &source {
+                Some(_) => self.registry.tools(&m.name, &self.rt, &loaded).await?,
+                None => loaded.describe(&self.rt).await?,
+            },
+            Err(_) => Vec::new(),
+        };
+        let granted = match &source {
+            Some(s) => {
+                let g = self.registry.grant(&m.name, &package, s)?;
+                let ctx = self.context(workspace)?;
+                Some((g.clone(), grant::effective(m, &g, &ctx)))
+            }
+            None => None,
+        };
+        let risks = report::risks(m, &imports);
+        if self.json {
+            return self
+                .print_json(&json!({
+                    "name": m.name,
+                    "version": m.version,
+                    "publisher": m.publisher,
+                    "description": m.description,
+                    "digest": package.digest,
+                    "size": package.bytes.len(),
+                    "source": source,
+                    "imports": imports,
+                    "import_check": verdict.as_ref().map(|()| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+                    "requested": m,
+                    "granted": granted.as_ref().map(|(g, _)| g),
+                    "effective": granted.as_ref().map(|(_, e)| e),
+                    "tools": tools,
+                    "risks": risks,
+                }))
+                .map(|()| ExitCode::SUCCESS);
+        }
+        let source_text = match &source {
+            Some(Source::Bundled) => "bundled with warden".to_string(),
+            Some(Source::Installed { from }) => format!("installed from {}", escape(from)),
+            None => "not installed".into(),
+        };
+        println!(
+            "{} {} — {}",
+            escape(&m.name),
+            escape(&m.version),
+            source_text
+        );
+        println!("  {}", escape(&m.description));
+        println!(
+            "  publisher {}",
+            m.publisher
+                .as_deref()
+                .map(escape)
+                .unwrap_or_else(|| "(none stated)".into())
+        );
+        println!(
+            "  digest    {} ({} bytes)",
+            package.digest,
+            package.bytes.len()
+        );
+        println!("imports:");
+        for i in &imports {
+            let class = match i.capability {
+                Some(c) => serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                None => "NOT OFFERED".into(),
+            };
+            println!("  {:<40} {class}", i.name);
+        }
+        match &verdict {
+            Ok(()) => println!("  import check: ok, every import is justified by the manifest"),
+            Err(e) => println!("  import check: FAILED: {e}"),
+        }
+        println!("requests:");
+        for line in report::requested(m) {
+            println!("  {line}");
+        }
+        if let Some((_, effective)) = &granted {
+            println!("granted (effective in {}):", workspace.display());
+            for line in report::effective(effective) {
+                println!("  {line}");
+            }
+        }
+        println!("tools:");
+        for t in &tools {
+            println!("  {}.{} — {}", m.name, t.name, escape(&t.description));
+        }
+        println!("risk summary:");
+        for r in &risks {
+            println!("  - {r}");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl App {
+    /// Record that the organisation's policy refused an install or grant.
+    fn record_policy_refusal(
+        &self,
+        kind: Kind,
+        plugin: &str,
+        why: &warden_core::Error,
+    ) -> anyhow::Result<()> {
+        self.record(Record {
+            kind,
+            decision: Decision::Deny,
+            plugin: Some(plugin.into()),
+            reason: Some(why.to_string()),
+            ..Record::default()
+        })?;
+        Ok(())
+    }
+}
+
+fn grant_lines(g: &Grant) -> Vec<String> {
+    let mut lines: Vec<String> = g
+        .files
+        .iter()
+        .map(|f| format!("files  {} {}", f.access, f.path))
+        .collect();
+    lines.extend(g.env.iter().map(|v| format!("env    {v}")));
+    lines.extend(g.programs.iter().map(|p| {
+        let narrowed = p
+            .args
+            .as_ref()
+            .map(|a| format!(" with arguments `{a}`"))
+            .unwrap_or_default();
+        format!("run    {} ({}){narrowed}", p.program, p.path.display())
+    }));
+    lines.extend(g.network.iter().map(|o| format!("net    {o}")));
+    if lines.is_empty() {
+        lines.push("nothing".into());
+    }
+    lines
+}
+
+/// Ask on stderr, read one line from stdin. End of input means no.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}

@@ -1,0 +1,469 @@
+//! The `warden` command line.
+//!
+//! Exit codes: 0 success; 1 the tool reported a failure; 2 bad usage or
+//! input (also an unusable organisation policy); 3 denied (a capability was
+//! not granted, or the organisation's policy forbids it); 4 the plugin was
+//! stopped (time, memory or output limit, crash); 5 anything else, including
+//! an action refused because the audit log could not record it; 6 `warden
+//! log verify` found the audit log altered.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use warden_core::Error;
+
+#[derive(Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "A coding agent whose tools run only with the access you grant"
+)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install, inspect and manage plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// List every callable tool with its plugin and input schema.
+    Tools,
+    /// Serve the granted tools to other agents over MCP (stdio by default).
+    Mcp {
+        /// The workspace the plugins' relative grants refer to.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Serve streamable HTTP on this address instead of stdio
+        /// (e.g. 127.0.0.1:7357). Any non-loopback address needs --token.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// Bearer token HTTP clients must send (default: $WARDEN_MCP_TOKEN).
+        #[arg(long, env = "WARDEN_MCP_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Work on a task with a model, through the granted tools only; asks
+    /// before anything that writes or runs a program.
+    Run {
+        /// What to do, e.g. "make the failing test pass".
+        task: String,
+        #[command(flatten)]
+        opts: AgentOpts,
+    },
+    /// Like run, without a person: read-only unless --approval auto; with
+    /// --json, one JSON event per line on stdout.
+    Exec {
+        task: String,
+        #[command(flatten)]
+        opts: AgentOpts,
+    },
+    /// List recorded agent sessions, newest first.
+    Sessions,
+    /// Continue a recorded session with a new instruction.
+    Resume {
+        /// The session id (see `warden sessions`).
+        id: String,
+        /// What to do next.
+        #[arg(default_value = "Continue.")]
+        task: String,
+        /// Run without a person, as `warden exec` does.
+        #[arg(long)]
+        exec: bool,
+        #[command(flatten)]
+        opts: AgentOpts,
+    },
+    /// Watch the agent fix a failing test in a small demo project, with a
+    /// built-in replay instead of a model (nothing to configure); your own
+    /// grants and sessions are not touched.
+    Demo {
+        /// Keep the project and the demo's state here (a new or empty
+        /// directory) instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Check and explain the organisation's policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Show the audit log: every call, denial, install and grant change.
+    #[command(args_conflicts_with_subcommands = true)]
+    Log {
+        #[command(subcommand)]
+        verify: Option<LogCommand>,
+        /// Only records of this session.
+        #[arg(long)]
+        session: Option<String>,
+        /// Only records about this plugin.
+        #[arg(long)]
+        plugin: Option<String>,
+        /// Only `allow` or only `deny` decisions.
+        #[arg(long, value_parser = ["allow", "deny"])]
+        decision: Option<String>,
+        /// Only records since a time: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC)
+        /// or an age such as 30m, 2h, 7d.
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Run one tool under its plugin's grants and print the result.
+    Call {
+        /// `plugin.tool`, e.g. `fs.read`.
+        tool: String,
+        /// The tool's input as a JSON object; `-` reads it from standard
+        /// input, `@FILE` from a file.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// The workspace the plugin's relative grants refer to.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// The session this call belongs to (default `cli`). A call that can
+        /// change files is captured as the session's next turn.
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// Undo the last captured turn in the workspace (any session).
+    Undo {
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Restore even if files changed after the turn (those changes are lost).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Undo a session's turns: all of them, or those after `--to TURN`.
+    Rollback {
+        /// The session (`cli` for plain `warden call`s).
+        session: String,
+        /// Keep turns up to and including this one.
+        #[arg(long, value_name = "TURN")]
+        to: Option<u64>,
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Restore even if files changed after those turns (those changes are lost).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show what a session's turns changed, as a diff.
+    Diff {
+        /// The session.
+        session: String,
+        /// Only this turn.
+        #[arg(long)]
+        turn: Option<u64>,
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Color the diff: auto (when printing to a terminal), always, never.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+        color: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Check every record's MAC, the chain and the anchored head; exit 6
+    /// if the log was edited, reordered, cut or replaced.
+    Verify,
+}
+
+/// How the agent reaches a model and how far it may go.
+#[derive(clap::Args)]
+struct AgentOpts {
+    /// The project the agent works on (plugins' relative grants refer to it).
+    #[arg(long, default_value = ".")]
+    workspace: PathBuf,
+    /// A profile from ~/.config/warden/config.toml (default: $WARDEN_PROFILE,
+    /// the file's default_profile, or the environment).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Use this model instead of the profile's.
+    #[arg(long)]
+    model: Option<String>,
+    /// Which tool calls run without asking: ask (default for run), auto
+    /// (everything inside the grants) or read-only (default for exec).
+    #[arg(long, value_enum)]
+    approval: Option<warden_agent::approval::Mode>,
+    /// Most requests to the model.
+    #[arg(long, default_value_t = warden_agent::turns::DEFAULT_MAX_TURNS)]
+    max_turns: u32,
+    /// Stop once this many tokens (input + output) were used.
+    #[arg(long)]
+    token_budget: Option<u64>,
+}
+
+impl From<AgentOpts> for commands::AgentArgs {
+    fn from(o: AgentOpts) -> Self {
+        commands::AgentArgs {
+            workspace: o.workspace,
+            profile: o.profile,
+            model: o.model,
+            approval: o.approval,
+            max_turns: o.max_turns,
+            token_budget: o.token_budget,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Parse and validate a policy (default: the policies in force) and
+    /// run example requests that must be allowed or denied.
+    Check {
+        /// A policy file (default: /etc/warden/policy.cedar and $WARDEN_POLICY).
+        file: Option<PathBuf>,
+        /// Its roles file (default: roles.toml beside it).
+        #[arg(long, requires = "file")]
+        roles: Option<PathBuf>,
+        /// A TOML file of `[[example]]` requests, each with `expect = "allow"`
+        /// or `"deny"` (see host/policies/example-requests.toml).
+        #[arg(long)]
+        examples: Option<PathBuf>,
+    },
+    /// Decide one request and name the rules that decided it.
+    Explain(commands::ExplainArgs),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Install a plugin component after showing what it requests.
+    Install {
+        /// Path of the `.wasm` component.
+        path: PathBuf,
+        /// Grant only these: `file:PATH[:read|write]`, `env:NAME`,
+        /// `program:NAME[:PATTERN]`, `net:ORIGIN` (repeatable). Without it,
+        /// everything the plugin requests except programs and network is
+        /// granted once you agree.
+        #[arg(long = "grant", value_name = "SPEC")]
+        grants: Vec<String>,
+        /// Do not ask; grant as requested (or as given by --grant).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List installed and bundled plugins.
+    List,
+    /// Remove an installed plugin and its grant.
+    Remove {
+        /// Plugin name.
+        name: String,
+    },
+    /// Show a plugin's imports, requested and granted capabilities, digest and risks.
+    Audit {
+        /// Plugin name, or path of a `.wasm` component.
+        target: String,
+        /// The workspace used to resolve relative grants.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Replace what a plugin is granted.
+    Grant {
+        /// Plugin name.
+        name: String,
+        /// `file:PATH[:read|write]`, `env:NAME`, `program:NAME[:PATTERN]` or
+        /// `net:ORIGIN` (`scheme://host[:port]`, e.g. `net:https://docs.rs`)
+        /// (repeatable). A program is resolved on your PATH now, once.
+        #[arg(long = "grant", value_name = "SPEC", required_unless_present_any = ["none", "requested"])]
+        grants: Vec<String>,
+        /// Grant nothing.
+        #[arg(long, conflicts_with_all = ["grants", "requested"])]
+        none: bool,
+        /// Grant exactly what the plugin requests.
+        #[arg(long, conflicts_with = "grants")]
+        requested: bool,
+        /// Add to the current grant instead of replacing it.
+        #[arg(long, conflicts_with_all = ["none", "requested"])]
+        add: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    // Inside a sandbox, warden's own binary is the last step before a
+    // granted program: confine this process, then become the program. This
+    // runs before anything else starts (no threads, no runtime).
+    let mut raw = std::env::args_os();
+    if raw.nth(1).is_some_and(|a| a == "__confine") {
+        let why = match warden_core::capability::process::confine::ConfineArgs::parse(raw) {
+            Ok(args) => warden_core::capability::process::confine::confine_and_exec(args),
+            Err(e) => e,
+        };
+        eprintln!("warden-confine: {why}");
+        return ExitCode::from(warden_core::capability::process::confine::CONFINE_FAILED as u8);
+    }
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match runtime_for(&cli.command) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(5);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = exit_code(&err);
+            eprintln!("error: {err:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// The async runtime for a command. One thread does for everything but the
+/// MCP server, which answers many clients' calls at once: there each call is
+/// its own task on a worker pool, so a guest that computes (it yields every
+/// epoch tick, 5 ms, and is at once ready again) holds one worker while the
+/// others keep reading requests and running calls. The I/O driver is polled
+/// after every task, not every 61: otherwise a looping guest would delay
+/// every incoming request by ~300 ms.
+fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match command {
+        Command::Mcp { .. } => {
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(workers);
+            b
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder.enable_all().event_interval(1).build()
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The demo keeps its own state: it needs no App of the user's.
+    if let Command::Demo { dir } = &cli.command {
+        return commands::demo(cli.json, dir.clone()).await;
+    }
+    let app = commands::App::from_env(cli.json)?;
+    match cli.command {
+        Command::Tools => app.tools().await,
+        Command::Demo { dir } => commands::demo(cli.json, dir).await,
+        Command::Mcp {
+            workspace,
+            http: None,
+            ..
+        } => app.mcp_stdio(&workspace).await,
+        Command::Mcp {
+            workspace,
+            http: Some(addr),
+            token,
+        } => {
+            let server = app.mcp_server(&workspace).await?;
+            commands::serve_http(server, addr, token).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Log {
+            verify: Some(LogCommand::Verify),
+            ..
+        } => app.log_verify(),
+        Command::Log {
+            verify: None,
+            session,
+            plugin,
+            decision,
+            since,
+        } => {
+            let since = since
+                .map(|s| warden_core::audit::time::parse_since(&s, std::time::SystemTime::now()))
+                .transpose()
+                .map_err(|e| {
+                    anyhow::anyhow!(Error::InvalidInput {
+                        tool: "warden log --since".into(),
+                        reason: e
+                    })
+                })?;
+            let decision = decision.map(|d| match d.as_str() {
+                "deny" => warden_core::audit::Decision::Deny,
+                _ => warden_core::audit::Decision::Allow,
+            });
+            app.log(&commands::Filter {
+                session,
+                plugin,
+                decision,
+                since,
+            })
+        }
+        Command::Call {
+            tool,
+            input,
+            workspace,
+            session,
+        } => {
+            app.call(&tool, &input, &workspace, session.as_deref())
+                .await
+        }
+        Command::Run { task, opts } => app.agent(&task, opts.into(), true, None).await,
+        Command::Exec { task, opts } => app.agent(&task, opts.into(), false, None).await,
+        Command::Sessions => app.sessions(),
+        Command::Resume {
+            id,
+            task,
+            exec,
+            opts,
+        } => app.agent(&task, opts.into(), !exec, Some(&id)).await,
+        Command::Policy(PolicyCommand::Check {
+            file,
+            roles,
+            examples,
+        }) => app.policy_check(file.as_deref(), roles.as_deref(), examples.as_deref()),
+        Command::Policy(PolicyCommand::Explain(args)) => app.policy_explain(&args),
+        Command::Undo { workspace, force } => app.undo(&workspace, force),
+        Command::Rollback {
+            session,
+            to,
+            workspace,
+            force,
+        } => app.rollback(&session, to, &workspace, force),
+        Command::Diff {
+            session,
+            turn,
+            workspace,
+            color,
+        } => app.diff(&session, turn, &workspace, &color),
+        Command::Plugin(cmd) => match cmd {
+            PluginCommand::Install { path, grants, yes } => app.install(&path, &grants, yes).await,
+            PluginCommand::List => app.list().await,
+            PluginCommand::Remove { name } => app.remove(&name),
+            PluginCommand::Audit { target, workspace } => app.audit(&target, &workspace).await,
+            PluginCommand::Grant {
+                name,
+                grants,
+                none,
+                requested,
+                add,
+            } => app.set_grant(&name, &grants, none, requested, add),
+        },
+    }
+}
+
+/// Map an error to the documented exit code.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<Error>() {
+        Some(Error::NotGranted { .. } | Error::PolicyDenied { .. }) => 3,
+        Some(
+            Error::Timeout { .. }
+            | Error::MemoryLimit { .. }
+            | Error::OutputLimit { .. }
+            | Error::Trap { .. },
+        ) => 4,
+        Some(
+            Error::InvalidInput { .. }
+            | Error::Grant { .. }
+            | Error::Manifest { .. }
+            | Error::NotAComponent { .. }
+            | Error::UndeclaredImport { .. }
+            | Error::UnknownImport { .. }
+            | Error::PluginNotFound { .. }
+            | Error::ToolNotFound { .. }
+            | Error::Policy { .. }
+            | Error::Conflict(_),
+        ) => 2,
+        _ => 5,
+    }
+}

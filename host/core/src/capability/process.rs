@@ -1,0 +1,480 @@
+//! The `process` capability: run a granted program for a plugin.
+//!
+//! Every check comes before anything runs, in this order: the program is
+//! granted (by name, at the absolute path resolved when it was granted, and
+//! not somewhere the plugin can write); the arguments match every granted
+//! pattern and use no refused flag in any spelling; the working directory
+//! lies inside the plugin's file grants; every environment key is granted
+//! and not dangerous. Then the child runs confined (see [`crate::capability::process::confine`]),
+//! with output capped and the whole tree killed at the deadline.
+
+pub mod argv;
+pub mod confine;
+
+use crate::bindings::warden::plugin::process::{Command, Error, Host, Output};
+use crate::capability::Denial;
+use crate::escape::escape;
+use crate::grant::{EffectivePath, EffectiveProgram};
+use crate::manifest::Access;
+use argv::{FlagPolicy, check_env_key, forced_env};
+use confine::{CONFINE_FAILED, ChildLimits, ChildSpec, PidsCgroup, Sandbox};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use wasmtime::component::HasData;
+
+/// Longest argument list accepted, in bytes, arguments and environment
+/// together.
+pub const MAX_COMMAND_BYTES: usize = 256 * 1024;
+/// Largest stdin a plugin may pass, in bytes.
+pub const MAX_STDIN_BYTES: usize = 4 * 1024 * 1024;
+/// `PATH` every child gets; the granted program is run by absolute path.
+pub const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Per-store state of the process capability: the plugin's fixed setup,
+/// shared by every call, plus what belongs to one call.
+#[derive(Clone)]
+pub struct ProcessState {
+    setup: Arc<ProcessSetup>,
+    deadline: Option<Instant>,
+    denials: Vec<Denial>,
+}
+
+/// How the host's process capability is set up for one plugin.
+pub struct ProcessSetup {
+    /// The plugin's name, for messages.
+    pub plugin: String,
+    /// Its effective programs.
+    pub programs: Vec<EffectiveProgram>,
+    /// Its effective file grants (the child sees exactly these).
+    pub files: Vec<EffectivePath>,
+    /// Protected paths, read-only for the child too.
+    pub protected: Vec<PathBuf>,
+    /// The workspace (default working directory).
+    pub workspace: PathBuf,
+    /// The user's home, given to the child as `HOME`.
+    pub home: Option<PathBuf>,
+    /// Confinement, or why it is not available.
+    pub sandbox: Result<Sandbox, String>,
+    /// Resource limits of the child's tree.
+    pub limits: ChildLimits,
+    /// Bytes kept of each output stream.
+    pub output_cap: usize,
+    /// Where each run is recorded before it starts (none in embedders and
+    /// tests that keep no log).
+    pub audit: Option<crate::audit::Log>,
+}
+
+impl ProcessState {
+    /// State for one plugin.
+    pub fn new(setup: ProcessSetup) -> Self {
+        ProcessState {
+            setup: Arc::new(setup),
+            deadline: None,
+            denials: Vec::new(),
+        }
+    }
+
+    /// A copy for one call, which must end by `deadline`.
+    pub fn for_call(&self, deadline: Instant) -> Self {
+        ProcessState {
+            setup: self.setup.clone(),
+            deadline: Some(deadline),
+            denials: Vec::new(),
+        }
+    }
+
+    /// Refusals recorded so far.
+    pub fn denials(&self) -> &[Denial] {
+        &self.denials
+    }
+
+    fn deny(&mut self, argv: &str, reason: String, allow: Option<String>) -> Error {
+        tracing::info!(plugin = %self.setup.plugin, command = %argv, %reason, "process denied");
+        if self.denials.len() < crate::capability::files::guard::MAX_DENIALS {
+            self.denials.push(Denial {
+                capability: "process",
+                operation: "run",
+                resource: argv.to_string(),
+                reason: reason.clone(),
+                allow,
+            });
+        }
+        Error::Denied(format!("{argv}: {reason}"))
+    }
+
+    /// Every check, before anything runs. Returns the child to start.
+    fn check(&mut self, cmd: &Command) -> Result<(ChildSpec, Duration), Error> {
+        let argv = escape(
+            &std::iter::once(cmd.program.as_str())
+                .chain(cmd.args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let size: usize = cmd.args.iter().map(String::len).sum::<usize>()
+            + cmd
+                .env
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
+        if size > MAX_COMMAND_BYTES {
+            return Err(Error::Invalid(format!(
+                "the command is {size} bytes, over the limit of {MAX_COMMAND_BYTES}"
+            )));
+        }
+        if std::iter::once(&cmd.program)
+            .chain(&cmd.args)
+            .any(|a| a.contains('\0'))
+        {
+            return Err(Error::Invalid("an argument contains a NUL byte".into()));
+        }
+        if cmd
+            .stdin
+            .as_ref()
+            .is_some_and(|s| s.len() > MAX_STDIN_BYTES)
+        {
+            return Err(Error::Invalid(format!(
+                "stdin is over the limit of {MAX_STDIN_BYTES} bytes"
+            )));
+        }
+        let Some(program) = self
+            .setup
+            .programs
+            .iter()
+            .find(|p| p.name == cmd.program)
+            .cloned()
+        else {
+            let plugin = self.setup.plugin.clone();
+            return Err(self.deny(
+                &argv,
+                format!(
+                    "the program `{}` is not granted to plugin `{plugin}`",
+                    escape(&cmd.program)
+                ),
+                Some(format!("program:{}", cmd.program)),
+            ));
+        };
+        // The granted path may be a link (rustup's proxies are); both it and
+        // the file it leads to count.
+        let real = match program.path.canonicalize() {
+            Ok(real) => real,
+            Err(e) => {
+                return Err(Error::NotFound(format!(
+                    "{}: {e} (it was granted at that path; grant it again if it moved)",
+                    program.path.display()
+                )));
+            }
+        };
+        // Anything the plugin or any of its programs can write could hold a
+        // replaced binary.
+        let writable: Vec<PathBuf> = self
+            .setup
+            .files
+            .iter()
+            .filter(|f| f.access == Access::Write)
+            .map(|f| f.host.clone())
+            .chain(
+                self.setup
+                    .programs
+                    .iter()
+                    .flat_map(|p| p.writes.iter().cloned()),
+            )
+            .collect();
+        for path in [&program.path, &real] {
+            if let Some(w) = writable.iter().find(|w| path.starts_with(w)) {
+                let reason = format!(
+                    "{} lies in {}, which the plugin can write; a program there could be replaced",
+                    path.display(),
+                    w.display()
+                );
+                return Err(self.deny(&argv, reason, None));
+            }
+        }
+        for pattern in &program.patterns {
+            if let Err(why) = pattern.check(&cmd.args) {
+                let reason =
+                    format!("the arguments do not match the granted pattern `{pattern}`: {why}");
+                return Err(self.deny(&argv, reason, None));
+            }
+        }
+        // The rules follow both the name the plugin asked for and the file
+        // that really runs (a `cat` that resolves to busybox is busybox).
+        let basename = program
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(&program.name)
+            .to_string();
+        let requested = program
+            .name
+            .rsplit('/')
+            .next()
+            .unwrap_or(&program.name)
+            .to_string();
+        let target = real
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(&basename)
+            .to_string();
+        for name in [&requested, &basename, &target] {
+            if let Some(why) = crate::capability::process::argv::program_refusal(name) {
+                let reason = format!("`{}` cannot be granted: {why}", program.path.display());
+                return Err(self.deny(&argv, reason, None));
+            }
+            if let Err(why) = FlagPolicy::new(name, &program.deny).check(&cmd.args) {
+                return Err(self.deny(&argv, why, None));
+            }
+        }
+        let cwd = match self.resolve_cwd(cmd.cwd.as_deref()) {
+            Ok(cwd) => cwd,
+            Err(reason) => return Err(self.deny(&argv, reason, None)),
+        };
+        let mut env = vec![
+            ("PATH".to_string(), CHILD_PATH.to_string()),
+            ("LANG".to_string(), "C.UTF-8".to_string()),
+            ("TERM".to_string(), "dumb".to_string()),
+        ];
+        if let Some(home) = &self.setup.home {
+            env.push(("HOME".into(), home.display().to_string()));
+        }
+        for (key, value) in &cmd.env {
+            if let Err(why) = check_env_key(key) {
+                return Err(self.deny(&argv, format!("env `{}`: {why}", escape(key)), None));
+            }
+            if !program.env.contains(key) {
+                let reason = format!(
+                    "env `{}` is not granted for `{}`",
+                    escape(key),
+                    program.name
+                );
+                return Err(self.deny(&argv, reason, None));
+            }
+            if value.contains('\0') {
+                return Err(Error::Invalid(format!("env `{key}` contains a NUL byte")));
+            }
+            env.push((key.clone(), value.clone()));
+        }
+        env.extend(forced_env(&requested));
+        if requested != basename {
+            env.extend(forced_env(&basename));
+        }
+        let sandbox_ok = self.setup.sandbox.clone();
+        if let Err(why) = sandbox_ok {
+            return Err(self.deny(&argv, why, None));
+        }
+        let remaining = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::MAX);
+        let timeout = cmd
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(remaining)
+            .min(remaining);
+        let (mut read, mut write) = (program.reads.clone(), program.writes.clone());
+        for f in &self.setup.files {
+            match f.access {
+                Access::Read => read.push(f.host.clone()),
+                Access::Write => write.push(f.host.clone()),
+            }
+        }
+        let protected = self
+            .setup
+            .protected
+            .iter()
+            .filter(|p| p.exists() && write.iter().any(|w| p.starts_with(w)))
+            .cloned()
+            .collect();
+        Ok((
+            ChildSpec {
+                program: program.path.clone(),
+                args: cmd.args.clone(),
+                cwd,
+                env,
+                read,
+                write,
+                protected,
+                limits: self.setup.limits,
+            },
+            timeout,
+        ))
+    }
+
+    /// The working directory: relative to the workspace, or absolute; it
+    /// must exist and lie (after resolving symlinks) inside a file grant.
+    fn resolve_cwd(&self, cwd: Option<&str>) -> Result<PathBuf, String> {
+        let Some(raw) = cwd else {
+            return Ok(self.setup.workspace.clone());
+        };
+        if Path::new(raw)
+            .components()
+            .any(|c| c == Component::ParentDir)
+        {
+            return Err(format!("cwd {:?} contains `..`", escape(raw)));
+        }
+        let joined = self.setup.workspace.join(raw);
+        let real = joined
+            .canonicalize()
+            .map_err(|e| format!("cwd {}: {e}", escape(raw)))?;
+        if !real.is_dir() {
+            return Err(format!("cwd {} is not a directory", escape(raw)));
+        }
+        if !self.setup.files.iter().any(|f| real.starts_with(&f.host)) {
+            return Err(format!(
+                "cwd {} lies outside the plugin's file grants",
+                real.display()
+            ));
+        }
+        Ok(real)
+    }
+}
+
+/// Read a stream to its end, keeping at most `cap` bytes; the rest is read
+/// and dropped so the child never blocks on a full pipe.
+async fn capture(mut stream: impl AsyncRead + Unpin, cap: usize) -> (Vec<u8>, bool) {
+    let mut kept = Vec::new();
+    let mut truncated = false;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = cap.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+                truncated |= n > room;
+            }
+        }
+    }
+    (kept, truncated)
+}
+
+/// Start the confined child and wait for it, killing the whole tree at the
+/// deadline (or when this future is dropped).
+async fn run_confined(
+    sandbox: &Sandbox,
+    spec: &ChildSpec,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+    cap: usize,
+) -> Result<Output, Error> {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let started = Instant::now();
+    let mut std_cmd = sandbox.command(spec);
+    let cgroup = PidsCgroup::create(spec.limits.processes);
+    if let Some(group) = &cgroup {
+        group
+            .join_on_spawn(&mut std_cmd)
+            .map_err(|e| Error::Failed(format!("cannot prepare the process limit: {e}")))?;
+    }
+    let mut cmd = tokio::process::Command::from(std_cmd);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Failed(format!("cannot start bubblewrap: {e}")))?;
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        tokio::spawn(async move {
+            let _ = pipe.write_all(&bytes).await;
+        });
+    }
+    let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(Error::Failed("cannot capture the child's output".into()));
+    };
+    let out = tokio::spawn(capture(out, cap));
+    let err = tokio::spawn(capture(err, cap));
+    let (status, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => (status.map_err(|e| Error::Failed(e.to_string()))?, false),
+        Err(_) => {
+            // Killing bubblewrap collapses the PID namespace: every process
+            // of the tree dies with it.
+            let _ = child.kill().await;
+            (
+                child
+                    .wait()
+                    .await
+                    .map_err(|e| Error::Failed(e.to_string()))?,
+                true,
+            )
+        }
+    };
+    let (stdout, stdout_truncated) = out.await.unwrap_or_default();
+    let (stderr, stderr_truncated) = err.await.unwrap_or_default();
+    drop(cgroup);
+    if status.code() == Some(CONFINE_FAILED) && stderr.starts_with(b"warden-confine:") {
+        return Err(Error::Failed(
+            String::from_utf8_lossy(&stderr).trim().to_string(),
+        ));
+    }
+    Ok(Output {
+        exit_code: if timed_out { None } else { status.code() },
+        signal: if timed_out { Some(9) } else { status.signal() },
+        stdout,
+        stderr,
+        stdout_truncated,
+        stderr_truncated,
+        timed_out,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+impl Host for ProcessState {
+    async fn run(&mut self, command: Command) -> Result<Output, Error> {
+        let (spec, timeout) = self.check(&command)?;
+        // THREATS P6: the use is on record before the program starts.
+        if let Some(log) = &self.setup.audit {
+            let argv = escape(
+                &std::iter::once(command.program.as_str())
+                    .chain(command.args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            let record = crate::audit::Record {
+                kind: crate::audit::Kind::Use,
+                decision: crate::audit::Decision::Allow,
+                plugin: Some(self.setup.plugin.clone()),
+                capability: Some("process".into()),
+                operation: Some("run".into()),
+                resource: Some(argv.clone()),
+                rule: vec![format!(
+                    "program {} as {}",
+                    escape(&command.program),
+                    spec.program.display()
+                )],
+                detail: Some(serde_json::json!({"cwd": spec.cwd})),
+                ..Default::default()
+            };
+            if let Err(e) = log.append(record) {
+                return Err(Error::Failed(format!(
+                    "{argv}: not run: it could not be recorded in the audit log: {e}"
+                )));
+            }
+        }
+        let Ok(sandbox) = self.setup.sandbox.clone() else {
+            return Err(Error::Failed("no sandbox".into()));
+        };
+        tracing::debug!(plugin = %self.setup.plugin, program = %spec.program.display(), "running confined");
+        run_confined(
+            &sandbox,
+            &spec,
+            command.stdin,
+            timeout,
+            self.setup.output_cap,
+        )
+        .await
+    }
+}
+
+/// Marker type that links the process capability.
+pub struct HasProcess;
+
+impl HasData for HasProcess {
+    type Data<'a> = &'a mut ProcessState;
+}

@@ -1,0 +1,639 @@
+//! Grants: what the user allowed a plugin, stored apart from what the plugin
+//! requested, and the effective grant that is the meeting of the two.
+//!
+//! The effective grant is never wider than either side: a path is granted
+//! only where a request and a grant overlap, with the lesser access of the
+//! two, and an environment variable only if both name it.
+
+use crate::capability::network::OriginGrant;
+use crate::capability::process::argv::ArgvPattern;
+use crate::manifest::{Access, Manifest, PathSpec, check_env_name};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What a user granted one plugin. Stored as TOML in the config directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// Granted paths.
+    #[serde(default)]
+    pub files: Vec<FileGrant>,
+    /// Granted environment variables.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Granted programs, resolved to absolute paths when granted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<ProgramGrant>,
+    /// Granted origins (`net:` specs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<OriginGrant>,
+}
+
+/// One granted program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramGrant {
+    /// The program as the manifest names it.
+    pub program: String,
+    /// Where it was found when granted; empty until resolved. Calls run
+    /// exactly this file: a later `PATH` change or a binary dropped in the
+    /// workspace changes nothing.
+    #[serde(default)]
+    pub path: PathBuf,
+    /// An optional narrower argv pattern; calls must match both this and the
+    /// manifest's pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<ArgvPattern>,
+}
+
+/// One granted path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGrant {
+    /// Where.
+    pub path: PathSpec,
+    /// How.
+    pub access: Access,
+}
+
+impl Grant {
+    /// The grant that allows exactly what the manifest requests, except
+    /// programs and network: running a program or reaching an origin always
+    /// takes an explicit grant.
+    pub fn everything_requested(manifest: &Manifest) -> Self {
+        Grant {
+            files: manifest
+                .files
+                .iter()
+                .map(|f| FileGrant {
+                    path: f.path.clone(),
+                    access: f.access,
+                })
+                .collect(),
+            env: manifest.env.clone(),
+            programs: Vec::new(),
+            network: Vec::new(),
+        }
+    }
+
+    /// Build a grant from command-line specs:
+    /// `file:PATH` (read), `file:PATH:read`, `file:PATH:write`, `env:NAME`,
+    /// `program:NAME` or `program:NAME:PATTERN` (e.g. `program:cargo:test|check **`).
+    /// Programs still need [`Grant::resolve_programs`].
+    pub fn from_specs<S: AsRef<str>>(specs: &[S]) -> Result<Self> {
+        let mut grant = Grant::default();
+        for spec in specs {
+            let spec = spec.as_ref();
+            let bad = |reason: String| Error::Grant {
+                reason: format!("{spec:?}: {reason}"),
+            };
+            let (kind, rest) = spec
+                .split_once(':')
+                .ok_or_else(|| {
+                    bad("expected `file:PATH[:read|write]`, `env:NAME`, `program:NAME[:PATTERN]` or `net:ORIGIN`".into())
+                })?;
+            match kind {
+                "file" => {
+                    let (path, access) = match rest.rsplit_once(':') {
+                        Some((p, "read")) => (p, Access::Read),
+                        Some((p, "write")) => (p, Access::Write),
+                        _ => (rest, Access::Read),
+                    };
+                    let path = PathSpec::try_from(path.to_string()).map_err(bad)?;
+                    grant.files.push(FileGrant { path, access });
+                }
+                "env" => {
+                    check_env_name(rest).map_err(bad)?;
+                    grant.env.push(rest.to_string());
+                }
+                "program" => {
+                    let (program, args) = match rest.split_once(':') {
+                        Some((p, pattern)) => {
+                            (p, Some(ArgvPattern::parse_spec(pattern).map_err(bad)?))
+                        }
+                        None => (rest, None),
+                    };
+                    if program.is_empty() {
+                        return Err(bad("name the program, e.g. program:cargo".into()));
+                    }
+                    grant.programs.push(ProgramGrant {
+                        program: program.to_string(),
+                        path: PathBuf::new(),
+                        args,
+                    });
+                }
+                "net" => grant.network.push(OriginGrant::parse(rest).map_err(bad)?),
+                other => {
+                    return Err(bad(format!(
+                        "unknown capability `{other}` (use `file`, `env`, `program` or `net`)"
+                    )));
+                }
+            }
+        }
+        Ok(grant)
+    }
+
+    /// Parse a stored grant file.
+    pub fn parse(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::Grant {
+            reason: e.message().to_string(),
+        })
+    }
+
+    /// Refuse a grant that gives what the manifest never asked for, so a
+    /// typo on the command line does not silently grant nothing.
+    pub fn check_within(&self, manifest: &Manifest) -> Result<()> {
+        for g in &self.files {
+            let covered = manifest.files.iter().any(|r| {
+                let (rp, gp) = (
+                    r.path.resolve(Path::new("/ws")),
+                    g.path.resolve(Path::new("/ws")),
+                );
+                gp.starts_with(&rp) || rp.starts_with(&gp)
+            });
+            if !covered {
+                return Err(Error::Grant {
+                    reason: format!(
+                        "plugin `{}` does not request access to `{}`",
+                        manifest.name, g.path
+                    ),
+                });
+            }
+        }
+        if let Some(var) = self.env.iter().find(|v| !manifest.env.contains(v)) {
+            return Err(Error::Grant {
+                reason: format!("plugin `{}` does not request env `{var}`", manifest.name),
+            });
+        }
+        if let Some(p) = self
+            .programs
+            .iter()
+            .find(|p| !manifest.programs.iter().any(|r| r.program == p.program))
+        {
+            return Err(Error::Grant {
+                reason: format!(
+                    "plugin `{}` does not request the program `{}`",
+                    manifest.name, p.program
+                ),
+            });
+        }
+        if let Some(o) = self.network.iter().find(|g| {
+            !manifest
+                .network
+                .iter()
+                .any(|r| r.origin.covers(g) || g.covers(&r.origin))
+        }) {
+            let requested: Vec<String> = manifest
+                .network
+                .iter()
+                .map(|r| r.origin.to_string())
+                .collect();
+            return Err(Error::Grant {
+                reason: if requested.is_empty() {
+                    format!(
+                        "plugin `{}` does not request network access, so `net:{o}` would grant nothing",
+                        manifest.name
+                    )
+                } else {
+                    format!(
+                        "plugin `{}` does not request the origin `{o}` (it requests {})",
+                        manifest.name,
+                        requested.join(", ")
+                    )
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Resolve every program that has no path yet: an absolute name is
+    /// taken as is, a bare name is looked up in `path_var` (the user's
+    /// `PATH`, now, while they are granting it). Symlinks are resolved so the
+    /// grant names the real file.
+    pub fn resolve_programs(&mut self, path_var: Option<&std::ffi::OsStr>) -> Result<()> {
+        for p in self
+            .programs
+            .iter_mut()
+            .filter(|p| p.path.as_os_str().is_empty())
+        {
+            let found = if p.program.starts_with('/') {
+                Some(PathBuf::from(&p.program))
+            } else {
+                path_var.and_then(|paths| {
+                    std::env::split_paths(paths)
+                        .filter(|dir| dir.is_absolute())
+                        .map(|dir| dir.join(&p.program))
+                        .find(|candidate| is_executable(candidate))
+                })
+            };
+            let found = found.filter(|f| is_executable(f)).ok_or_else(|| Error::Grant {
+                reason: format!(
+                    "program `{}` was not found on PATH (or is not executable); grant it by absolute path: program:/path/to/{}",
+                    p.program, p.program
+                ),
+            })?;
+            // The directory is resolved, the file name kept: tools such as
+            // rustup's proxies decide what to be by the name they run as.
+            let dir = found.parent().unwrap_or(Path::new("/"));
+            let dir = dir
+                .canonicalize()
+                .map_err(|e| Error::io("cannot resolve", dir, e))?;
+            p.path = match found.file_name() {
+                Some(name) => dir.join(name),
+                None => found.clone(),
+            };
+        }
+        Ok(())
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Where the grant is applied.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Canonical workspace root.
+    pub workspace: PathBuf,
+    /// Paths that stay read-only inside writable grants unless granted by
+    /// name: warden's own config, data and cache directories.
+    pub protected: Vec<PathBuf>,
+    /// The user's home, for programs' `~/` paths.
+    pub home: Option<PathBuf>,
+}
+
+impl Context {
+    /// Paths that are protected for this workspace: its `.git` and warden's
+    /// own directories.
+    pub fn protected_paths(&self) -> Vec<PathBuf> {
+        let mut all = vec![self.workspace.join(".git")];
+        all.extend(self.protected.iter().cloned());
+        all
+    }
+}
+
+/// One effective path grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EffectivePath {
+    /// Absolute host path.
+    pub host: PathBuf,
+    /// The lesser of requested and granted access.
+    pub access: Access,
+    /// The path as the manifest/grant wrote it.
+    pub spec: String,
+}
+
+/// One effective program grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EffectiveProgram {
+    /// The name calls use.
+    pub name: String,
+    /// The file that runs.
+    pub path: PathBuf,
+    /// Patterns every call must match: the manifest's, and the grant's if any.
+    pub patterns: Vec<ArgvPattern>,
+    /// Extra flags the manifest refuses.
+    pub deny: Vec<String>,
+    /// Environment keys the plugin may pass.
+    pub env: Vec<String>,
+    /// Extra paths visible to the program only, read-only.
+    pub reads: Vec<PathBuf>,
+    /// Extra paths visible to the program only, writable.
+    pub writes: Vec<PathBuf>,
+}
+
+/// The meeting of a manifest and a grant, resolved in a context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Effective {
+    /// Paths the plugin may use.
+    pub files: Vec<EffectivePath>,
+    /// Environment variables it may read.
+    pub env: Vec<String>,
+    /// Paths inside writable grants that stay read-only.
+    pub protected: Vec<PathBuf>,
+    /// Programs it may run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<EffectiveProgram>,
+    /// The user's home, given to child processes as `HOME`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home: Option<PathBuf>,
+    /// Origins it may reach.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<OriginGrant>,
+}
+
+/// Compute the effective grant.
+pub fn effective(manifest: &Manifest, grant: &Grant, ctx: &Context) -> Effective {
+    let ws = &ctx.workspace;
+    let mut files: Vec<EffectivePath> = Vec::new();
+    for req in &manifest.files {
+        let rp = req.path.resolve(ws);
+        for g in &grant.files {
+            let gp = g.path.resolve(ws);
+            let (host, spec) = if rp.starts_with(&gp) {
+                (rp.clone(), req.path.to_string())
+            } else if gp.starts_with(&rp) {
+                (gp, g.path.to_string())
+            } else {
+                continue;
+            };
+            let access = req.access.min(g.access);
+            match files.iter_mut().find(|e| e.host == host) {
+                Some(existing) => existing.access = existing.access.max(access),
+                None => files.push(EffectivePath { host, access, spec }),
+            }
+        }
+    }
+    let env = manifest
+        .env
+        .iter()
+        .filter(|v| grant.env.contains(v))
+        .cloned()
+        .collect();
+    // A protected path stays read-only unless the user's grant names it (or
+    // a path inside it) for writing: a broad `.` grant never lifts it, even
+    // when the manifest asked for `.git`.
+    let named: Vec<PathBuf> = grant
+        .files
+        .iter()
+        .filter(|g| g.access == Access::Write)
+        .map(|g| g.path.resolve(ws))
+        .collect();
+    let protected = ctx
+        .protected_paths()
+        .into_iter()
+        .filter(|p| {
+            let lifted = named.iter().any(|n| n.starts_with(p))
+                && files
+                    .iter()
+                    .any(|e| e.access == Access::Write && e.host.starts_with(p));
+            !lifted
+        })
+        .collect();
+    let programs = grant
+        .programs
+        .iter()
+        .filter(|g| !g.path.as_os_str().is_empty())
+        .filter_map(|g| {
+            let req = manifest.programs.iter().find(|r| r.program == g.program)?;
+            let mut patterns = vec![req.args.clone()];
+            patterns.extend(g.args.clone());
+            let home = ctx.home.as_deref();
+            Some(EffectiveProgram {
+                name: g.program.clone(),
+                path: g.path.clone(),
+                patterns,
+                deny: req.deny.clone(),
+                env: req.env.clone(),
+                reads: req.reads.iter().filter_map(|p| p.resolve(home)).collect(),
+                writes: req.writes.iter().filter_map(|p| p.resolve(home)).collect(),
+            })
+        })
+        .collect();
+    Effective {
+        files,
+        env,
+        protected,
+        programs,
+        home: ctx.home.clone(),
+        network: effective_network(manifest, grant),
+    }
+}
+
+/// The origins both sides allow: a granted origin inside a requested one as
+/// granted, and a requested origin inside a broader grant as requested.
+pub fn effective_network(manifest: &Manifest, grant: &Grant) -> Vec<OriginGrant> {
+    let mut out: Vec<OriginGrant> = Vec::new();
+    for g in &grant.network {
+        if manifest.network.iter().any(|r| r.origin.covers(g)) {
+            out.push(g.clone());
+        } else {
+            out.extend(
+                manifest
+                    .network
+                    .iter()
+                    .filter(|r| g.covers(&r.origin))
+                    .map(|r| r.origin.clone()),
+            );
+        }
+    }
+    let mut unique: Vec<OriginGrant> = Vec::with_capacity(out.len());
+    for o in out {
+        if !unique.contains(&o) {
+            unique.push(o);
+        }
+    }
+    unique
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn manifest(files: &[(&str, Access)], env: &[&str]) -> Manifest {
+        Manifest {
+            name: "p".into(),
+            version: "1".into(),
+            description: String::new(),
+            publisher: None,
+            env: env.iter().map(|s| s.to_string()).collect(),
+            files: files
+                .iter()
+                .map(|(p, a)| crate::manifest::FileRequest {
+                    path: PathSpec::try_from(p.to_string()).unwrap(),
+                    access: *a,
+                    why: None,
+                })
+                .collect(),
+            programs: vec![],
+            network: vec![],
+            limits: Default::default(),
+        }
+    }
+
+    fn ctx() -> Context {
+        Context {
+            workspace: PathBuf::from("/w/proj"),
+            protected: vec![PathBuf::from("/home/u/.config/warden")],
+            home: Some(PathBuf::from("/home/u")),
+        }
+    }
+
+    use Access::{Read, Write};
+
+    #[test]
+    fn meets_requests_and_grants() {
+        // (requested, granted, expected effective)
+        type Row<'a> = (
+            &'a [(&'a str, Access)],
+            &'a [&'a str],
+            &'a [(&'a str, Access)],
+        );
+        let table: &[Row] = &[
+            (&[(".", Write)], &["file:.:write"], &[("/w/proj", Write)]),
+            (&[(".", Write)], &["file:.:read"], &[("/w/proj", Read)]),
+            (&[(".", Read)], &["file:.:write"], &[("/w/proj", Read)]),
+            (
+                &[(".", Write)],
+                &["file:src:write"],
+                &[("/w/proj/src", Write)],
+            ),
+            (
+                &[("src", Write)],
+                &["file:.:write"],
+                &[("/w/proj/src", Write)],
+            ),
+            (&[("src", Write)], &["file:docs:write"], &[]),
+            (&[(".", Write)], &[], &[]),
+            // Component-wise comparison: `/w/proj` does not admit `/w/proj-evil`.
+            (&[("/w/proj-evil", Read)], &["file:/w/proj:read"], &[]),
+            (&[("/w/proj", Read)], &["file:/w/proj-evil:read"], &[]),
+            (
+                &[("/etc/hosts", Read)],
+                &["file:/etc:read"],
+                &[("/etc/hosts", Read)],
+            ),
+        ];
+        for (req, specs, want) in table {
+            let g = Grant::from_specs(specs).unwrap();
+            let e = effective(&manifest(req, &[]), &g, &ctx());
+            let got: Vec<(String, Access)> = e
+                .files
+                .iter()
+                .map(|f| (f.host.display().to_string(), f.access))
+                .collect();
+            let want: Vec<(String, Access)> =
+                want.iter().map(|(p, a)| (p.to_string(), *a)).collect();
+            assert_eq!(got, want, "request {req:?} grant {specs:?}");
+        }
+    }
+
+    #[test]
+    fn env_needs_both_sides() {
+        let m = manifest(&[], &["A", "B"]);
+        let e = effective(&m, &Grant::from_specs(&["env:B", "env:C"]).unwrap(), &ctx());
+        assert_eq!(e.env, ["B"]);
+    }
+
+    #[test]
+    fn protected_paths_stay_unless_named() {
+        let m = manifest(&[(".", Write), (".git", Write)], &[]);
+        let e = effective(&m, &Grant::from_specs(&["file:.:write"]).unwrap(), &ctx());
+        assert!(e.protected.contains(&PathBuf::from("/w/proj/.git")));
+        let e = effective(
+            &m,
+            &Grant::from_specs(&["file:.:write", "file:.git:write"]).unwrap(),
+            &ctx(),
+        );
+        assert!(!e.protected.contains(&PathBuf::from("/w/proj/.git")));
+        assert!(
+            e.protected
+                .contains(&PathBuf::from("/home/u/.config/warden"))
+        );
+    }
+
+    #[test]
+    fn grant_specs() {
+        let g = Grant::from_specs(&["file:src", "file:/tmp/x:write", "env:HOME"]).unwrap();
+        assert_eq!(g.files[0].access, Read);
+        assert_eq!(g.files[1].path, PathSpec::Absolute("/tmp/x".into()));
+        assert_eq!(g.env, ["HOME"]);
+        let g = Grant::from_specs(&["program:cargo", "program:git:status|diff **"]).unwrap();
+        assert_eq!(g.programs[0].program, "cargo");
+        assert_eq!(g.programs[0].args, None);
+        assert_eq!(
+            g.programs[1].args.as_ref().unwrap().to_string(),
+            "status|diff **"
+        );
+        for bad in [
+            "net:example.com",
+            "file:../x",
+            "env:A B",
+            "nonsense",
+            "program:",
+            "program:git:** x",
+        ] {
+            assert!(Grant::from_specs(&[bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn grants_beyond_the_request_are_refused() {
+        let m = manifest(&[("src", Write)], &["A"]);
+        assert!(
+            Grant::from_specs(&["file:src/x:write"])
+                .unwrap()
+                .check_within(&m)
+                .is_ok()
+        );
+        let err = Grant::from_specs(&["file:docs"])
+            .unwrap()
+            .check_within(&m)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("does not request access to `docs`")
+        );
+        let err = Grant::from_specs(&["env:B"])
+            .unwrap()
+            .check_within(&m)
+            .unwrap_err();
+        assert!(err.to_string().contains("does not request env `B`"));
+    }
+
+    fn with_network(origins: &[&str]) -> Manifest {
+        let mut m = manifest(&[], &[]);
+        m.network = origins
+            .iter()
+            .map(|o| crate::manifest::NetworkRequest {
+                origin: OriginGrant::parse(o).unwrap(),
+                why: None,
+            })
+            .collect();
+        m
+    }
+
+    #[test]
+    fn network_grants_meet_the_requested_origins() {
+        let m = with_network(&["https://*.example.com", "http://127.0.0.1:*"]);
+        let cases: [(&[&str], &[&str]); 5] = [
+            // Narrower than a request: granted as given.
+            (
+                &["net:https://docs.example.com"],
+                &["https://docs.example.com:443"],
+            ),
+            (&["net:http://127.0.0.1:8080"], &["http://127.0.0.1:8080"]),
+            // Broader than a request: narrowed to the request.
+            (&["net:https://*:*"], &["https://*.example.com:443"]),
+            // Outside every request: nothing.
+            (&["net:https://example.org"], &[]),
+            (&["net:https://example.com"], &[]),
+        ];
+        for (specs, want) in cases {
+            let g = Grant::from_specs(specs).unwrap();
+            let e = effective(&m, &g, &ctx());
+            let got: Vec<String> = e.network.iter().map(|o| o.to_string()).collect();
+            assert_eq!(got, want, "{specs:?}");
+        }
+        assert!(
+            Grant::from_specs(&["net:https://example.org"])
+                .unwrap()
+                .check_within(&m)
+                .unwrap_err()
+                .to_string()
+                .contains("does not request the origin `https://example.org:443` (it requests https://*.example.com:443, http://127.0.0.1:*)")
+        );
+        assert!(
+            Grant::from_specs(&["net:https://docs.example.com", "net:https://*:*"])
+                .unwrap()
+                .check_within(&m)
+                .is_ok()
+        );
+        assert!(Grant::from_specs(&["net:ftp://x"]).is_err());
+        assert!(Grant::everything_requested(&m).network.is_empty());
+    }
+}

@@ -1,0 +1,494 @@
+//! Per-turn capture of every file change in a workspace, so that any turn
+//! can be undone — whoever made the change: an edit plugin, or a program a
+//! plugin ran (`cargo fmt`, a code generator).
+//!
+//! Capture does not rely on anyone reporting their writes. [`Journal::begin`]
+//! snapshots the workspace (path → type, mode, content digest, and a stamp
+//! of size, mtime, ctime and inode); [`Turn::finish`] snapshots it again and
+//! records the difference. File contents go to a content-addressed store
+//! (`$XDG_DATA_HOME/warden/journal/objects/`), each content once: the first
+//! snapshot of a workspace reads every captured file, later ones hash only
+//! files whose stamp changed. Nothing is copied per turn but what changed.
+//!
+//! On disk, per workspace (`journal/ws/<digest of its path>/`):
+//! - `index.json`: the last snapshot, the turn in progress (if any) and a
+//!   counter ordering turns across sessions;
+//! - `turns/<session>/<turn>.json`: each turn's changes (before and after
+//!   state of every changed path);
+//! - `lock`: held (`flock`) from `begin` to `finish`, and by undo, so two
+//!   warden processes never capture or restore the same workspace at once.
+//!
+//! Crash safety: `begin` stores every content of the "before" snapshot,
+//! flushes the store's filesystem, and writes the index naming the turn as
+//! in progress (fsync'd) before it returns, so before anything runs. A
+//! warden killed (even SIGKILL) mid-turn leaves that index behind; the next
+//! journal operation on the workspace finishes the turn from it (status
+//! `interrupted`) by snapshotting the workspace as it is then.
+//!
+//! What is captured: every regular file, directory and symlink under the
+//! workspace except `.git/` (warden keeps `.git` read-only for plugins
+//! unless granted by name; git is its own undo), paths its `.gitignore`
+//! files ignore (build outputs such as `target/` and `node_modules/`), and
+//! warden's own directories. Files that were ignored before a turn and only
+//! came into view (their status-change time predates the turn) are not
+//! counted as created. Names that are not UTF-8, and files or directories
+//! warden cannot read, are skipped with a warning.
+//!
+//! Restoring ([`Journal::undo`]) works through directory handles: from a
+//! handle on the workspace (cap-std), each directory on a path is opened
+//! with `O_NOFOLLOW`, and the last component is replaced by rename, never
+//! followed. A directory swapped for a symlink since the turn — to a place
+//! outside the workspace, or to `.git` inside it — makes that path fail
+//! (and be reported) instead of redirecting the write. Before writing anything, undo checks that every path
+//! is still as the undone turns left it, and refuses (unless forced) when a
+//! later change would be lost.
+
+pub mod diff;
+mod restore;
+mod scan;
+
+use crate::error::IoFailure;
+pub use scan::{Change, Snapshot, State};
+use scan::{Scope, Stamp, Store};
+
+use crate::dirs::Dirs;
+use serde::{Deserialize, Serialize};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Result alias for the journal.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong capturing or restoring.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The journal or the workspace could not be read or written.
+    #[error(transparent)]
+    Io(#[from] IoFailure),
+    /// Walking the workspace failed.
+    #[error("cannot snapshot the workspace: {0}")]
+    Scan(String),
+    /// The journal's own files are damaged.
+    #[error("the journal is damaged: {0}")]
+    Corrupt(String),
+    /// A session name or turn that cannot be used.
+    #[error("{0}")]
+    Usage(String),
+    /// Undo would lose changes made after the turns it undoes.
+    #[error(
+        "not restoring: {} changed after the turn(s) being undone (by a later turn, another session or by hand), and undoing would lose that: {}; pass --force to restore anyway",
+        if .0.len() == 1 { "a path" } else { "paths" },
+        .0.join(", ")
+    )]
+    Conflict(Vec<String>),
+    /// Some paths could not be restored; the others were.
+    #[error("restored {restored} paths, but not: {}", .failed.join("; "))]
+    Partial {
+        restored: usize,
+        failed: Vec<String>,
+    },
+}
+
+/// `map_err` for this module's I/O, as its [`Error`].
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    crate::error::io(action, path)
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Finished normally.
+    Finished,
+    /// The warden running it died; finished later from the journal.
+    Interrupted,
+}
+
+/// One captured turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnRecord {
+    /// The session it belongs to.
+    pub session: String,
+    /// Its number in the session.
+    pub turn: u64,
+    /// Its place among all turns in this workspace.
+    pub order: u64,
+    /// How it ended.
+    pub status: Status,
+    /// Every path it changed.
+    pub changes: Vec<Change>,
+    /// Set once the turn has been undone.
+    #[serde(default)]
+    pub undone: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Index {
+    snapshot: Snapshot,
+    /// The turn in progress: session, turn, order, start marker ctime.
+    pending: Option<Pending>,
+    /// Turns begun so far in this workspace.
+    clock: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    session: String,
+    turn: u64,
+    order: u64,
+    started_ctime_ns: i128,
+}
+
+/// The journal of one workspace.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    workspace: PathBuf,
+    dir: PathBuf,
+    store: Store,
+    skip: Vec<PathBuf>,
+}
+
+/// A turn in progress. Holds the workspace lock until [`Turn::finish`] (or
+/// until dropped; a dropped turn is finished by the next journal operation).
+pub struct Turn {
+    journal: Journal,
+    _lock: std::fs::File,
+    pending: Pending,
+    before: Snapshot,
+}
+
+/// Check a session name: it becomes a directory name.
+pub fn check_session(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "session name {name:?} is not usable: use 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.`"
+        )))
+    }
+}
+
+impl Journal {
+    /// The journal of `workspace` (made canonical) in warden's data
+    /// directory; warden's own directories are never captured.
+    pub fn open(dirs: &Dirs, workspace: &Path) -> Result<Self> {
+        Self::at(&dirs.data.join("journal"), workspace, dirs.protected())
+    }
+
+    /// The journal of `workspace` under `root`, never capturing `skip`.
+    pub fn at(root: &Path, workspace: &Path, skip: Vec<PathBuf>) -> Result<Self> {
+        use sha2::Digest as _;
+        let workspace = workspace.canonicalize().map_err(io("open", workspace))?;
+        let key = hex::encode(sha2::Sha256::digest(
+            workspace.as_os_str().as_encoded_bytes(),
+        ));
+        let dir = root.join("ws").join(&key[..32]);
+        std::fs::create_dir_all(dir.join("turns")).map_err(io("create", &dir))?;
+        let named = dir.join("workspace");
+        if !named.exists() {
+            write_synced(&named, workspace.as_os_str().as_encoded_bytes())?;
+        }
+        Ok(Journal {
+            store: Store::new(root.join("objects")),
+            workspace,
+            dir,
+            skip,
+        })
+    }
+
+    /// The canonical workspace.
+    pub fn workspace(&self) -> &Path {
+        &self.workspace
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            root: &self.workspace,
+            skip: &self.skip,
+        }
+    }
+
+    fn lock(&self) -> Result<std::fs::File> {
+        let path = self.dir.join("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        use rustix::fs::{FlockOperation, flock};
+        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+            eprintln!(
+                "warden: waiting for another warden working in {}",
+                self.workspace.display()
+            );
+            flock(&file, FlockOperation::LockExclusive).map_err(|e| io("lock", &path)(e.into()))?;
+        }
+        Ok(file)
+    }
+
+    fn index(&self) -> Result<Index> {
+        let path = self.dir.join("index.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    fn save_index(&self, index: &Index) -> Result<()> {
+        let bytes = serde_json::to_vec(index).map_err(|e| Error::Corrupt(e.to_string()))?;
+        write_synced(&self.dir.join("index.json"), &bytes)
+    }
+
+    fn turn_path(&self, session: &str, turn: u64) -> PathBuf {
+        self.dir
+            .join("turns")
+            .join(session)
+            .join(format!("{turn:08}.json"))
+    }
+
+    fn save_turn(&self, t: &TurnRecord) -> Result<()> {
+        let path = self.turn_path(&t.session, t.turn);
+        let bytes = serde_json::to_vec_pretty(t).map_err(|e| Error::Corrupt(e.to_string()))?;
+        write_synced(&path, &bytes)
+    }
+
+    /// The number the next turn of `session` should take.
+    pub fn next_turn(&self, session: &str) -> Result<u64> {
+        check_session(session)?;
+        let index = self.index()?;
+        let pending = index
+            .pending
+            .filter(|p| p.session == session)
+            .map(|p| p.turn);
+        let last = self
+            .turns()?
+            .iter()
+            .filter(|t| t.session == session)
+            .map(|t| t.turn)
+            .chain(pending)
+            .max();
+        Ok(last.map_or(1, |n| n + 1))
+    }
+
+    /// Start capturing turn `turn` of `session`: snapshot and store the
+    /// workspace as it is now. Returns once that is on disk.
+    pub fn begin(&self, session: &str, turn: u64) -> Result<Turn> {
+        check_session(session)?;
+        let lock = self.lock()?;
+        let index = self.recover_locked()?;
+        self.begin_locked(lock, index, session, turn)
+    }
+
+    /// [`Journal::begin`] with the next free turn number of `session`,
+    /// chosen under the workspace lock (so concurrent callers never clash).
+    pub fn begin_next(&self, session: &str) -> Result<Turn> {
+        check_session(session)?;
+        let lock = self.lock()?;
+        let index = self.recover_locked()?;
+        let turn = self.next_turn(session)?;
+        self.begin_locked(lock, index, session, turn)
+    }
+
+    fn begin_locked(
+        &self,
+        lock: std::fs::File,
+        mut index: Index,
+        session: &str,
+        turn: u64,
+    ) -> Result<Turn> {
+        if self.turn_path(session, turn).exists() {
+            return Err(Error::Usage(format!(
+                "turn {turn} of session `{session}` was already recorded in this workspace"
+            )));
+        }
+        let before = self.scope().scan(&index.snapshot, &self.store)?;
+        self.store.sync()?;
+        // Anything created from now on has a status-change time at or after
+        // this marker's (both come from the filesystem's clock).
+        let marker = self.dir.join("started");
+        write_synced(&marker, session.as_bytes())?;
+        let started_ctime_ns = Stamp::ctime_of(&marker).map_err(io("read", &marker))?;
+        index.clock += 1;
+        let pending = Pending {
+            session: session.into(),
+            turn,
+            order: index.clock,
+            started_ctime_ns,
+        };
+        index.snapshot = before.clone();
+        index.pending = Some(pending.clone());
+        self.save_index(&index)?;
+        Ok(Turn {
+            journal: self.clone(),
+            _lock: lock,
+            pending,
+            before,
+        })
+    }
+
+    /// Finish a turn that a dead warden left in progress. Call with the lock held.
+    fn recover_locked(&self) -> Result<Index> {
+        let mut index = self.index()?;
+        if let Some(p) = index.pending.clone() {
+            let (record, after) = self.close(&p, &index.snapshot, Status::Interrupted)?;
+            tracing::info!(
+                "finished interrupted turn {} of session {}: {} changes",
+                record.turn,
+                record.session,
+                record.changes.len()
+            );
+            index.snapshot = after;
+            index.pending = None;
+            self.save_index(&index)?;
+        }
+        Ok(index)
+    }
+
+    /// Snapshot the workspace now and write the turn's record.
+    fn close(
+        &self,
+        p: &Pending,
+        before: &Snapshot,
+        status: Status,
+    ) -> Result<(TurnRecord, Snapshot)> {
+        let scope = self.scope();
+        let mut after = scope.scan(before, &self.store)?;
+        // Paths that left the walk (newly ignored, or their directory was
+        // swapped) are looked at directly.
+        for path in before.keys() {
+            if !after.contains_key(path)
+                && let Some(seen) = scope.look(path, before, &self.store)?
+            {
+                after.insert(path.clone(), seen);
+            }
+        }
+        self.store.sync()?;
+        let record = TurnRecord {
+            session: p.session.clone(),
+            turn: p.turn,
+            order: p.order,
+            status,
+            changes: scan::changes(before, &after, p.started_ctime_ns),
+            undone: false,
+        };
+        self.save_turn(&record)?;
+        Ok((record, after))
+    }
+
+    /// Every recorded turn of this workspace, oldest first (a turn still in
+    /// progress, or left by a dead warden, is not listed until
+    /// [`Journal::recover`] or the next `begin` finishes it).
+    pub fn turns(&self) -> Result<Vec<TurnRecord>> {
+        let dir = self.dir.join("turns");
+        let mut all = Vec::new();
+        for session in std::fs::read_dir(&dir).map_err(io("read", &dir))? {
+            let session = session.map_err(io("read", &dir))?.path();
+            for turn in std::fs::read_dir(&session).map_err(io("read", &session))? {
+                let path = turn.map_err(io("read", &session))?.path();
+                if path.extension().is_some_and(|e| e == "json") {
+                    let bytes = std::fs::read(&path).map_err(io("read", &path))?;
+                    all.push(
+                        serde_json::from_slice::<TurnRecord>(&bytes)
+                            .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))?,
+                    );
+                }
+            }
+        }
+        all.sort_by_key(|t| t.order);
+        Ok(all)
+    }
+
+    /// Finish a turn left in progress by a warden that died.
+    pub fn recover(&self) -> Result<()> {
+        let _lock = self.lock()?;
+        self.recover_locked().map(drop)
+    }
+
+    /// Restore the workspace to how it was before `turns` (any order), and
+    /// mark them undone. Refuses if a path changed after them, unless
+    /// `force`. Returns the paths restored.
+    pub fn undo(&self, turns: &[TurnRecord], force: bool) -> Result<Vec<String>> {
+        let _lock = self.lock()?;
+        self.recover_locked()?;
+        let mut turns = turns.to_vec();
+        turns.sort_by_key(|t| std::cmp::Reverse(t.order));
+        let plan = restore::Plan::of(&turns);
+        let root =
+            cap_std::fs::Dir::open_ambient_dir(&self.workspace, cap_std::ambient_authority())
+                .map_err(io("open", &self.workspace))?;
+        if !force {
+            let conflicts = plan.conflicts(&root);
+            if !conflicts.is_empty() {
+                return Err(Error::Conflict(conflicts));
+            }
+        }
+        let result = plan.apply(&root, &self.store);
+        // A partial restore leaves the turns to be undone again (with
+        // --force, once whatever blocked a path is resolved).
+        if result.is_ok() {
+            for mut t in turns {
+                t.undone = true;
+                self.save_turn(&t)?;
+            }
+        }
+        // The next turn starts from the restored files.
+        let mut index = self.index()?;
+        index.snapshot = self.scope().scan(&index.snapshot, &self.store)?;
+        self.save_index(&index)?;
+        result
+    }
+
+    /// A stored file content.
+    pub fn content(&self, sha256: &str) -> Result<Vec<u8>> {
+        self.store.get(sha256)
+    }
+}
+
+impl Turn {
+    /// The session and turn number.
+    pub fn id(&self) -> (&str, u64) {
+        (&self.pending.session, self.pending.turn)
+    }
+
+    /// Snapshot the workspace again and record what changed. On disk
+    /// (fsync'd) when this returns.
+    pub fn finish(self) -> Result<TurnRecord> {
+        let j = &self.journal;
+        let (record, after) = j.close(&self.pending, &self.before, Status::Finished)?;
+        let mut index = j.index()?;
+        index.snapshot = after;
+        index.pending = None;
+        j.save_index(&index)?;
+        Ok(record)
+    }
+}
+
+/// Write a file atomically and durably: temp file, fsync, rename, fsync dir.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().map_err(io("write", path))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

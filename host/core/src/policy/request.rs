@@ -1,0 +1,354 @@
+//! The requests warden asks the organisation policy: one per capability of
+//! a grant, built from the grant at install/grant time and from the
+//! effective grant before every call.
+
+use crate::capability::network::OriginGrant;
+use crate::grant::{Effective, Grant};
+use crate::manifest::{Access, Manifest, PathSpec};
+use cedar_policy::RestrictedExpression;
+use std::path::Path;
+
+/// Who is asking: the user warden acts for and the plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The user (`$USER`).
+    pub user: String,
+    /// The plugin's name.
+    pub plugin: String,
+    /// The plugin's publisher, if its manifest names one.
+    pub publisher: Option<String>,
+    /// The plugin's version.
+    pub version: String,
+}
+
+impl Subject {
+    /// The subject for `manifest`'s plugin acting for `user`.
+    pub fn new(user: &str, manifest: &Manifest) -> Self {
+        Subject {
+            user: user.to_string(),
+            plugin: manifest.name.clone(),
+            publisher: manifest.publisher.clone(),
+            version: manifest.version.clone(),
+        }
+    }
+}
+
+/// The user warden acts for: `$USER`, else `$LOGNAME`, else `unknown`.
+pub fn current_user(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| var(k).filter(|v| !v.is_empty()))
+        .map(|v| v.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// When a request is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Installing a plugin or changing its grant.
+    Grant,
+    /// Preparing a plugin to run.
+    Call,
+}
+
+impl Phase {
+    /// As policies see it in `context.phase`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Grant => "grant",
+            Phase::Call => "call",
+        }
+    }
+}
+
+/// One action on one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capability {
+    /// Install the plugin (the resource is the plugin).
+    Install,
+    /// Change what the plugin is granted (the resource is the plugin).
+    Grant,
+    /// Read a path.
+    FsRead {
+        path: String,
+        inside_workspace: bool,
+    },
+    /// Write a path.
+    FsWrite {
+        path: String,
+        inside_workspace: bool,
+    },
+    /// Run a program.
+    Exec {
+        program: String,
+        path: String,
+        argv: Vec<String>,
+    },
+    /// Connect to an origin.
+    NetConnect { origin: String },
+    /// Read an environment variable.
+    EnvRead { name: String },
+}
+
+impl Capability {
+    /// The Cedar action's id.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Capability::Install => "install",
+            Capability::Grant => "grant",
+            Capability::FsRead { .. } => "fs_read",
+            Capability::FsWrite { .. } => "fs_write",
+            Capability::Exec { .. } => "exec",
+            Capability::NetConnect { .. } => "net_connect",
+            Capability::EnvRead { .. } => "env_read",
+        }
+    }
+
+    /// The resource's entity type in the `Warden` namespace.
+    pub fn resource_type(&self) -> &'static str {
+        match self {
+            Capability::Install | Capability::Grant => "Plugin",
+            Capability::FsRead { .. } | Capability::FsWrite { .. } => "Path",
+            Capability::Exec { .. } => "Program",
+            Capability::NetConnect { .. } => "Origin",
+            Capability::EnvRead { .. } => "Env",
+        }
+    }
+
+    /// The resource's entity id.
+    pub fn resource_id(&self, subject: &Subject) -> String {
+        match self {
+            Capability::Install | Capability::Grant => subject.plugin.clone(),
+            Capability::FsRead { path, .. } | Capability::FsWrite { path, .. } => path.clone(),
+            Capability::Exec { program, .. } => program.clone(),
+            Capability::NetConnect { origin } => origin.clone(),
+            Capability::EnvRead { name } => name.clone(),
+        }
+    }
+
+    /// The action-specific part of the context.
+    pub(super) fn context(&self) -> Vec<(String, RestrictedExpression)> {
+        let s = |k: &str, v: &str| (k.to_string(), RestrictedExpression::new_string(v.into()));
+        match self {
+            Capability::Install | Capability::Grant => vec![],
+            Capability::FsRead {
+                path,
+                inside_workspace,
+            }
+            | Capability::FsWrite {
+                path,
+                inside_workspace,
+            } => vec![
+                s("path", path),
+                (
+                    "inside_workspace".into(),
+                    RestrictedExpression::new_bool(*inside_workspace),
+                ),
+            ],
+            Capability::Exec { path, argv, .. } => vec![
+                s("path", path),
+                (
+                    "argv".into(),
+                    RestrictedExpression::new_set(
+                        argv.iter()
+                            .map(|a| RestrictedExpression::new_string(a.clone())),
+                    ),
+                ),
+            ],
+            Capability::NetConnect { origin } => {
+                let (scheme, rest) = origin.split_once("://").unwrap_or(("", origin));
+                let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
+                vec![s("origin", origin), s("scheme", scheme), s("host", host)]
+            }
+            Capability::EnvRead { name } => vec![s("name", name)],
+        }
+    }
+
+    /// Parse `KIND:VALUE` as `warden policy explain` and examples spell a
+    /// resource, for `action`.
+    pub fn parse(
+        action: &str,
+        resource: Option<&str>,
+        argv: &[String],
+        workspace: &str,
+    ) -> std::result::Result<Self, String> {
+        let need = |kind: &str| {
+            resource.ok_or_else(|| format!("action `{action}` needs a resource, e.g. {kind}"))
+        };
+        let path = |p: &str| {
+            let inside = if workspace.is_empty() {
+                !p.starts_with('/')
+            } else {
+                !p.starts_with('/') || Path::new(p).starts_with(workspace)
+            };
+            (p.to_string(), inside)
+        };
+        Ok(match action {
+            "install" => Capability::Install,
+            "grant" => Capability::Grant,
+            "fs_read" => {
+                let (path, inside_workspace) = path(need("/etc/passwd")?);
+                Capability::FsRead {
+                    path,
+                    inside_workspace,
+                }
+            }
+            "fs_write" => {
+                let (path, inside_workspace) = path(need("/etc/passwd")?);
+                Capability::FsWrite {
+                    path,
+                    inside_workspace,
+                }
+            }
+            "exec" => {
+                let program = need("cargo")?.to_string();
+                // The caller resolves a bare name on PATH, as a grant does.
+                Capability::Exec {
+                    path: if program.starts_with('/') {
+                        program.clone()
+                    } else {
+                        String::new()
+                    },
+                    program,
+                    argv: argv.to_vec(),
+                }
+            }
+            "net_connect" => {
+                let spec = need("https://docs.rs")?;
+                Capability::NetConnect {
+                    origin: OriginGrant::parse(spec)?.to_string(),
+                }
+            }
+            "env_read" => Capability::EnvRead {
+                name: need("RUST_BACKTRACE")?.to_string(),
+            },
+            other => {
+                return Err(format!(
+                    "unknown action `{other}` (use install, grant, fs_read, fs_write, exec, net_connect or env_read)"
+                ));
+            }
+        })
+    }
+}
+
+/// One question to the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Who.
+    pub subject: Subject,
+    /// What, on what.
+    pub capability: Capability,
+    /// When.
+    pub phase: Phase,
+    /// The canonical workspace, or "" when not tied to one (grant time).
+    pub workspace: String,
+}
+
+/// Everything installing (`install`) or re-granting (`grant`) a plugin
+/// asks: the action itself, then each capability the new grant gives,
+/// without a workspace. A path relative to the workspace is inside it; an
+/// absolute one counts as outside (it may name any workspace).
+pub fn for_grant(
+    subject: &Subject,
+    action: Capability,
+    manifest: &Manifest,
+    grant: &Grant,
+) -> Vec<Request> {
+    let mut caps = vec![action];
+    for f in &grant.files {
+        let (path, inside_workspace) = match &f.path {
+            PathSpec::Workspace(_) => (f.path.to_string(), true),
+            PathSpec::Absolute(p) => (p.display().to_string(), false),
+        };
+        caps.push(Capability::FsRead {
+            path: path.clone(),
+            inside_workspace,
+        });
+        if f.access == Access::Write {
+            caps.push(Capability::FsWrite {
+                path,
+                inside_workspace,
+            });
+        }
+    }
+    caps.extend(
+        grant
+            .env
+            .iter()
+            .map(|name| Capability::EnvRead { name: name.clone() }),
+    );
+    for p in &grant.programs {
+        let mut argv: Vec<String> = manifest
+            .programs
+            .iter()
+            .filter(|r| r.program == p.program)
+            .map(|r| r.args.to_string())
+            .collect();
+        argv.extend(p.args.as_ref().map(ToString::to_string));
+        caps.push(Capability::Exec {
+            program: p.program.clone(),
+            path: p.path.display().to_string(),
+            argv,
+        });
+    }
+    caps.extend(
+        crate::grant::effective_network(manifest, grant)
+            .iter()
+            .map(|o| Capability::NetConnect {
+                origin: o.to_string(),
+            }),
+    );
+    requests(subject, caps, Phase::Grant, "")
+}
+
+/// Everything running a plugin under `effective` in `workspace` asks:
+/// `install` (so a plugin the organisation no longer allows stops), then
+/// each capability of the effective grant.
+pub fn for_call(subject: &Subject, effective: &Effective, workspace: &Path) -> Vec<Request> {
+    let mut caps = vec![Capability::Install];
+    for f in &effective.files {
+        let path = f.host.display().to_string();
+        let inside_workspace = f.host.starts_with(workspace);
+        caps.push(Capability::FsRead {
+            path: path.clone(),
+            inside_workspace,
+        });
+        if f.access == Access::Write {
+            caps.push(Capability::FsWrite {
+                path,
+                inside_workspace,
+            });
+        }
+    }
+    caps.extend(
+        effective
+            .env
+            .iter()
+            .map(|name| Capability::EnvRead { name: name.clone() }),
+    );
+    caps.extend(effective.programs.iter().map(|p| Capability::Exec {
+        program: p.name.clone(),
+        path: p.path.display().to_string(),
+        argv: p.patterns.iter().map(ToString::to_string).collect(),
+    }));
+    caps.extend(effective.network.iter().map(|o| Capability::NetConnect {
+        origin: o.to_string(),
+    }));
+    requests(subject, caps, Phase::Call, &workspace.display().to_string())
+}
+
+fn requests(
+    subject: &Subject,
+    caps: Vec<Capability>,
+    phase: Phase,
+    workspace: &str,
+) -> Vec<Request> {
+    caps.into_iter()
+        .map(|capability| Request {
+            subject: subject.clone(),
+            capability,
+            phase,
+            workspace: workspace.to_string(),
+        })
+        .collect()
+}
