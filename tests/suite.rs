@@ -2,6 +2,7 @@ mod agent;
 mod audit;
 mod cli;
 mod common;
+mod guests;
 mod limits;
 mod llm;
 mod mcp;

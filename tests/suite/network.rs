@@ -94,7 +94,7 @@ async fn ungranted_hosts_ports_and_schemes_are_refused_before_connecting() {
     assert_eq!(
         (d.capability, d.operation, d.resource.as_str()),
         (
-            "network",
+            warden_core::capability::CapabilityKind::Network,
             "connect",
             format!("http://localhost:{port}").as_str()
         )

@@ -5,6 +5,7 @@
 use super::common::{Fixture, assert_still_answers, call, loaded, runtime};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use warden_core::capability::CapabilityKind;
 use warden_core::grant::{self, Grant, ProgramGrant};
 use warden_core::runtime::{Prepared, ToolFailure};
 
@@ -55,7 +56,7 @@ async fn refused(p: &Prepared, input: Value) -> (String, warden_core::capability
     let denial = out
         .denials
         .into_iter()
-        .find(|d| d.capability == "process")
+        .find(|d| d.capability == CapabilityKind::Process)
         .expect("recorded");
     (reason, denial)
 }

@@ -217,7 +217,7 @@ enum PolicyCommand {
         #[arg(long, requires = "file")]
         roles: Option<PathBuf>,
         /// A TOML file of `[[example]]` requests, each with `expect = "allow"`
-        /// or `"deny"` (see host/policies/example-requests.toml).
+        /// or `"deny"` (see host/core/policies/example-requests.toml).
         #[arg(long)]
         examples: Option<PathBuf>,
     },

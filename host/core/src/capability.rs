@@ -15,14 +15,74 @@ pub mod log;
 pub mod network;
 pub mod process;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A capability warden can grant, by its one name. Denials, grants, hints,
+/// policy requests and audit records all name capabilities with this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CapabilityKind {
+    /// Directories and files (`wasi:filesystem`).
+    Files,
+    /// Host programs (`warden:plugin/process`).
+    Process,
+    /// Origins over `wasi:http`.
+    Network,
+    /// Environment variables (`wasi:cli/environment`).
+    Env,
+}
+
+impl CapabilityKind {
+    /// Every capability, in the order warden shows them.
+    pub const ALL: [CapabilityKind; 4] = [Self::Files, Self::Process, Self::Network, Self::Env];
+
+    /// The name in denials, audit records and JSON: `files`, `process`,
+    /// `network`, `env`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Files => "files",
+            Self::Process => "process",
+            Self::Network => "network",
+            Self::Env => "env",
+        }
+    }
+
+    /// How a `--grant` spec of this capability starts: `file:`, `program:`,
+    /// `net:`, `env:`.
+    pub fn grant_prefix(self) -> &'static str {
+        match self {
+            Self::Files => "file:",
+            Self::Process => "program:",
+            Self::Network => "net:",
+            Self::Env => "env:",
+        }
+    }
+
+    /// What a plugin needs of it, for messages: "files", "programs",
+    /// "network", "environment variables".
+    pub fn granted_things(self) -> &'static str {
+        match self {
+            Self::Files => "files",
+            Self::Process => "programs",
+            Self::Network => "network",
+            Self::Env => "environment variables",
+        }
+    }
+}
+
+impl fmt::Display for CapabilityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One refusal: what was asked, why it was refused, and what grant would
 /// allow it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Denial {
-    /// The capability: `files` or `process`.
-    pub capability: &'static str,
+    /// The capability.
+    pub capability: CapabilityKind,
     /// The operation, e.g. `write`, `unlink`, `run`.
     pub operation: &'static str,
     /// The host path or command line that was refused.
@@ -87,7 +147,7 @@ mod tests {
 
     fn denial(n: usize) -> Denial {
         Denial {
-            capability: "network",
+            capability: super::CapabilityKind::Network,
             operation: "connect",
             resource: format!("http://127.0.0.1:{n}"),
             reason: "not granted".into(),

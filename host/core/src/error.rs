@@ -2,6 +2,7 @@
 //! needs to act: which plugin, which capability or resource, and how to allow
 //! it where allowing makes sense.
 
+use crate::capability::CapabilityKind;
 use std::path::PathBuf;
 
 /// A filesystem operation of the host that failed: what it tried, on which
@@ -59,7 +60,7 @@ pub enum Error {
     UndeclaredImport {
         plugin: String,
         import: String,
-        capability: &'static str,
+        capability: CapabilityKind,
         hint: &'static str,
     },
 
@@ -71,11 +72,12 @@ pub enum Error {
 
     /// A capability the component needs at run time was not granted.
     #[error(
-        "denied: plugin `{plugin}` needs {capability} `{resource}`, which is not granted; to allow it: {hint}"
+        "denied: plugin `{plugin}` needs {} `{resource}`, which is not granted; to allow it: {hint}",
+        capability.granted_things()
     )]
     NotGranted {
         plugin: String,
-        capability: &'static str,
+        capability: CapabilityKind,
         resource: String,
         hint: String,
     },

@@ -1,42 +1,54 @@
 //! A component's real imports, checked against what its manifest justifies.
 
+use crate::capability::CapabilityKind;
 use crate::manifest::Manifest;
 use crate::{Error, Result};
 use serde::Serialize;
-
-/// The capability an import belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Capability {
-    /// Harmless on its own: clocks, randomness, I/O plumbing, captured stdio,
-    /// the environment (which holds only granted variables), warden's log.
-    Baseline,
-    /// File access through `wasi:filesystem`; needs a `[[files]]` request.
-    Files,
-    /// Running host programs through `warden:plugin/process`; needs a
-    /// `[[programs]]` request.
-    Process,
-    /// `wasi:http`: outgoing HTTP(S) requests, sent by the host to granted
-    /// origins only.
-    Network,
-}
 
 /// One import of a component.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Import {
     /// Full name, e.g. `wasi:filesystem/types@0.2.6`.
     pub name: String,
-    /// What it gives access to, or `None` when warden does not offer it.
-    pub capability: Option<Capability>,
+    /// Whether warden offers it at all (`wasi:sockets` and unknown
+    /// interfaces are never offered).
+    pub offered: bool,
+    /// The capability it needs a grant of; `None` for the baseline (clocks,
+    /// randomness, I/O plumbing, captured stdio, the environment, which
+    /// holds only granted variables, and warden's log).
+    pub capability: Option<CapabilityKind>,
+}
+
+impl Import {
+    /// How `warden plugin audit` names its class: the capability, `baseline`
+    /// or `NOT OFFERED`.
+    pub fn class(&self) -> &'static str {
+        match (self.offered, self.capability) {
+            (false, _) => "NOT OFFERED",
+            (true, None) => "baseline",
+            (true, Some(c)) => c.as_str(),
+        }
+    }
+}
+
+/// What an import name is: offered or not, and under which capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Harmless on its own; always linked.
+    Baseline,
+    /// Linked only with a grant of this capability.
+    Needs(CapabilityKind),
 }
 
 /// Classify an import name.
-pub fn classify(name: &str) -> Option<Capability> {
+pub fn classify(name: &str) -> Option<Class> {
     let (iface, version) = name.split_once('@').unwrap_or((name, ""));
     let wasi_02 = version.starts_with("0.2.");
     match iface {
-        "warden:plugin/log" if version == "0.1.0" => Some(Capability::Baseline),
-        "warden:plugin/process" if version == "0.1.0" => Some(Capability::Process),
+        "warden:plugin/log" if version == "0.1.0" => Some(Class::Baseline),
+        "warden:plugin/process" if version == "0.1.0" => {
+            Some(Class::Needs(CapabilityKind::Process))
+        }
         "wasi:io/error"
         | "wasi:io/poll"
         | "wasi:io/streams"
@@ -57,10 +69,14 @@ pub fn classify(name: &str) -> Option<Capability> {
         | "wasi:cli/terminal-stderr"
             if wasi_02 =>
         {
-            Some(Capability::Baseline)
+            Some(Class::Baseline)
         }
-        "wasi:filesystem/types" | "wasi:filesystem/preopens" if wasi_02 => Some(Capability::Files),
-        "wasi:http/types" | "wasi:http/outgoing-handler" if wasi_02 => Some(Capability::Network),
+        "wasi:filesystem/types" | "wasi:filesystem/preopens" if wasi_02 => {
+            Some(Class::Needs(CapabilityKind::Files))
+        }
+        "wasi:http/types" | "wasi:http/outgoing-handler" if wasi_02 => {
+            Some(Class::Needs(CapabilityKind::Network))
+        }
         _ => None,
     }
 }
@@ -70,9 +86,16 @@ pub fn list(component: &wasmtime::component::Component, engine: &wasmtime::Engin
     let mut imports: Vec<Import> = component
         .component_type()
         .imports(engine)
-        .map(|(name, _)| Import {
-            name: name.to_string(),
-            capability: classify(name),
+        .map(|(name, _)| {
+            let class = classify(name);
+            Import {
+                name: name.to_string(),
+                offered: class.is_some(),
+                capability: match class {
+                    Some(Class::Needs(c)) => Some(c),
+                    _ => None,
+                },
+            }
         })
         .collect();
     imports.sort_by(|a, b| a.name.cmp(&b.name));
@@ -82,72 +105,84 @@ pub fn list(component: &wasmtime::component::Component, engine: &wasmtime::Engin
 /// Refuse imports that warden does not offer or the manifest does not justify.
 pub fn check(imports: &[Import], manifest: &Manifest) -> Result<()> {
     for import in imports {
-        match import.capability {
-            None => {
+        match (import.offered, import.capability) {
+            (false, _) => {
                 return Err(Error::UnknownImport {
                     plugin: manifest.name.clone(),
                     import: import.name.clone(),
                 });
             }
-            Some(Capability::Files) if manifest.files.is_empty() => {
+            (true, Some(CapabilityKind::Files)) if manifest.files.is_empty() => {
                 return Err(Error::UndeclaredImport {
                     plugin: manifest.name.clone(),
                     import: import.name.clone(),
-                    capability: "files",
+                    capability: CapabilityKind::Files,
                     hint: "the author must add a [[files]] entry to warden.toml and rebuild",
                 });
             }
-            Some(Capability::Process) if manifest.programs.is_empty() => {
+            (true, Some(CapabilityKind::Process)) if manifest.programs.is_empty() => {
                 return Err(Error::UndeclaredImport {
                     plugin: manifest.name.clone(),
                     import: import.name.clone(),
-                    capability: "process",
+                    capability: CapabilityKind::Process,
                     hint: "the author must add a [[programs]] entry to warden.toml and rebuild",
                 });
             }
-            Some(Capability::Network) if manifest.network.is_empty() => {
+            (true, Some(CapabilityKind::Network)) if manifest.network.is_empty() => {
                 return Err(Error::UndeclaredImport {
                     plugin: manifest.name.clone(),
                     import: import.name.clone(),
-                    capability: "network",
+                    capability: CapabilityKind::Network,
                     hint: "the author must add a [[network]] entry to warden.toml and rebuild",
                 });
             }
-            Some(_) => {}
+            (true, _) => {}
         }
     }
     Ok(())
 }
 
 /// Whether any import needs the capability.
-pub fn needs(imports: &[Import], cap: Capability) -> bool {
+pub fn needs(imports: &[Import], cap: CapabilityKind) -> bool {
     imports.iter().any(|i| i.capability == Some(cap))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Capability, classify};
+    use super::{CapabilityKind, Class, classify};
 
     #[test]
     fn classifies_imports() {
         let table = [
-            ("wasi:io/streams@0.2.6", Some(Capability::Baseline)),
-            ("wasi:cli/environment@0.2.0", Some(Capability::Baseline)),
-            ("warden:plugin/log@0.1.0", Some(Capability::Baseline)),
-            ("wasi:filesystem/types@0.2.3", Some(Capability::Files)),
-            ("wasi:filesystem/preopens@0.2.6", Some(Capability::Files)),
+            ("wasi:io/streams@0.2.6", Some(Class::Baseline)),
+            ("wasi:cli/environment@0.2.0", Some(Class::Baseline)),
+            ("warden:plugin/log@0.1.0", Some(Class::Baseline)),
+            (
+                "wasi:filesystem/types@0.2.3",
+                Some(Class::Needs(CapabilityKind::Files)),
+            ),
+            (
+                "wasi:filesystem/preopens@0.2.6",
+                Some(Class::Needs(CapabilityKind::Files)),
+            ),
             ("wasi:sockets/tcp@0.2.6", None),
             (
                 "wasi:http/outgoing-handler@0.2.6",
-                Some(Capability::Network),
+                Some(Class::Needs(CapabilityKind::Network)),
             ),
-            ("wasi:http/types@0.2.0", Some(Capability::Network)),
+            (
+                "wasi:http/types@0.2.0",
+                Some(Class::Needs(CapabilityKind::Network)),
+            ),
             ("wasi:http/incoming-handler@0.2.6", None),
             ("wasi:http/types@0.3.0-rc-2025-09-16", None),
             ("wasi:sockets/instance-network@0.2.6", None),
             ("wasi:io/streams@0.3.0", None),
             ("warden:plugin/log@9.0.0", None),
-            ("warden:plugin/process@0.1.0", Some(Capability::Process)),
+            (
+                "warden:plugin/process@0.1.0",
+                Some(Class::Needs(CapabilityKind::Process)),
+            ),
             ("evil:thing/x", None),
         ];
         for (name, want) in table {

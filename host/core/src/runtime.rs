@@ -6,16 +6,16 @@
 //! whatever happened, so nothing a trapped or timed-out instance left behind
 //! is ever reused.
 
-use crate::capability::Denials;
 use crate::capability::files::guard::{Denial, FsGuard, GuardedFs, GuardedView};
 use crate::capability::log::{HasLog, LogSink};
 use crate::capability::network::NetPolicy;
 use crate::capability::network::outgoing::NetHooks;
 use crate::capability::process::confine::Sandbox;
 use crate::capability::process::{HasProcess, ProcessSetup, ProcessState};
+use crate::capability::{CapabilityKind, Denials};
 use crate::component::Package;
 use crate::grant::Effective;
-use crate::imports::{self, Capability, Import};
+use crate::imports::{self, Import};
 use crate::limits::Limits;
 use crate::manifest::{self, Manifest};
 use crate::{Error, Result};
@@ -285,9 +285,9 @@ struct Links {
 impl Links {
     fn of(imports: &[Import]) -> Self {
         Links {
-            files: imports::needs(imports, Capability::Files),
-            process: imports::needs(imports, Capability::Process),
-            network: imports::needs(imports, Capability::Network),
+            files: imports::needs(imports, CapabilityKind::Files),
+            process: imports::needs(imports, CapabilityKind::Process),
+            network: imports::needs(imports, CapabilityKind::Network),
         }
     }
 }
@@ -621,7 +621,7 @@ impl Loaded {
                 .join(" ");
             return Err(Error::NotGranted {
                 plugin: name.clone(),
-                capability: "files",
+                capability: CapabilityKind::Files,
                 resource: self
                     .manifest
                     .files
@@ -641,7 +641,7 @@ impl Loaded {
                 .collect();
             return Err(Error::NotGranted {
                 plugin: name.clone(),
-                capability: "network",
+                capability: CapabilityKind::Network,
                 resource: requested.join(", "),
                 hint: format!(
                     "grant the origins it may reach, e.g. warden plugin grant {name} --add --grant net:https://docs.rs (a pattern within {})",
@@ -658,7 +658,7 @@ impl Loaded {
                 .collect();
             return Err(Error::NotGranted {
                 plugin: name.clone(),
-                capability: "programs",
+                capability: CapabilityKind::Process,
                 resource: self
                     .manifest
                     .programs

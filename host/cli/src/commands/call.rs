@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use warden_core::Error;
 use warden_core::audit::Record;
-use warden_core::capability::Denial;
+use warden_core::capability::{CapabilityKind, Denial};
 use warden_core::escape::escape;
 use warden_core::journal::Journal;
 use warden_core::manifest::Access;
@@ -242,11 +242,17 @@ fn hint(plugin: &str, d: &Denial) -> String {
             "to allow it: warden plugin grant {plugin} --add --grant {} (only if the plugin's manifest requests it)",
             escape(spec)
         ),
-        (None, "process") => format!(
+        (None, CapabilityKind::Process) => format!(
             "no grant of yours allows this as asked: it is outside the argument pattern or refused by warden's rules for the program (see `warden plugin audit {plugin}`)"
         ),
-        (None, _) => {
+        (None, CapabilityKind::Files) => {
             "no grant allows this: the plugin tried to reach outside its granted directories".into()
+        }
+        (None, CapabilityKind::Network) => {
+            "no grant allows this: warden never lets a plugin reach this address, whatever it is granted".into()
+        }
+        (None, CapabilityKind::Env) => {
+            "no grant allows this: warden never passes this variable to plugins".into()
         }
     }
 }

@@ -316,14 +316,7 @@ impl App {
         );
         println!("imports:");
         for i in &imports {
-            let class = match i.capability {
-                Some(c) => serde_json::to_value(c)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
-                None => "NOT OFFERED".into(),
-            };
-            println!("  {:<40} {class}", i.name);
+            println!("  {:<40} {}", i.name, i.class());
         }
         match &verdict {
             Ok(()) => println!("  import check: ok, every import is justified by the manifest"),

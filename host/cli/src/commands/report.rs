@@ -1,9 +1,10 @@
 //! Plain-language descriptions of what a plugin asks for and holds, shared by
 //! `install` and `audit`. All plugin-provided text is escaped.
 
+use warden_core::capability::CapabilityKind;
 use warden_core::escape::escape;
 use warden_core::grant::Effective;
-use warden_core::imports::{Capability, Import};
+use warden_core::imports::Import;
 use warden_core::limits::Limits;
 use warden_core::manifest::{Access, Manifest, PathSpec};
 
@@ -128,7 +129,7 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
     let mut risks = Vec::new();
     let files = imports
         .iter()
-        .any(|i| i.capability == Some(Capability::Files));
+        .any(|i| i.capability == Some(CapabilityKind::Files));
     let writes = m.files.iter().filter(|f| f.access == Access::Write);
     let outside = m
         .files
@@ -162,7 +163,7 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
     }
     if imports
         .iter()
-        .any(|i| i.capability == Some(Capability::Process))
+        .any(|i| i.capability == Some(CapabilityKind::Process))
     {
         let names: Vec<String> = m.programs.iter().map(|p| escape(&p.program)).collect();
         risks.push(format!(
@@ -174,7 +175,7 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
     }
     if imports
         .iter()
-        .any(|i| i.capability == Some(Capability::Network))
+        .any(|i| i.capability == Some(CapabilityKind::Network))
     {
         let origins: Vec<String> = m.network.iter().map(|n| n.origin.to_string()).collect();
         risks.push(format!(
@@ -186,7 +187,7 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
     }
     let unknown: Vec<&str> = imports
         .iter()
-        .filter(|i| i.capability.is_none())
+        .filter(|i| !i.offered)
         .map(|i| i.name.as_str())
         .collect();
     if !unknown.is_empty() {

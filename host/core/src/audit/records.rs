@@ -74,7 +74,7 @@ impl Record {
             decision: Decision::Deny,
             plugin: Some(plugin.into()),
             tool: Some(tool.into()),
-            capability: Some(d.capability.into()),
+            capability: Some(d.capability.to_string()),
             operation: Some(d.operation.into()),
             resource: Some(d.resource.clone()),
             reason: Some(d.reason.clone()),

@@ -111,7 +111,7 @@ impl std::error::Error for Refusal {}
 impl From<Refusal> for crate::capability::Denial {
     fn from(r: Refusal) -> Self {
         crate::capability::Denial {
-            capability: "network",
+            capability: crate::capability::CapabilityKind::Network,
             operation: r.operation,
             resource: r.resource,
             reason: r.reason,
@@ -470,7 +470,7 @@ mod tests {
             .unwrap_err();
         assert!(r.reason.contains("port 8443 is not granted"), "{r}");
         let d: crate::capability::Denial = r.into();
-        assert_eq!(d.capability, "network");
+        assert_eq!(d.capability, crate::capability::CapabilityKind::Network);
         assert_eq!(d.allow.as_deref(), Some("net:https://example.com:8443"));
     }
 

@@ -94,7 +94,7 @@ impl ProcessState {
         tracing::info!(plugin = %self.setup.plugin, command = %argv, %reason, "process denied");
         if self.denials.len() < crate::capability::files::guard::MAX_DENIALS {
             self.denials.push(Denial {
-                capability: "process",
+                capability: crate::capability::CapabilityKind::Process,
                 operation: "run",
                 resource: argv.to_string(),
                 reason: reason.clone(),

@@ -137,7 +137,7 @@ impl FsGuard {
                 format!("file:{}:{access}", shown.display())
             });
             self.denials.push(Denial {
-                capability: "files",
+                capability: crate::capability::CapabilityKind::Files,
                 operation,
                 resource: resource.display().to_string(),
                 reason: reason.to_string(),
