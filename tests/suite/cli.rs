@@ -979,3 +979,31 @@ fn the_demo_fixes_its_project_through_real_tools() {
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("is not empty"), "{}", r.stderr);
 }
+
+/// Issue 11: the env capability had no module and nothing said what a
+/// plugin was denied of it. A guest reads its environment whole, so there
+/// is no access to refuse; `plugin audit` names each requested variable
+/// that is not granted, with the grant that would add it.
+#[test]
+fn audit_names_requested_variables_that_are_not_granted() {
+    let w = Warden::new();
+    let path = component("hostile");
+    let r = w.run(&[
+        "plugin",
+        "install",
+        path.to_str().unwrap(),
+        "--grant",
+        "file:.:write",
+        "--grant",
+        "env:WARDEN_TEST_VAR",
+        "--yes",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = w.run(&["plugin", "audit", "hostile"]).stdout;
+    assert!(text.contains("  env    WARDEN_TEST_VAR\n"), "{text}");
+    assert!(
+        text.contains("  not granted: env WARDEN_OTHER_VAR (absent from its environment; to add it: --grant env:WARDEN_OTHER_VAR)"),
+        "{text}"
+    );
+    assert!(!text.contains("not granted: env WARDEN_TEST_VAR"), "{text}");
+}

@@ -5,11 +5,13 @@
 //! - [`process`]: programs the plugin may run, their argument rules and the
 //!   OS confinement of the children;
 //! - [`network`]: origins the plugin may reach over `wasi:http`;
+//! - [`env`]: environment variables the plugin may read;
 //! - [`log`]: the plugin's log lines.
 //!
 //! What is refused is a [`Denial`]: what was asked, why it was refused, and
 //! the grant that would allow it.
 
+pub mod env;
 pub mod files;
 pub mod log;
 pub mod network;

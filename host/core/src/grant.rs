@@ -5,9 +5,10 @@
 //! only where a request and a grant overlap, with the lesser access of the
 //! two, and an environment variable only if both name it.
 
+use crate::capability::env;
 use crate::capability::network::OriginGrant;
 use crate::capability::process::argv::ArgvPattern;
-use crate::manifest::{Access, Manifest, PathSpec, check_env_name};
+use crate::manifest::{Access, Manifest, PathSpec};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -98,13 +99,24 @@ impl Grant {
                     let (path, access) = match rest.rsplit_once(':') {
                         Some((p, "read")) => (p, Access::Read),
                         Some((p, "write")) => (p, Access::Write),
+                        // A word after the last `:` is an access, never
+                        // part of the path: a typo must not grant a path
+                        // nobody meant.
+                        Some((_, word))
+                            if !word.is_empty()
+                                && word.chars().all(|c| c.is_ascii_alphabetic()) =>
+                        {
+                            return Err(bad(format!(
+                                "unknown access `{word}` (use `read` or `write`, e.g. file:src:read)"
+                            )));
+                        }
                         _ => (rest, Access::Read),
                     };
                     let path = PathSpec::try_from(path.to_string()).map_err(bad)?;
                     grant.files.push(FileGrant { path, access });
                 }
                 "env" => {
-                    check_env_name(rest).map_err(bad)?;
+                    env::check_name(rest).map_err(bad)?;
                     grant.env.push(rest.to_string());
                 }
                 "program" => {
@@ -157,6 +169,23 @@ impl Grant {
                     reason: format!(
                         "plugin `{}` does not request access to `{}`",
                         manifest.name, g.path
+                    ),
+                });
+            }
+            // Write where only read was requested would be cut back to
+            // read without a word; say so instead.
+            let writable = manifest.files.iter().any(|r| {
+                let (rp, gp) = (
+                    r.path.resolve(Path::new("/ws")),
+                    g.path.resolve(Path::new("/ws")),
+                );
+                r.access == Access::Write && (gp.starts_with(&rp) || rp.starts_with(&gp))
+            });
+            if g.access == Access::Write && !writable {
+                return Err(Error::Grant {
+                    reason: format!(
+                        "plugin `{}` requests only read access to `{}`, so a write grant is refused; grant `file:{}:read`",
+                        manifest.name, g.path, g.path
                     ),
                 });
             }
@@ -347,12 +376,7 @@ pub fn effective(manifest: &Manifest, grant: &Grant, ctx: &Context) -> Effective
             }
         }
     }
-    let env = manifest
-        .env
-        .iter()
-        .filter(|v| grant.env.contains(v))
-        .cloned()
-        .collect();
+    let env = env::meet(&manifest.env, &grant.env);
     // A protected path stays read-only unless the user's grant names it (or
     // a path inside it) for writing: a broad `.` grant never lifts it, even
     // when the manifest asked for `.git`.
@@ -635,5 +659,28 @@ mod tests {
         );
         assert!(Grant::from_specs(&["net:ftp://x"]).is_err());
         assert!(Grant::everything_requested(&m).network.is_empty());
+    }
+
+    /// Issue 17: `file:.:rread` was stored as the path `.:rread`, and
+    /// `file:.:write` for a plugin that asks only to read printed "now
+    /// granted: files write .". Unknown words and wider grants are errors.
+    #[test]
+    fn loose_file_grants_are_refused() {
+        let err = Grant::from_specs(&["file:.:rread"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid grant: \"file:.:rread\": unknown access `rread` (use `read` or `write`, e.g. file:src:read)"
+        );
+        let m = manifest(&[(".", Access::Read)], &[]);
+        let wider = Grant::from_specs(&["file:.:write"]).unwrap();
+        assert_eq!(
+            wider.check_within(&m).unwrap_err().to_string(),
+            "invalid grant: plugin `p` requests only read access to `.`, so a write grant is refused; grant `file:.:read`"
+        );
+        let narrower = Grant::from_specs(&["file:src:read", "file:a:b:read"]).unwrap();
+        assert!(narrower.check_within(&m).is_ok());
+        assert_eq!(narrower.files[1].path.to_string(), "a:b");
     }
 }

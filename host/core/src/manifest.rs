@@ -354,7 +354,7 @@ impl Manifest {
             ));
         }
         for var in &self.env {
-            check_env_name(var)?;
+            crate::capability::env::check_name(var)?;
         }
         if self.programs.len() > MAX_PROGRAM_REQUESTS {
             return Err(format!(
@@ -428,18 +428,6 @@ pub fn check_name(name: &str) -> std::result::Result<(), String> {
         Err(format!(
             "name {name:?} must be 1-32 characters of a-z, 0-9, `-`, `_`, starting with a letter"
         ))
-    }
-}
-
-/// Environment variable names: `[A-Za-z_][A-Za-z0-9_]*`, at most 128 bytes.
-pub fn check_env_name(var: &str) -> std::result::Result<(), String> {
-    let ok = (1..=128).contains(&var.len())
-        && !var.starts_with(|c: char| c.is_ascii_digit())
-        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{var:?} is not an environment variable name"))
     }
 }
 

@@ -673,11 +673,7 @@ impl Loaded {
             .map_err(|e| Error::io("cannot open granted path under", workspace, e))?;
         let limits = Limits::of(&self.manifest);
         let process = process_state(rt, name, &effective, workspace, &limits);
-        let env_values = effective
-            .env
-            .iter()
-            .filter_map(|k| env(k).map(|v| (k.clone(), v)))
-            .collect();
+        let env_values = crate::capability::env::values(&effective.env, env);
         Ok(Prepared {
             name: name.clone(),
             pre: self.pre(rt, links)?,

@@ -331,6 +331,13 @@ impl App {
             for line in report::effective(effective) {
                 println!("  {line}");
             }
+            // The environment is the one capability with no access to
+            // refuse (a guest reads it whole), so what is left out is said.
+            for (var, spec) in warden_core::capability::env::ungranted(&m.env, &effective.env) {
+                println!(
+                    "  not granted: env {var} (absent from its environment; to add it: --grant {spec})"
+                );
+            }
         }
         println!("tools:");
         for t in &tools {
