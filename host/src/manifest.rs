@@ -65,6 +65,16 @@ pub const MAX_PROCESS_MEMORY_MIB: u32 = 65536;
 pub const DEFAULT_FILE_SIZE_MIB: u32 = 1024;
 /// Largest file-size limit a plugin may ask for.
 pub const MAX_FILE_SIZE_MIB: u32 = 65536;
+/// Default of the bytes one call's plugin may write through its own file
+/// handles, in MiB (`limits.write_mib`).
+pub const DEFAULT_WRITE_MIB: u32 = 1024;
+/// Most `limits.write_mib` may ask for.
+pub const MAX_WRITE_MIB: u32 = 65536;
+/// Default of the files, directories and links one call's plugin may
+/// create (`limits.files_created`).
+pub const DEFAULT_FILES_CREATED: u32 = 10_000;
+/// Most `limits.files_created` may ask for.
+pub const MAX_FILES_CREATED: u32 = 1_000_000;
 /// Output kept per child stream when the manifest names none.
 pub const DEFAULT_PROCESS_OUTPUT_KIB: u32 = 1024;
 /// Largest per-stream output a plugin may ask for.
@@ -332,9 +342,16 @@ pub struct LimitRequest {
     /// Address space of each child process, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_memory_mib: Option<u32>,
-    /// Largest file a child may write, in MiB.
+    /// Largest file the plugin or a child may write, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size_mib: Option<u32>,
+    /// Bytes the plugin may write through its own file handles per call,
+    /// in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_mib: Option<u32>,
+    /// Files, directories and links the plugin may create per call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_created: Option<u32>,
     /// Bytes kept of each of a child's stdout and stderr, in KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_output_kib: Option<u32>,
@@ -449,6 +466,21 @@ impl Manifest {
             "limits.output_kib",
             l.output_kib.map(u64::from),
             MAX_OUTPUT_KIB.into(),
+        )?;
+        bounded(
+            "limits.file_size_mib",
+            l.file_size_mib.map(u64::from),
+            MAX_FILE_SIZE_MIB.into(),
+        )?;
+        bounded(
+            "limits.write_mib",
+            l.write_mib.map(u64::from),
+            MAX_WRITE_MIB.into(),
+        )?;
+        bounded(
+            "limits.files_created",
+            l.files_created.map(u64::from),
+            MAX_FILES_CREATED.into(),
         )?;
         Ok(())
     }

@@ -82,10 +82,14 @@ pub struct Limits {
     pub processes: u32,
     /// Address space of each child, MiB.
     pub process_memory_mib: u32,
-    /// Largest file a child may write, MiB.
+    /// Largest file the plugin or a child may write, MiB.
     pub file_size_mib: u32,
     /// Bytes kept of each child output stream.
     pub process_output_bytes: usize,
+    /// Bytes the plugin may write through its own file handles per call.
+    pub write_bytes: u64,
+    /// Files, directories and links the plugin may create per call.
+    pub files_created: u32,
 }
 
 impl Limits {
@@ -106,6 +110,18 @@ impl Limits {
                 .unwrap_or(manifest::DEFAULT_PROCESS_OUTPUT_KIB)
                 as usize
                 * 1024,
+            write_bytes: u64::from(l.write_mib.unwrap_or(manifest::DEFAULT_WRITE_MIB)) << 20,
+            files_created: l
+                .files_created
+                .unwrap_or(manifest::DEFAULT_FILES_CREATED),
+        }
+    }
+
+    fn writes(&self) -> crate::fsguard::WriteLimits {
+        crate::fsguard::WriteLimits {
+            call_bytes: self.write_bytes,
+            call_files: self.files_created.into(),
+            file_bytes: u64::from(self.file_size_mib) << 20,
         }
     }
 
@@ -505,6 +521,46 @@ pub enum ToolFailure {
     Failed { message: String },
 }
 
+/// Marks text cut to the output limit.
+pub const TRUNCATED_MARK: &str = "… [truncated to the output limit; raise `limits.output_kib` in the plugin's manifest]";
+
+/// Cut `text` to at most `limit` bytes (on a character boundary), marked.
+fn cap_text(text: &mut String, limit: usize) {
+    if text.len() <= limit {
+        return;
+    }
+    let mut cut = limit.saturating_sub(TRUNCATED_MARK.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push_str(TRUNCATED_MARK);
+}
+
+impl ToolFailure {
+    /// The failure with every text the plugin chose cut so that together
+    /// they stay within `limit` bytes, like a result must: a failure is no
+    /// way around `limits.output_kib`.
+    pub fn capped(mut self, limit: usize) -> Self {
+        match &mut self {
+            ToolFailure::InvalidInput { message }
+            | ToolFailure::NotFound { message }
+            | ToolFailure::Failed { message } => cap_text(message, limit),
+            ToolFailure::Denied {
+                capability,
+                resource,
+                reason,
+            } => {
+                let third = limit / 3;
+                cap_text(capability, third);
+                cap_text(resource, third);
+                cap_text(reason, third);
+            }
+        }
+        self
+    }
+}
+
 impl From<WitToolError> for ToolFailure {
     fn from(e: WitToolError) -> Self {
         match e {
@@ -602,6 +658,7 @@ impl Loaded {
             files: vec![],
             env: vec![],
             protected: vec![],
+            hidden: vec![],
             programs: vec![],
             home: None,
             network: vec![],
@@ -723,9 +780,10 @@ impl Loaded {
                 hint: format!("warden plugin grant {name} --add {}", wanted.join(" ")),
             });
         }
-        let fs = FsGuard::new(&effective, workspace)
-            .map_err(|e| Error::io("cannot open granted path under", workspace, e))?;
         let limits = Limits::of(&self.manifest);
+        let fs = FsGuard::new(&effective, workspace)
+            .map_err(|e| Error::io("cannot open granted path under", workspace, e))?
+            .with_limits(limits.writes());
         let process = process_state(rt, name, &effective, workspace, &limits);
         let env_values = effective
             .env
@@ -828,7 +886,10 @@ fn new_store(
     let stdout = MemoryOutputPipe::new(MAX_STDIO_BYTES);
     let stderr = MemoryOutputPipe::new(MAX_STDIO_BYTES);
     let mut b = WasiCtxBuilder::new();
-    b.allow_blocking_current_thread(true)
+    // Never run a guest's file I/O on the executor thread: one blocked
+    // read would stall every call on that thread and keep the call's own
+    // deadline (an async timeout) from firing.
+    b.allow_blocking_current_thread(false)
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .envs(env);
@@ -961,7 +1022,7 @@ impl Prepared {
             &self.rt,
             &self.name,
             &self.limits,
-            self.fs.clone(),
+            self.fs.for_call(),
             process,
             NetHooks::new(self.net.clone(), deadline),
             &self.env,
@@ -1001,16 +1062,15 @@ impl Prepared {
                 })?;
                 Ok(value)
             }
-            Ok(Ok(Err(e))) => Err(ToolFailure::from(e)),
+            Ok(Ok(Err(e))) => Err(ToolFailure::from(e).capped(self.limits.output_bytes)),
         };
         Ok(CallOutput {
             result,
             denials: state
                 .fs
                 .denials()
-                .iter()
-                .chain(state.process.denials())
-                .cloned()
+                .into_iter()
+                .chain(state.process.denials().iter().cloned())
                 .chain(state.net.denials())
                 .collect(),
             log: state.log.messages.iter().map(|(_, m)| m.clone()).collect(),
