@@ -171,20 +171,39 @@ pub struct FsGuard {
 /// the rest appended, so a path that does not exist yet compares correctly
 /// once it does.
 pub fn real_or_planned(path: &Path) -> PathBuf {
-    let mut rest = Vec::new();
-    let mut at = path;
+    // Bounded like the kernel's own symlink resolution.
+    const MAX_LINKS: usize = 40;
+    let mut rest: Vec<OsString> = Vec::new();
+    let mut at = path.to_path_buf();
+    let mut links = 0;
     loop {
         if let Ok(real) = at.canonicalize() {
             let mut out = real;
             out.extend(rest.iter().rev());
             return out;
         }
+        // A dangling symlink on the way: follow it by hand, since where it
+        // points is where the directory will be made.
+        if let Ok(target) = std::fs::read_link(&at)
+            && links < MAX_LINKS
+        {
+            links += 1;
+            at = match at.parent() {
+                Some(parent) => parent.join(target),
+                None => target,
+            };
+            continue;
+        }
         match (at.parent(), at.file_name()) {
             (Some(parent), Some(name)) => {
                 rest.push(name.to_os_string());
-                at = parent;
+                at = parent.to_path_buf();
             }
-            _ => return path.to_path_buf(),
+            _ => {
+                let mut out = at;
+                out.extend(rest.iter().rev());
+                return out;
+            }
         }
     }
 }
@@ -456,7 +475,7 @@ fn beneath(dir: impl AsFd, path: &Path, flags: OFlags) -> rustix::io::Result<Own
         dir,
         path,
         flags | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o666),
+        Mode::empty(),
         ResolveFlags::BENEATH,
     )
 }
@@ -550,6 +569,39 @@ fn parent(op: &'static str, base: &std::fs::File, path: &str) -> Result<Parent, 
 fn is_symlink(p: &Parent) -> bool {
     rustix::fs::statat(&p.fd, &p.name, AtFlags::SYMLINK_NOFOLLOW)
         .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_symlink())
+}
+
+/// The kind of what the final name is, if it is neither a regular file,
+/// a directory nor a symlink.
+fn special(p: &Parent) -> Option<rustix::fs::FileType> {
+    use rustix::fs::FileType as T;
+    let st = rustix::fs::statat(&p.fd, &p.name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    match T::from_raw_mode(st.st_mode) {
+        T::RegularFile | T::Directory | T::Symlink => None,
+        other => Some(other),
+    }
+}
+
+/// Opening a FIFO, socket or device is refused: it could block the call
+/// (a FIFO waits for its other end) or act on a device.
+fn not_regular(op: &'static str, resource: PathBuf, kind: rustix::fs::FileType) -> Refusal {
+    use rustix::fs::FileType as T;
+    let kind = match kind {
+        T::Fifo => "a FIFO",
+        T::Socket => "a socket",
+        T::CharacterDevice => "a character device",
+        T::BlockDevice => "a block device",
+        _ => "an unknown kind of file",
+    };
+    Refusal {
+        op,
+        resource,
+        reason: format!(
+            "it is not a regular file or directory ({kind}): opening one could block the call or act on a device"
+        ),
+        allow: None,
+        code: ErrorCode::NotPermitted,
+    }
 }
 
 fn exists(p: &Parent) -> bool {
@@ -958,6 +1010,9 @@ impl HostDescriptor for GuardedView<'_> {
                         return Err(Fail::Code(ErrorCode::Loop));
                     }
                     let target = p.target();
+                    if let Some(kind) = special(&p) {
+                        return Err(Fail::Refused(not_regular(op, target, kind)));
+                    }
                     let new = !exists(&p);
                     let want = if create { Want::Replace } else { Want::Write };
                     rules.decide(op, &target, want).map_err(Fail::Refused)?;
@@ -978,7 +1033,12 @@ impl HostDescriptor for GuardedView<'_> {
                         &p.fd,
                         &p.name,
                         oflags | OFlags::CLOEXEC,
-                        Mode::from_raw_mode(0o666),
+                        // openat2 refuses a mode without O_CREAT.
+                        if create {
+                            Mode::from_raw_mode(0o666)
+                        } else {
+                            Mode::empty()
+                        },
                         ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
                     )?
                 } else {
@@ -1006,22 +1066,11 @@ impl HostDescriptor for GuardedView<'_> {
                     rustix::fs::FileType::RegularFile => {
                         Ok(Opened::File(std::fs::File::from(file), writable))
                     }
-                    other => Err(Fail::Refused(Refusal {
-                        op: if writes { "write" } else { "read" },
-                        resource: real,
-                        reason: format!(
-                            "it is not a regular file or directory ({}): opening one could block the call or reach a device",
-                            match other {
-                                rustix::fs::FileType::Fifo => "a FIFO",
-                                rustix::fs::FileType::Socket => "a socket",
-                                rustix::fs::FileType::CharacterDevice => "a character device",
-                                rustix::fs::FileType::BlockDevice => "a block device",
-                                _ => "an unknown kind of file",
-                            }
-                        ),
-                        allow: None,
-                        code: ErrorCode::NotPermitted,
-                    })),
+                    other => Err(Fail::Refused(not_regular(
+                        if writes { "write" } else { "read" },
+                        real,
+                        other,
+                    ))),
                 }
             })
             .await?;
@@ -1451,6 +1500,11 @@ mod tests {
             root.join("real/not/yet")
         );
         assert_eq!(real_or_planned(&root.join("link")), root.join("real"));
+        std::os::unix::fs::symlink(root.join("real/later"), root.join("dangling")).unwrap();
+        assert_eq!(
+            real_or_planned(&root.join("dangling/warden")),
+            root.join("real/later/warden")
+        );
     }
 
     #[test]

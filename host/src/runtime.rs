@@ -537,6 +537,23 @@ fn cap_text(text: &mut String, limit: usize) {
     text.push_str(TRUNCATED_MARK);
 }
 
+/// The log messages that fit in `limit` bytes together, then a mark: the
+/// log is returned to the caller too, so it is no way around
+/// `limits.output_kib` either.
+fn capped_log(messages: impl Iterator<Item = String>, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut used = 0usize;
+    for m in messages {
+        if used + m.len() > limit {
+            out.push(format!("[log{}]", TRUNCATED_MARK.trim_start_matches('…')));
+            break;
+        }
+        used += m.len();
+        out.push(m);
+    }
+    out
+}
+
 impl ToolFailure {
     /// The failure with every text the plugin chose cut so that together
     /// they stay within `limit` bytes, like a result must: a failure is no
@@ -1073,7 +1090,10 @@ impl Prepared {
                 .chain(state.process.denials().iter().cloned())
                 .chain(state.net.denials())
                 .collect(),
-            log: state.log.messages.iter().map(|(_, m)| m.clone()).collect(),
+            log: capped_log(
+                state.log.messages.iter().map(|(_, m)| m.clone()),
+                self.limits.output_bytes,
+            ),
         })
     }
 }
