@@ -252,9 +252,10 @@ impl FsGuard {
                 file: !meta.is_dir(),
             });
             let file = open_dir(&dir_path)?;
-            // Never block the executor: wasmtime-wasi runs each descriptor
-            // operation on a blocking thread, so a call's deadline can fire.
-            let dir = Dir::new(file, perms, mode, false);
+            // Descriptor I/O runs inline (see `allow_blocking_current_thread`
+            // in runtime.rs): only regular files and directories are ever
+            // opened, so none of it can wait on another party.
+            let dir = Dir::new(file, perms, mode, true);
             if dir_path == workspace {
                 preopens.push(Preopen {
                     dir: dir.clone(),
@@ -629,24 +630,26 @@ fn through_symlink(op: &'static str, base: &std::fs::File, path: &str, p: &Paren
     }
 }
 
-/// Run blocking file system work off the executor, so that no guest file
-/// operation can stall other calls or the deadline of its own.
-async fn off_thread<T: Send + 'static>(
+/// Run a path operation. It runs inline: none of them can wait on another
+/// party (opens are non-blocking and anything but a regular file or a
+/// directory is refused before it is used), and a hand-off to a blocking
+/// thread per operation made a flood of opens several times slower and,
+/// on a single-threaded runtime beside a computing guest, delayed every
+/// operation by a scheduler round. The call's deadline fires between
+/// operations, as it does between reads.
+async fn path_op<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Fail> + Send + 'static,
 ) -> Result<T, Fail> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(_) => Err(Fail::Code(ErrorCode::Io)),
-    }
+    f()
 }
 
-fn quota_refusal(op: &'static str, resource: PathBuf, reason: String) -> Refusal {
+fn quota_refusal(op: &'static str, resource: PathBuf, reason: String, code: ErrorCode) -> Refusal {
     Refusal {
         op,
         resource,
         reason,
         allow: None,
-        code: ErrorCode::Quota,
+        code,
     }
 }
 
@@ -665,6 +668,7 @@ impl Quota {
                     limits.call_files,
                     crate::manifest::MAX_FILES_CREATED
                 ),
+                ErrorCode::Quota,
             )));
         }
         Ok(())
@@ -681,9 +685,13 @@ impl Quota {
                     limits.file_bytes / MIB,
                     crate::manifest::MAX_FILE_SIZE_MIB
                 ),
+                ErrorCode::FileTooLarge,
             ));
         }
-        let total = self.written.fetch_add(len, Ordering::Relaxed).saturating_add(len);
+        let total = self
+            .written
+            .fetch_add(len, Ordering::Relaxed)
+            .saturating_add(len);
         if total > limits.call_bytes {
             return Err(quota_refusal(
                 "write",
@@ -693,6 +701,7 @@ impl Quota {
                     limits.call_bytes / MIB,
                     crate::manifest::MAX_WRITE_MIB
                 ),
+                ErrorCode::InsufficientSpace,
             ));
         }
         Ok(())
@@ -738,8 +747,15 @@ impl OutputStream for QuotaStream {
             .quota
             .write(&self.limits, &at, len, start.saturating_add(len))
         {
+            // Streams report errors as OS errors; these two map back to
+            // the same error codes `write` returns.
+            let errno = if r.code == ErrorCode::FileTooLarge {
+                rustix::io::Errno::FBIG
+            } else {
+                rustix::io::Errno::NOSPC
+            };
             self.quota.late(&self.rules, r);
-            let e = std::io::Error::from(rustix::io::Errno::DQUOT);
+            let e = std::io::Error::from(errno);
             return Err(StreamError::LastOperationFailed(e.into()));
         }
         self.inner.write(bytes)?;
@@ -808,15 +824,13 @@ impl GuardedView<'_> {
     async fn at<T: Send + 'static>(
         &mut self,
         fd: &Resource<Descriptor>,
-        f: impl FnOnce(&std::fs::File, &Rules, &Quota, &WriteLimits) -> Result<T, Fail>
-        + Send
-        + 'static,
+        f: impl FnOnce(&std::fs::File, &Rules, &Quota, &WriteLimits) -> Result<T, Fail> + Send + 'static,
     ) -> FsResult<T> {
         let base = self.base(fd)?;
         let rules = self.guard.rules.clone();
         let quota = self.guard.quota.clone();
         let limits = self.guard.limits;
-        match off_thread(move || f(&base, &rules, &quota, &limits)).await {
+        match path_op(move || f(&base, &rules, &quota, &limits)).await {
             Ok(t) => Ok(t),
             Err(e) => Err(self.guard.fail(e)),
         }
@@ -874,8 +888,8 @@ impl GuardedView<'_> {
                 if !follow {
                     flags |= OFlags::NOFOLLOW;
                 }
-                let fd =
-                    beneath(base, Path::new(&path), flags).map_err(|e| open_fail(op, base, &path, e))?;
+                let fd = beneath(base, Path::new(&path), flags)
+                    .map_err(|e| open_fail(op, base, &path, e))?;
                 let real = real_path(&fd)?;
                 rules.decide(op, &real, Want::Read).map_err(Fail::Refused)?;
                 Ok(std::fs::File::from(fd))
@@ -885,7 +899,7 @@ impl GuardedView<'_> {
             opened,
             FsPerms::ReadOnly,
             OpenMode::READ,
-            false,
+            true,
         )))?;
         let rep = tmp.rep();
         let out = look(&mut self.inner, tmp).await;
@@ -964,9 +978,9 @@ impl HostDescriptor for GuardedView<'_> {
         flags: types::DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
         use types::{DescriptorFlags as D, OpenFlags as O};
-        if flags.intersects(
-            D::FILE_INTEGRITY_SYNC | D::DATA_INTEGRITY_SYNC | D::REQUESTED_WRITE_SYNC,
-        ) {
+        if flags
+            .intersects(D::FILE_INTEGRITY_SYNC | D::DATA_INTEGRITY_SYNC | D::REQUESTED_WRITE_SYNC)
+        {
             return Err(ErrorCode::Unsupported.into());
         }
         let create = oflags.contains(O::CREATE);
@@ -1082,8 +1096,8 @@ impl HostDescriptor for GuardedView<'_> {
             }
         };
         let desc = match opened {
-            Opened::Dir(d, w) => Descriptor::Dir(Dir::new(d, perms(w), mode, false)),
-            Opened::File(f, w) => Descriptor::File(File::new(f, perms(w), mode, false)),
+            Opened::Dir(d, w) => Descriptor::Dir(Dir::new(d, perms(w), mode, true)),
+            Opened::File(f, w) => Descriptor::File(File::new(f, perms(w), mode, true)),
         };
         Ok(self.inner.table.push(desc)?)
     }
@@ -1100,9 +1114,15 @@ impl HostDescriptor for GuardedView<'_> {
                 other => other?,
             };
             let target = p.target();
-            rules.decide(op, &target, Want::Write).map_err(Fail::Refused)?;
+            rules
+                .decide(op, &target, Want::Write)
+                .map_err(Fail::Refused)?;
             quota.create(limits, op, &target)?;
-            Ok(rustix::fs::mkdirat(&p.fd, &p.name, Mode::from_raw_mode(0o777))?)
+            Ok(rustix::fs::mkdirat(
+                &p.fd,
+                &p.name,
+                Mode::from_raw_mode(0o777),
+            )?)
         })
         .await
     }
@@ -1209,7 +1229,9 @@ impl HostDescriptor for GuardedView<'_> {
             rules
                 .decide(op, &new.target(), Want::Replace)
                 .map_err(Fail::Refused)?;
-            Ok(rustix::fs::renameat(&old.fd, &old.name, &new.fd, &new.name)?)
+            Ok(rustix::fs::renameat(
+                &old.fd, &old.name, &new.fd, &new.name,
+            )?)
         })
         .await
     }
@@ -1224,7 +1246,9 @@ impl HostDescriptor for GuardedView<'_> {
             let op = "symlink";
             let p = parent(op, base, &dest_path)?;
             let target = p.target();
-            rules.decide(op, &target, Want::Replace).map_err(Fail::Refused)?;
+            rules
+                .decide(op, &target, Want::Replace)
+                .map_err(Fail::Refused)?;
             if src_path.starts_with('/') {
                 return Err(Fail::Refused(Refusal {
                     op,
@@ -1349,11 +1373,7 @@ impl HostDescriptor for GuardedView<'_> {
             let current = file.metadata().map(|m| m.len()).unwrap_or(0);
             let grown = size.saturating_sub(current);
             let at = real_path(&*file).unwrap_or_default();
-            if let Err(mut r) = self
-                .guard
-                .quota
-                .write(&self.guard.limits, &at, grown, size)
-            {
+            if let Err(mut r) = self.guard.quota.write(&self.guard.limits, &at, grown, size) {
                 r.op = "truncate";
                 return Err(self.guard.record(r));
             }

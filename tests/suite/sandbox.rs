@@ -430,9 +430,9 @@ async fn creating_through_a_dangling_symlink_is_refused() {
 /// `from` a [`Denial`] list, the ones that are refusals of protected paths
 /// or of leaving the grant.
 fn refused_into_git(denials: &[Denial]) -> bool {
-    denials.iter().any(|d| {
-        d.reason.contains("is protected") || d.reason == LEAVES
-    })
+    denials
+        .iter()
+        .any(|d| d.reason.contains("is protected") || d.reason == LEAVES)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,14 +455,20 @@ async fn race_into_dot_git_through_nested_workspaces() {
     let mut ctx = fx.context();
     ctx.workspace = sub.clone();
     let e = warden::grant::effective(&l.manifest, &g, &ctx);
-    let inner = l.prepare(super::common::runtime(), e, &sub, |_| None).unwrap();
+    let inner = l
+        .prepare(super::common::runtime(), e, &sub, |_| None)
+        .unwrap();
     let mut flips = 0;
     let mut refused = false;
     for _ in 0..30 {
         // The same aim from WS itself, where the link resolves inside the
         // grant and reaches `.git` as a protected path.
         let (a, b, c) = tokio::join!(
-            call(&outer, "flip", json!({"path": "sub/a", "target": "../.git", "n": 250})),
+            call(
+                &outer,
+                "flip",
+                json!({"path": "sub/a", "target": "../.git", "n": 250})
+            ),
             call(&inner, "aim", json!({"dir": "a", "n": 30})),
             call(&outer, "aim", json!({"dir": "sub/a", "n": 30})),
         );
@@ -500,7 +506,9 @@ async fn single_file_grant_cannot_reach_siblings() {
         ("../outside/secret", LEAVES),
     ] {
         // The name may be replaced: it is the granted one.
-        let out = call(&p, "unlink", json!({"path": "notes.txt"})).await.unwrap();
+        let out = call(&p, "unlink", json!({"path": "notes.txt"}))
+            .await
+            .unwrap();
         assert!(out.result.is_ok(), "{:?}", out.result);
         let out = call(&p, "symlink", json!({"from": target, "to": "notes.txt"}))
             .await
@@ -515,7 +523,12 @@ async fn single_file_grant_cannot_reach_siblings() {
             // The refusal names what was reached, not the granted name.
             assert_eq!(d.resource, fx.ws.join(target).display().to_string());
         }
-        let (msg, out) = failure(&p, "write", json!({"path": "notes.txt", "content": "pwned"})).await;
+        let (msg, out) = failure(
+            &p,
+            "write",
+            json!({"path": "notes.txt", "content": "pwned"}),
+        )
+        .await;
         assert_eq!(msg, EPERM, "{target}");
         let d = denial(&out.denials, "write");
         assert!(
@@ -527,7 +540,9 @@ async fn single_file_grant_cannot_reach_siblings() {
         std::fs::write(&notes, "notes").unwrap();
     }
     // Nor can a sibling be brought in under the granted name.
-    let _ = call(&p, "unlink", json!({"path": "notes.txt"})).await.unwrap();
+    let _ = call(&p, "unlink", json!({"path": "notes.txt"}))
+        .await
+        .unwrap();
     for tool in ["hard_link", "rename"] {
         let (msg, out) = failure(&p, tool, json!({"from": ".env", "to": "notes.txt"})).await;
         assert_eq!(msg, EPERM, "{tool}");
@@ -538,8 +553,13 @@ async fn single_file_grant_cannot_reach_siblings() {
     std::fs::write(&notes, "notes").unwrap();
     assert_eq!(fx.read(".env"), "TOKEN=secret");
     assert_eq!(fx.read(".git/config"), "cfg");
-    assert_eq!(std::fs::read_to_string(fx.outside.join("secret")).unwrap(), "secret");
-    let out = call(&p, "read", json!({"path": "notes.txt"})).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(fx.outside.join("secret")).unwrap(),
+        "secret"
+    );
+    let out = call(&p, "read", json!({"path": "notes.txt"}))
+        .await
+        .unwrap();
     assert_eq!(out.result.unwrap(), json!("notes"));
 }
 
@@ -572,18 +592,48 @@ async fn warden_dirs_are_invisible_even_through_symlinks() {
     let l = super::common::loaded("hostile");
     let g = warden::grant::Grant::from_specs(&["file:.:write"]).unwrap();
     let e = warden::grant::effective(&l.manifest, &g, &ctx);
-    for h in [&config, &fx.ws.join("dotfiles/data/warden"), &fx.ws.join("state/warden")] {
+    for h in [
+        &config,
+        &fx.ws.join("dotfiles/data/warden"),
+        &fx.ws.join("state/warden"),
+    ] {
         assert!(e.hidden.contains(h), "{h:?} not in {:?}", e.hidden);
     }
-    let p = l.prepare(super::common::runtime(), e, &fx.ws, |_| None).unwrap();
+    let p = l
+        .prepare(super::common::runtime(), e, &fx.ws, |_| None)
+        .unwrap();
     let attacks = [
-        ("read", json!({"path": "dotfiles/config/warden/audit.key"}), "read"),
+        (
+            "read",
+            json!({"path": "dotfiles/config/warden/audit.key"}),
+            "read",
+        ),
         ("list", json!({"path": "dotfiles/config/warden"}), "read"),
-        ("write", json!({"path": "dotfiles/config/warden/grants/hostile.toml", "content": "pwned"}), "write"),
-        ("unlink", json!({"path": "dotfiles/config/warden/audit.key"}), "unlink"),
-        ("rename", json!({"from": "dotfiles/config", "to": "moved"}), "rename"),
-        ("rename", json!({"from": "dotfiles", "to": "moved"}), "rename"),
-        ("symlink", json!({"from": "elsewhere", "to": "state"}), "symlink"),
+        (
+            "write",
+            json!({"path": "dotfiles/config/warden/grants/hostile.toml", "content": "pwned"}),
+            "write",
+        ),
+        (
+            "unlink",
+            json!({"path": "dotfiles/config/warden/audit.key"}),
+            "unlink",
+        ),
+        (
+            "rename",
+            json!({"from": "dotfiles/config", "to": "moved"}),
+            "rename",
+        ),
+        (
+            "rename",
+            json!({"from": "dotfiles", "to": "moved"}),
+            "rename",
+        ),
+        (
+            "symlink",
+            json!({"from": "elsewhere", "to": "state"}),
+            "symlink",
+        ),
         ("mkdir", json!({"path": "dotfiles/data/warden"}), "mkdir"),
         ("mkdir", json!({"path": "state/warden"}), "mkdir"),
     ];
@@ -598,14 +648,26 @@ async fn warden_dirs_are_invisible_even_through_symlinks() {
         let (msg, out) = failure(&p, tool, input.clone()).await;
         assert_eq!(msg, EPERM, "{tool} {input}");
         let d = denial(&out.denials, op);
-        assert!(d.reason.contains("is warden's own directory: no plugin may see or change it"), "{tool} {input}: {d:?}");
+        assert!(
+            d.reason
+                .contains("is warden's own directory: no plugin may see or change it"),
+            "{tool} {input}: {d:?}"
+        );
         assert_eq!(d.allow, None, "no grant can allow it");
     }
     // A listing of the directory holding it does not show it.
-    let out = call(&p, "list", json!({"path": "dotfiles/config"})).await.unwrap();
+    let out = call(&p, "list", json!({"path": "dotfiles/config"}))
+        .await
+        .unwrap();
     assert_eq!(out.result.unwrap(), json!([]));
-    assert_eq!(std::fs::read_to_string(config.join("audit.key")).unwrap(), "KEY");
-    assert_eq!(std::fs::read_to_string(config.join("grants/hostile.toml")).unwrap(), "files = []");
+    assert_eq!(
+        std::fs::read_to_string(config.join("audit.key")).unwrap(),
+        "KEY"
+    );
+    assert_eq!(
+        std::fs::read_to_string(config.join("grants/hostile.toml")).unwrap(),
+        "files = []"
+    );
     assert!(!fx.ws.join("moved").exists());
     assert!(!fx.ws.join("dotfiles/data/warden").exists() && !fx.ws.join("state/warden").exists());
     assert_still_answers(&p).await;

@@ -305,7 +305,10 @@ fn nested_workspaces_exclude_each_other_by_real_path() {
     let turn = f.j.begin_next("s").unwrap();
     assert!(!locks_within(&sub, short), "WS/src ran while WS was locked");
     assert!(!locks_within(&via_link, short), "a symlinked spelling ran");
-    assert!(locks_within(&unrelated, short), "an unrelated workspace waited");
+    assert!(
+        locks_within(&unrelated, short),
+        "an unrelated workspace waited"
+    );
     drop(turn);
     let inner = sub.begin_next("s").unwrap();
     assert!(!locks_within(&f.j, short), "WS ran while WS/src was locked");
