@@ -318,10 +318,11 @@ async fn wardens_own_directories_are_protected_inside_a_writable_grant() {
         .unwrap();
     let (msg, out) = failure(&p, "mkdir", json!({"path": "home/.config/warden"})).await;
     assert_eq!(msg, EPERM);
-    assert_eq!(
-        denial(&out.denials, "mkdir").allow.as_deref(),
-        Some("file:home/.config/warden:write")
-    );
+    // warden's own directories are invisible, not merely read-only: no
+    // grant lifts that (see warden_dirs_are_invisible_even_through_symlinks).
+    let d = denial(&out.denials, "mkdir");
+    assert_eq!(d.allow, None);
+    assert!(d.reason.contains("is warden's own directory"), "{d:?}");
     assert!(!config.exists());
     assert_still_answers(&p).await;
 }
@@ -423,5 +424,251 @@ async fn creating_through_a_dangling_symlink_is_refused() {
         "refusing to create through a dangling symbolic link"
     );
     assert!(!fx.ws.join(".git/hooks-planted").exists());
+    assert_still_answers(&p).await;
+}
+
+/// `from` a [`Denial`] list, the ones that are refusals of protected paths
+/// or of leaving the grant.
+fn refused_into_git(denials: &[Denial]) -> bool {
+    denials
+        .iter()
+        .any(|d| d.reason.contains("is protected") || d.reason == LEAVES)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn race_into_dot_git_through_nested_workspaces() {
+    // One call in WS flips `sub/a` between absent and a symlink to
+    // `../.git`; at the same time a call in WS/sub (its own workspace)
+    // aims every kind of change at `a/…`. The guard used to resolve a
+    // missing parent as "allow" and then act on the path string, so the
+    // change followed the link swapped in between: `.git/config` was
+    // replaced within a few hundred rounds. Here: 30 calls of 250 flips
+    // against twice 30 calls of 30 rounds of 6 changes each: about 7 500
+    // flips and 10 000 aimed changes (each call within its 2 s limit).
+    let fx = Fixture::new();
+    let sub = fx.ws.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let git_before = std::fs::read_dir(fx.ws.join(".git")).unwrap().count();
+    let outer = fx.prepare("hostile", &["file:.:write"]);
+    let l = super::common::loaded("hostile");
+    let g = warden_core::grant::Grant::from_specs(&["file:.:write"]).unwrap();
+    let mut ctx = fx.context();
+    ctx.workspace = sub.clone();
+    let e = warden_core::grant::effective(&l.manifest, &g, &ctx);
+    let inner = l
+        .prepare(super::common::runtime(), e, &sub, |_| None)
+        .unwrap();
+    let mut flips = 0;
+    let mut refused = false;
+    for _ in 0..30 {
+        // The same aim from WS itself, where the link resolves inside the
+        // grant and reaches `.git` as a protected path.
+        let (a, b, c) = tokio::join!(
+            call(
+                &outer,
+                "flip",
+                json!({"path": "sub/a", "target": "../.git", "n": 250})
+            ),
+            call(&inner, "aim", json!({"dir": "a", "n": 30})),
+            call(&outer, "aim", json!({"dir": "sub/a", "n": 30})),
+        );
+        let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+        flips += a.result.unwrap().as_u64().unwrap();
+        assert_eq!(b.result.unwrap(), json!(0), "a change landed in `a`");
+        assert_eq!(c.result.unwrap(), json!(0), "a change landed in `sub/a`");
+        refused |= refused_into_git(&b.denials) && refused_into_git(&c.denials);
+        assert_eq!(fx.read(".git/config"), "cfg");
+    }
+    assert!(flips > 0, "the link was never made");
+    assert!(refused, "no change was ever aimed while `a` was the link");
+    assert_eq!(
+        std::fs::read_dir(fx.ws.join(".git")).unwrap().count(),
+        git_before,
+        "something was created in .git"
+    );
+    assert!(!fx.ws.join("pwned").exists() && !sub.join("pwned").exists());
+    assert_still_answers(&outer).await;
+}
+
+#[tokio::test]
+async fn single_file_grant_cannot_reach_siblings() {
+    let fx = Fixture::new();
+    std::fs::write(fx.ws.join("notes.txt"), "notes").unwrap();
+    std::fs::write(fx.ws.join(".env"), "TOKEN=secret").unwrap();
+    let p = fx.prepare("hostile", &["file:notes.txt:write"]);
+    let single = "only a single file is granted in this directory";
+    let notes = fx.ws.join("notes.txt");
+    for (target, reason) in [
+        (".env", single),
+        (".git/config", single),
+        ("a.txt", single),
+        ("link_rel/secret", LEAVES),
+        ("../outside/secret", LEAVES),
+    ] {
+        // The name may be replaced: it is the granted one.
+        let out = call(&p, "unlink", json!({"path": "notes.txt"}))
+            .await
+            .unwrap();
+        assert!(out.result.is_ok(), "{:?}", out.result);
+        let out = call(&p, "symlink", json!({"from": target, "to": "notes.txt"}))
+            .await
+            .unwrap();
+        assert!(out.result.is_ok(), "{:?}", out.result);
+        // What it now points at is not.
+        let (msg, out) = failure(&p, "read", json!({"path": "notes.txt"})).await;
+        assert_eq!(msg, EPERM, "{target}");
+        let d = denial(&out.denials, "read");
+        assert_eq!(d.reason, reason, "{target}");
+        if reason == single {
+            // The refusal names what was reached, not the granted name.
+            assert_eq!(d.resource, fx.ws.join(target).display().to_string());
+        }
+        let (msg, out) = failure(
+            &p,
+            "write",
+            json!({"path": "notes.txt", "content": "pwned"}),
+        )
+        .await;
+        assert_eq!(msg, EPERM, "{target}");
+        let d = denial(&out.denials, "write");
+        assert!(
+            d.reason.starts_with("refusing to") || d.reason == LEAVES,
+            "{target}: {:?}",
+            out.denials
+        );
+        std::fs::remove_file(&notes).unwrap();
+        std::fs::write(&notes, "notes").unwrap();
+    }
+    // Nor can a sibling be brought in under the granted name.
+    let _ = call(&p, "unlink", json!({"path": "notes.txt"}))
+        .await
+        .unwrap();
+    for tool in ["hard_link", "rename"] {
+        let (msg, out) = failure(&p, tool, json!({"from": ".env", "to": "notes.txt"})).await;
+        assert_eq!(msg, EPERM, "{tool}");
+        assert_eq!(out.denials[0].reason, single, "{tool}");
+        assert_eq!(out.denials[0].allow.as_deref(), Some("file:.env:write"));
+    }
+    assert!(!notes.exists());
+    std::fs::write(&notes, "notes").unwrap();
+    assert_eq!(fx.read(".env"), "TOKEN=secret");
+    assert_eq!(fx.read(".git/config"), "cfg");
+    assert_eq!(
+        std::fs::read_to_string(fx.outside.join("secret")).unwrap(),
+        "secret"
+    );
+    let out = call(&p, "read", json!({"path": "notes.txt"}))
+        .await
+        .unwrap();
+    assert_eq!(out.result.unwrap(), json!("notes"));
+}
+
+#[tokio::test]
+async fn warden_dirs_are_invisible_even_through_symlinks() {
+    let fx = Fixture::new();
+    let root = fx.ws.parent().unwrap().to_path_buf();
+    // A dotfile manager: XDG_CONFIG_HOME is a symlink into the workspace;
+    // XDG_DATA_HOME is one too, to a directory that does not exist yet;
+    // XDG_STATE_HOME is inside the workspace and does not exist yet.
+    let config = fx.ws.join("dotfiles/config/warden");
+    std::fs::create_dir_all(config.join("grants")).unwrap();
+    std::fs::write(config.join("grants/hostile.toml"), "files = []").unwrap();
+    std::fs::write(config.join("audit.key"), "KEY").unwrap();
+    std::os::unix::fs::symlink(fx.ws.join("dotfiles/config"), root.join("xdg-config")).unwrap();
+    std::os::unix::fs::symlink(fx.ws.join("dotfiles/data"), root.join("xdg-data")).unwrap();
+    let env = |k: &str| -> Option<std::ffi::OsString> {
+        match k {
+            "HOME" => Some(root.join("home").into()),
+            "XDG_CONFIG_HOME" => Some(root.join("xdg-config").into()),
+            "XDG_DATA_HOME" => Some(root.join("xdg-data").into()),
+            "XDG_STATE_HOME" => Some(fx.ws.join("state").into()),
+            "XDG_CACHE_HOME" => Some(root.join("cache").into()),
+            _ => None,
+        }
+    };
+    let dirs = warden_core::dirs::Dirs::from_env(env).unwrap();
+    let mut ctx = fx.context();
+    ctx.protected = dirs.protected();
+    let l = super::common::loaded("hostile");
+    let g = warden_core::grant::Grant::from_specs(&["file:.:write"]).unwrap();
+    let e = warden_core::grant::effective(&l.manifest, &g, &ctx);
+    for h in [
+        &config,
+        &fx.ws.join("dotfiles/data/warden"),
+        &fx.ws.join("state/warden"),
+    ] {
+        assert!(e.hidden.contains(h), "{h:?} not in {:?}", e.hidden);
+    }
+    let p = l
+        .prepare(super::common::runtime(), e, &fx.ws, |_| None)
+        .unwrap();
+    let attacks = [
+        (
+            "read",
+            json!({"path": "dotfiles/config/warden/audit.key"}),
+            "read",
+        ),
+        ("list", json!({"path": "dotfiles/config/warden"}), "read"),
+        (
+            "write",
+            json!({"path": "dotfiles/config/warden/grants/hostile.toml", "content": "pwned"}),
+            "write",
+        ),
+        (
+            "unlink",
+            json!({"path": "dotfiles/config/warden/audit.key"}),
+            "unlink",
+        ),
+        (
+            "rename",
+            json!({"from": "dotfiles/config", "to": "moved"}),
+            "rename",
+        ),
+        (
+            "rename",
+            json!({"from": "dotfiles", "to": "moved"}),
+            "rename",
+        ),
+        (
+            "symlink",
+            json!({"from": "elsewhere", "to": "state"}),
+            "symlink",
+        ),
+        ("mkdir", json!({"path": "dotfiles/data/warden"}), "mkdir"),
+        ("mkdir", json!({"path": "state/warden"}), "mkdir"),
+    ];
+    for (i, (tool, input, op)) in attacks.into_iter().enumerate() {
+        if i == 7 {
+            // The parents may be made: only warden's own directory is out.
+            for dir in ["dotfiles/data", "state"] {
+                let out = call(&p, "mkdir", json!({"path": dir})).await.unwrap();
+                assert!(out.result.is_ok(), "{dir}: {:?}", out.result);
+            }
+        }
+        let (msg, out) = failure(&p, tool, input.clone()).await;
+        assert_eq!(msg, EPERM, "{tool} {input}");
+        let d = denial(&out.denials, op);
+        assert!(
+            d.reason
+                .contains("is warden's own directory: no plugin may see or change it"),
+            "{tool} {input}: {d:?}"
+        );
+        assert_eq!(d.allow, None, "no grant can allow it");
+    }
+    // A listing of the directory holding it does not show it.
+    let out = call(&p, "list", json!({"path": "dotfiles/config"}))
+        .await
+        .unwrap();
+    assert_eq!(out.result.unwrap(), json!([]));
+    assert_eq!(
+        std::fs::read_to_string(config.join("audit.key")).unwrap(),
+        "KEY"
+    );
+    assert_eq!(
+        std::fs::read_to_string(config.join("grants/hostile.toml")).unwrap(),
+        "files = []"
+    );
+    assert!(!fx.ws.join("moved").exists());
+    assert!(!fx.ws.join("dotfiles/data/warden").exists() && !fx.ws.join("state/warden").exists());
     assert_still_answers(&p).await;
 }

@@ -39,14 +39,24 @@ impl Dirs {
         })
     }
 
-    /// Directories no plugin may write unless granted by name.
+    /// warden's own directories, which no plugin or child may see: each as
+    /// configured and as its real path (resolved through its deepest
+    /// existing ancestor when it does not exist yet), so that an
+    /// `XDG_*_HOME` reaching into a workspace through a symlink is still
+    /// recognised there.
     pub fn protected(&self) -> Vec<PathBuf> {
-        vec![
-            self.config.clone(),
-            self.data.clone(),
-            self.cache.clone(),
-            self.state.clone(),
-        ]
+        let mut out: Vec<PathBuf> = Vec::new();
+        for p in [&self.config, &self.data, &self.cache, &self.state] {
+            for q in [
+                p.clone(),
+                crate::capability::files::guard::real_or_planned(p),
+            ] {
+                if !out.contains(&q) {
+                    out.push(q);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -71,5 +81,23 @@ mod tests {
         assert_eq!(d.cache, Path::new("/tmp/c/warden"));
         assert_eq!(d.state, Path::new("/home/u/.local/state/warden"));
         assert!(Dirs::from_env(|_| None).is_none());
+    }
+
+    #[test]
+    fn protected_dirs_include_their_real_paths_before_they_exist() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("ws")).unwrap();
+        std::os::unix::fs::symlink(root.join("ws"), root.join("cfg")).unwrap();
+        let cfg = root.join("cfg");
+        let env = |k: &str| match k {
+            "HOME" => Some(OsString::from("/home/u")),
+            "XDG_CONFIG_HOME" => Some(cfg.clone().into_os_string()),
+            _ => None,
+        };
+        let d = Dirs::from_env(env).unwrap();
+        let p = d.protected();
+        assert!(p.contains(&root.join("cfg/warden")));
+        assert!(p.contains(&root.join("ws/warden")), "{p:?}");
     }
 }

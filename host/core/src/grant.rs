@@ -343,6 +343,11 @@ pub struct Effective {
     pub env: Vec<String>,
     /// Paths inside writable grants that stay read-only.
     pub protected: Vec<PathBuf>,
+    /// Paths no plugin or child may see at all, whatever is granted:
+    /// warden's own directories (as configured and as real paths, also
+    /// before they exist), and any the organisation's policy forbids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<PathBuf>,
     /// Programs it may run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<EffectiveProgram>,
@@ -417,10 +422,25 @@ pub fn effective(manifest: &Manifest, grant: &Grant, ctx: &Context) -> Effective
             })
         })
         .collect();
+    // warden's own directories are invisible, not merely read-only: its
+    // audit key and grants are there. Both spellings count, since either
+    // may reach the workspace through a symlink.
+    let mut hidden: Vec<PathBuf> = Vec::new();
+    for p in &ctx.protected {
+        for q in [
+            p.clone(),
+            crate::capability::files::guard::real_or_planned(p),
+        ] {
+            if !hidden.contains(&q) {
+                hidden.push(q);
+            }
+        }
+    }
     Effective {
         files,
         env,
         protected,
+        hidden,
         programs,
         home: ctx.home.clone(),
         network: effective_network(manifest, grant),

@@ -144,6 +144,8 @@ struct Pending {
 pub struct Journal {
     workspace: PathBuf,
     dir: PathBuf,
+    /// Where the workspace locks are: `root/locks`.
+    locks: PathBuf,
     store: Store,
     skip: Vec<PathBuf>,
 }
@@ -152,9 +154,15 @@ pub struct Journal {
 /// until dropped; a dropped turn is finished by the next journal operation).
 pub struct Turn {
     journal: Journal,
-    _lock: std::fs::File,
+    _lock: WorkspaceLock,
     pending: Pending,
     before: Snapshot,
+}
+
+/// A held workspace lock (see [`Journal::lock`]); released when dropped.
+#[derive(Debug)]
+pub struct WorkspaceLock {
+    _held: Vec<std::fs::File>,
 }
 
 /// Check a session name: it becomes a directory name.
@@ -195,6 +203,7 @@ impl Journal {
             write_synced(&named, workspace.as_os_str().as_encoded_bytes())?;
         }
         Ok(Journal {
+            locks: root.join("locks"),
             store: Store::new(root.join("objects")),
             workspace,
             dir,
@@ -214,23 +223,48 @@ impl Journal {
         }
     }
 
-    fn lock(&self) -> Result<std::fs::File> {
-        let path = self.dir.join("lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io("open", &path))?;
+    /// Lock the workspace by its real path: exclusively for itself and
+    /// shared for each of its ancestors, always from `/` down (so two
+    /// lockers never wait on each other in a cycle). A workspace and one
+    /// nested in it (`WS` and `WS/sub`) thus exclude each other, as two
+    /// calls on the same tree must, while unrelated workspaces do not.
+    fn lock(&self) -> Result<WorkspaceLock> {
         use rustix::fs::{FlockOperation, flock};
-        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
-            eprintln!(
-                "warden: waiting for another warden working in {}",
-                self.workspace.display()
-            );
-            flock(&file, FlockOperation::LockExclusive).map_err(|e| io("lock", &path)(e.into()))?;
+        use sha2::Digest as _;
+        std::fs::create_dir_all(&self.locks).map_err(io("create", &self.locks))?;
+        let chain: Vec<&Path> = self.workspace.ancestors().collect();
+        let mut held = Vec::with_capacity(chain.len());
+        for (i, at) in chain.iter().rev().enumerate() {
+            let own = i + 1 == chain.len();
+            let key = hex::encode(sha2::Sha256::digest(at.as_os_str().as_encoded_bytes()));
+            let path = self.locks.join(&key[..32]);
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(io("open", &path))?;
+            let (try_op, wait_op) = if own {
+                (
+                    FlockOperation::NonBlockingLockExclusive,
+                    FlockOperation::LockExclusive,
+                )
+            } else {
+                (
+                    FlockOperation::NonBlockingLockShared,
+                    FlockOperation::LockShared,
+                )
+            };
+            if flock(&file, try_op).is_err() {
+                eprintln!(
+                    "warden: waiting for another warden working in {}",
+                    at.display()
+                );
+                flock(&file, wait_op).map_err(|e| io("lock", &path)(e.into()))?;
+            }
+            held.push(file);
         }
-        Ok(file)
+        Ok(WorkspaceLock { _held: held })
     }
 
     fn index(&self) -> Result<Index> {
@@ -300,7 +334,7 @@ impl Journal {
 
     fn begin_locked(
         &self,
-        lock: std::fs::File,
+        lock: WorkspaceLock,
         mut index: Index,
         session: &str,
         turn: u64,

@@ -27,6 +27,16 @@ pub const MAX_PROCESS_MEMORY_MIB: u32 = 65536;
 pub const DEFAULT_FILE_SIZE_MIB: u32 = 1024;
 /// Largest file-size limit a plugin may ask for.
 pub const MAX_FILE_SIZE_MIB: u32 = 65536;
+/// Default of the bytes one call's plugin may write through its own file
+/// handles, in MiB (`limits.write_mib`).
+pub const DEFAULT_WRITE_MIB: u32 = 1024;
+/// Most `limits.write_mib` may ask for.
+pub const MAX_WRITE_MIB: u32 = 65536;
+/// Default of the files, directories and links one call's plugin may
+/// create (`limits.files_created`).
+pub const DEFAULT_FILES_CREATED: u32 = 10_000;
+/// Most `limits.files_created` may ask for.
+pub const MAX_FILES_CREATED: u32 = 1_000_000;
 /// Output kept per child stream when the manifest names none.
 pub const DEFAULT_PROCESS_OUTPUT_KIB: u32 = 1024;
 /// Largest per-stream output a plugin may ask for.
@@ -55,9 +65,16 @@ pub struct LimitRequest {
     /// Address space of each child process, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_memory_mib: Option<u32>,
-    /// Largest file a child may write, in MiB.
+    /// Largest file the plugin or a child may write, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size_mib: Option<u32>,
+    /// Bytes the plugin may write through its own file handles per call,
+    /// in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_mib: Option<u32>,
+    /// Files, directories and links the plugin may create per call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_created: Option<u32>,
     /// Bytes kept of each of a child's stdout and stderr, in KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_output_kib: Option<u32>,
@@ -80,6 +97,12 @@ impl LimitRequest {
             "limits.file_size_mib",
             mib(self.file_size_mib),
             MAX_FILE_SIZE_MIB,
+        )?;
+        bounded("limits.write_mib", mib(self.write_mib), MAX_WRITE_MIB)?;
+        bounded(
+            "limits.files_created",
+            mib(self.files_created),
+            MAX_FILES_CREATED,
         )?;
         bounded(
             "limits.process_output_kib",
@@ -115,10 +138,14 @@ pub struct Limits {
     pub processes: u32,
     /// Address space of each child, MiB.
     pub process_memory_mib: u32,
-    /// Largest file a child may write, MiB.
+    /// Largest file the plugin or a child may write, MiB.
     pub file_size_mib: u32,
     /// Bytes kept of each child output stream.
     pub process_output_bytes: usize,
+    /// Bytes the plugin may write through its own file handles per call.
+    pub write_bytes: u64,
+    /// Files, directories and links the plugin may create per call.
+    pub files_created: u32,
 }
 
 impl Limits {
@@ -135,6 +162,16 @@ impl Limits {
             process_output_bytes: l.process_output_kib.unwrap_or(DEFAULT_PROCESS_OUTPUT_KIB)
                 as usize
                 * 1024,
+            write_bytes: u64::from(l.write_mib.unwrap_or(DEFAULT_WRITE_MIB)) << 20,
+            files_created: l.files_created.unwrap_or(DEFAULT_FILES_CREATED),
+        }
+    }
+
+    pub(crate) fn writes(&self) -> crate::capability::files::guard::WriteLimits {
+        crate::capability::files::guard::WriteLimits {
+            call_bytes: self.write_bytes,
+            call_files: self.files_created.into(),
+            file_bytes: u64::from(self.file_size_mib) << 20,
         }
     }
 
@@ -158,7 +195,7 @@ mod tests {
     #[test]
     fn every_limit_is_checked_against_its_maximum() {
         type Set = fn(&mut LimitRequest, u64);
-        let cases: [(&str, u64, Set); 7] = [
+        let cases: [(&str, u64, Set); 9] = [
             ("memory_mib", MAX_MEMORY_MIB.into(), |l, v| {
                 l.memory_mib = Some(v as u32)
             }),
@@ -176,6 +213,12 @@ mod tests {
             ),
             ("file_size_mib", MAX_FILE_SIZE_MIB.into(), |l, v| {
                 l.file_size_mib = Some(v as u32)
+            }),
+            ("write_mib", MAX_WRITE_MIB.into(), |l, v| {
+                l.write_mib = Some(v as u32)
+            }),
+            ("files_created", MAX_FILES_CREATED.into(), |l, v| {
+                l.files_created = Some(v as u32)
             }),
             (
                 "process_output_kib",

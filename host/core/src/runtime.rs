@@ -447,6 +447,64 @@ pub enum ToolFailure {
     Failed { message: String },
 }
 
+/// Marks text cut to the output limit.
+pub const TRUNCATED_MARK: &str =
+    "… [truncated to the output limit; raise `limits.output_kib` in the plugin's manifest]";
+
+/// Cut `text` to at most `limit` bytes (on a character boundary), marked.
+fn cap_text(text: &mut String, limit: usize) {
+    if text.len() <= limit {
+        return;
+    }
+    let mut cut = limit.saturating_sub(TRUNCATED_MARK.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push_str(TRUNCATED_MARK);
+}
+
+/// The log messages that fit in `limit` bytes together, then a mark: the
+/// log is returned to the caller too, so it is no way around
+/// `limits.output_kib` either.
+fn capped_log(messages: impl Iterator<Item = String>, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut used = 0usize;
+    for m in messages {
+        if used + m.len() > limit {
+            out.push(format!("[log{}]", TRUNCATED_MARK.trim_start_matches('…')));
+            break;
+        }
+        used += m.len();
+        out.push(m);
+    }
+    out
+}
+
+impl ToolFailure {
+    /// The failure with every text the plugin chose cut so that together
+    /// they stay within `limit` bytes, like a result must: a failure is no
+    /// way around `limits.output_kib`.
+    pub fn capped(mut self, limit: usize) -> Self {
+        match &mut self {
+            ToolFailure::InvalidInput { message }
+            | ToolFailure::NotFound { message }
+            | ToolFailure::Failed { message } => cap_text(message, limit),
+            ToolFailure::Denied {
+                capability,
+                resource,
+                reason,
+            } => {
+                let third = limit / 3;
+                cap_text(capability, third);
+                cap_text(resource, third);
+                cap_text(reason, third);
+            }
+        }
+        self
+    }
+}
+
 impl From<WitToolError> for ToolFailure {
     fn from(e: WitToolError) -> Self {
         match e {
@@ -547,6 +605,7 @@ impl Loaded {
             files: vec![],
             env: vec![],
             protected: vec![],
+            hidden: vec![],
             programs: vec![],
             home: None,
             network: vec![],
@@ -669,9 +728,10 @@ impl Loaded {
                 hint: format!("warden plugin grant {name} --add {}", wanted.join(" ")),
             });
         }
-        let fs = FsGuard::new(&effective, workspace)
-            .map_err(|e| Error::io("cannot open granted path under", workspace, e))?;
         let limits = Limits::of(&self.manifest);
+        let fs = FsGuard::new(&effective, workspace)
+            .map_err(|e| Error::io("cannot open granted path under", workspace, e))?
+            .with_limits(limits.writes());
         let process = process_state(rt, name, &effective, workspace, &limits);
         let env_values = crate::capability::env::values(&effective.env, env);
         Ok(Prepared {
@@ -770,6 +830,11 @@ fn new_store(
     let stdout = MemoryOutputPipe::new(MAX_STDIO_BYTES);
     let stderr = MemoryOutputPipe::new(MAX_STDIO_BYTES);
     let mut b = WasiCtxBuilder::new();
+    // File I/O runs inline, which is fast and safe because the file guard
+    // only ever opens regular files and directories (a FIFO, socket or
+    // device is refused at open, which is non-blocking), so nothing a guest
+    // does can wait on another party and keep the call's deadline (an
+    // async timeout) from firing.
     b.allow_blocking_current_thread(true)
         .stdout(stdout.clone())
         .stderr(stderr.clone())
@@ -904,7 +969,7 @@ impl Prepared {
             &self.rt,
             &self.name,
             &self.limits,
-            self.fs.clone(),
+            self.fs.for_call(),
             process,
             NetHooks::new(self.net.clone(), deadline),
             &self.env,
@@ -945,7 +1010,7 @@ impl Prepared {
                 })?;
                 Ok(value)
             }
-            Ok(Ok(Err(e))) => Err(ToolFailure::from(e)),
+            Ok(Ok(Err(e))) => Err(ToolFailure::from(e).capped(self.limits.output_bytes)),
         };
         // One bound over every capability: each keeps its own, and so
         // does the call.
@@ -958,7 +1023,10 @@ impl Prepared {
             result,
             denials_dropped: denials.dropped(),
             denials: denials.into_vec(),
-            log: state.log.messages.iter().map(|(_, m)| m.clone()).collect(),
+            log: capped_log(
+                state.log.messages.iter().map(|(_, m)| m.clone()),
+                self.limits.output_bytes,
+            ),
         })
     }
 }

@@ -277,3 +277,41 @@ fn a_symlink_to_git_inside_the_workspace_is_not_restored_through() {
     assert!(!f.ws.join(".git/pre-commit").exists());
     assert_eq!(std::fs::read_dir(f.ws.join(".git")).unwrap().count(), 1);
 }
+
+/// Whether `begin` on `j` gets the workspace lock within `wait`.
+fn locks_within(j: &Journal, wait: std::time::Duration) -> bool {
+    let j = j.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let turn = j.begin_next("other");
+        let _ = tx.send(turn.is_ok());
+        // Hold it until the test is done looking.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(turn);
+    });
+    rx.recv_timeout(wait).unwrap_or(false)
+}
+
+#[test]
+fn nested_workspaces_exclude_each_other_by_real_path() {
+    let f = fx();
+    let root = f.ws.parent().unwrap().join("journal");
+    let sub = Journal::at(&root, &f.ws.join("src"), vec![]).unwrap();
+    // The same directory reached through a symlink is the same workspace.
+    std::os::unix::fs::symlink(&f.ws, f.outside.join("ws-link")).unwrap();
+    let via_link = Journal::at(&root, &f.outside.join("ws-link/src"), vec![]).unwrap();
+    let unrelated = Journal::at(&root, &f.outside, vec![]).unwrap();
+    let short = std::time::Duration::from_millis(300);
+    let turn = f.j.begin_next("s").unwrap();
+    assert!(!locks_within(&sub, short), "WS/src ran while WS was locked");
+    assert!(!locks_within(&via_link, short), "a symlinked spelling ran");
+    assert!(
+        locks_within(&unrelated, short),
+        "an unrelated workspace waited"
+    );
+    drop(turn);
+    let inner = sub.begin_next("s").unwrap();
+    assert!(!locks_within(&f.j, short), "WS ran while WS/src was locked");
+    drop(inner);
+    assert!(locks_within(&f.j, std::time::Duration::from_secs(5)));
+}

@@ -249,6 +249,136 @@ fn find(a: Marker) -> Result<bool, ToolError> {
     Ok(false)
 }
 
+/// A race: how many rounds, and what to point the link at.
+#[derive(Deserialize, JsonSchema)]
+struct Flip {
+    path: String,
+    target: String,
+    n: u64,
+}
+
+/// Flip `path` between absent and a symlink to `target`, `n` times.
+fn flip(a: Flip) -> Result<u64, ToolError> {
+    let mut made = 0;
+    for _ in 0..a.n {
+        if symlink(TwoPaths {
+            from: a.target.clone(),
+            to: a.path.clone(),
+        })
+        .is_ok()
+        {
+            made += 1;
+        }
+        let _ = fs::remove_file(&a.path);
+    }
+    Ok(made)
+}
+
+/// A race: where to aim, how many rounds.
+#[derive(Deserialize, JsonSchema)]
+struct Aim {
+    dir: String,
+    n: u64,
+}
+
+/// Every kind of change aimed at `dir/…`, `n` rounds: a payload renamed to
+/// `dir/config`, written to `dir/config` and `dir/hooks/post-checkout`, a
+/// directory, a symlink and a hard link made in `dir`. Returns how many
+/// succeeded (each one landing while `dir` was a real directory is fine).
+fn aim(a: Aim) -> Result<u64, ToolError> {
+    let mut landed = 0;
+    for i in 0..a.n {
+        let _ = fs::write("payload", "[core]\n\tfsmonitor = touch pwned\n");
+        let d = &a.dir;
+        let ok = [
+            fs::rename("payload", format!("{d}/config")).is_ok(),
+            fs::write(format!("{d}/config"), "pwned").is_ok(),
+            fs::create_dir(format!("{d}/hooks")).is_ok(),
+            fs::write(format!("{d}/hooks/post-checkout"), "#!/bin/sh").is_ok(),
+            fs::hard_link("a.txt", format!("{d}/alias{i}")).is_ok(),
+            symlink(TwoPaths {
+                from: "../a.txt".into(),
+                to: format!("{d}/link{i}"),
+            })
+            .is_ok(),
+        ];
+        landed += ok.iter().filter(|o| **o).count() as u64;
+    }
+    Ok(landed)
+}
+
+/// Try to read `path` until it exists (made by someone else during the
+/// call), then return what the read gave.
+fn read_when_there(a: PathArg) -> Result<String, ToolError> {
+    loop {
+        match fs::read_to_string(&a.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            other => return other.map_err(fail),
+        }
+    }
+}
+
+/// How much to write.
+#[derive(Deserialize, JsonSchema)]
+struct Fill {
+    prefix: String,
+    files: u64,
+    mib: u64,
+}
+
+/// Write `files` files of `mib` MiB each, 64 KiB at a time.
+fn fill(a: Fill) -> Result<u64, ToolError> {
+    use std::io::Write as _;
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut written = 0u64;
+    for i in 0..a.files {
+        let mut f = fs::File::create(format!("{}{i}", a.prefix)).map_err(fail)?;
+        for _ in 0..a.mib * 16 {
+            f.write_all(&chunk).map_err(fail)?;
+            written += chunk.len() as u64;
+        }
+    }
+    Ok(written)
+}
+
+/// A path and a size.
+#[derive(Deserialize, JsonSchema)]
+struct Grow {
+    path: String,
+    bytes: u64,
+}
+
+/// Make a file `bytes` long without writing them.
+fn grow(a: Grow) -> Result<(), ToolError> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&a.path)
+        .map_err(fail)?;
+    f.set_len(a.bytes).map_err(fail)
+}
+
+/// Fail with an `n`-byte message, of the kind `kind`.
+#[derive(Deserialize, JsonSchema)]
+struct FailHuge {
+    n: u64,
+    #[serde(default)]
+    denied: bool,
+}
+
+fn fail_huge(a: FailHuge) -> Result<(), ToolError> {
+    let text = "\u{1F4A5}".repeat(a.n as usize / 4);
+    if a.denied {
+        return Err(ToolError::Denied {
+            capability: text.clone(),
+            resource: text.clone(),
+            reason: text,
+        });
+    }
+    Err(ToolError::Failed(text))
+}
+
 warden_sdk::plugin! {
     plant: plant => "Leave a marker in memory.",
     find: find => "Look for a marker a previous call left in memory.",
@@ -274,4 +404,10 @@ warden_sdk::plugin! {
     chatter: chatter => "Log n messages with control characters.",
     echo: echo => "Return the input.\u{202e}gnp.exe",
     env: env => "List environment variables.",
+    flip: flip => "Flip a path between absent and a symlink.",
+    aim: aim => "Aim every kind of change into a directory, many times.",
+    read_when_there: read_when_there => "Read a file as soon as it exists.",
+    fill: fill => "Write files of a given size.",
+    grow: grow => "Set a file's length.",
+    fail_huge: fail_huge => "Fail with a huge message.",
 }

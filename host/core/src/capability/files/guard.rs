@@ -1,68 +1,226 @@
 //! The file capability: wasmtime's `wasi:filesystem` behind a guard.
 //!
-//! wasmtime-wasi confines every path to a preopened directory (through
-//! cap-std) and enforces read-only preopens. This module adds what a coding
-//! agent needs on top, before any side effect:
+//! Every operation that names a path is carried out here, not by
+//! wasmtime-wasi, so that the check and the use are the same operation:
 //!
-//! - **protected paths** (`.git`, warden's own directories) stay read-only
-//!   inside a writable grant, also before they exist: every mutating call is
-//!   resolved to the real host path of its target (through directory handles,
-//!   following symlinks the way the operation itself will) and refused if it
-//!   lies under a protected path; any descriptor that is opened onto a
-//!   protected path is downgraded to read-only, so nothing derived from it can
-//!   write either;
-//! - **single-file grants**: the file's directory is preopened, but only that
-//!   one name may be opened in it and it cannot be listed;
-//! - **denial records**: each refusal is recorded with the operation, the
-//!   host path and the reason, so the host can say what grant would allow it.
+//! - the directory part of the path is opened once, beneath the guest's
+//!   descriptor (`openat2` with `RESOLVE_BENEATH`: nothing outside it can be
+//!   reached, whatever symlinks or `..` say), and that handle's real path is
+//!   what is checked; the change is then made through the same handle on the
+//!   final name (`mkdirat`, `renameat`, `unlinkat`, ...), never by resolving
+//!   the path string again, and never following a symlink in the final name;
+//! - a read opens its target (non-blocking, so a FIFO cannot hang the call)
+//!   and checks the real path of what was opened, so a symlink swapped in for
+//!   a granted file is refused; only regular files and directories open;
+//! - [`Rules::decide`] is the one decision every path goes through: warden's
+//!   own directories are invisible ([`Effective::hidden`]), a path must lie
+//!   under a grant that allows the access, and protected paths (`.git` at any
+//!   depth, warden's directories, also before they exist and including their
+//!   ancestors for anything that replaces a directory entry) stay read-only;
+//! - the plugin's own writes count against per-call quotas (bytes, files
+//!   created) and a per-file size ([`WriteLimits`]);
+//! - each refusal is recorded with the operation, the host path and the
+//!   reason, so the host can say what grant would allow it.
 //!
-//! Everything else is forwarded unchanged to wasmtime-wasi.
+//! Operations on an open descriptor are forwarded to wasmtime-wasi, which
+//! enforces the descriptor's permissions (set here from the same decision).
 
 use crate::grant::Effective;
 use crate::manifest::Access;
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
+use std::collections::HashMap;
 use std::ffi::OsString;
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use wasmtime::component::{HasData, Resource};
-use wasmtime_wasi::filesystem::{Descriptor, Dir, WasiFilesystemCtxView};
+use wasmtime_wasi::filesystem::{Descriptor, Dir, File, WasiFilesystemCtxView};
 use wasmtime_wasi::p2::bindings::filesystem::{preopens, types};
 use wasmtime_wasi::p2::{FsError, FsResult};
 use wasmtime_wasi::{FsPerms, OpenMode};
-use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
+use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream, OutputStream, StreamError};
 
 use types::{ErrorCode, HostDescriptor, HostDirectoryEntryStream};
 
 /// Most denials recorded per call; further ones are still refused.
 pub const MAX_DENIALS: usize = 64;
+/// Longest resource text kept in a denial: a guest chooses the paths it
+/// names, and denials are returned to the caller.
+pub const MAX_DENIAL_RESOURCE_BYTES: usize = 4096;
 
 pub use crate::capability::Denial;
+
+/// How much one call may write through the plugin's own file handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteLimits {
+    /// Bytes written per call (`limits.write_mib`).
+    pub call_bytes: u64,
+    /// Files, directories and links created per call
+    /// (`limits.files_created`).
+    pub call_files: u64,
+    /// Largest file the plugin may write (`limits.file_size_mib`).
+    pub file_bytes: u64,
+}
+
+impl WriteLimits {
+    /// No limit: for instances that hold no file grants.
+    pub const NONE: WriteLimits = WriteLimits {
+        call_bytes: u64::MAX,
+        call_files: u64::MAX,
+        file_bytes: u64::MAX,
+    };
+}
 
 /// One preopened directory.
 #[derive(Clone)]
 struct Preopen {
     dir: Dir,
-    /// The host directory.
-    dir_path: PathBuf,
     guest: String,
-    /// For a single-file grant: the only name that may be used in `dir`.
-    only: Option<OsString>,
+}
+
+/// One grant, by real path.
+#[derive(Debug, Clone)]
+struct Granted {
+    host: PathBuf,
+    access: Access,
+    /// A single-file grant: only `host` itself, not what is beside it.
+    file: bool,
 }
 
 /// What a plugin's file grants resolve to, opened once and shared by
 /// every call.
 struct Rules {
     preopens: Vec<Preopen>,
+    grants: Vec<Granted>,
     protected: Vec<PathBuf>,
+    hidden: Vec<PathBuf>,
     workspace: PathBuf,
 }
 
-/// Per-store state of the file capability. Cloned per call: the rules and
-/// directory handles are shared, the denials are not.
+/// What an operation does to the path it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Look: open for reading, stat, list, readlink.
+    Read,
+    /// Change what is there: write, truncate, set times, mkdir.
+    Write,
+    /// Make, remove or move a directory entry: create, unlink, rmdir,
+    /// rename, symlink, link. Refused also on an ancestor of a protected or
+    /// hidden path, since replacing one would move that path or put the
+    /// plugin's own files in its place.
+    Replace,
+}
+
+/// A refusal, before it is recorded.
+#[derive(Debug)]
+struct Refusal {
+    op: &'static str,
+    resource: PathBuf,
+    reason: String,
+    allow: Option<(PathBuf, Access)>,
+    code: ErrorCode,
+}
+
+/// How an operation failed inside the blocking part.
+enum Fail {
+    Refused(Refusal),
+    Code(ErrorCode),
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Self {
+        Fail::Code(ErrorCode::from(e))
+    }
+}
+
+impl From<rustix::io::Errno> for Fail {
+    fn from(e: rustix::io::Errno) -> Self {
+        Fail::Code(ErrorCode::from(std::io::Error::from(e)))
+    }
+}
+
+impl From<ErrorCode> for Fail {
+    fn from(e: ErrorCode) -> Self {
+        Fail::Code(e)
+    }
+}
+
+/// Per-call write counters, shared with the streams the call opens.
+#[derive(Default)]
+struct Quota {
+    written: AtomicU64,
+    created: AtomicU64,
+    /// Refusals found where the guard is not reachable (in a stream).
+    late: Mutex<Vec<Denial>>,
+}
+
+/// Per-store state of the file capability. [`FsGuard::for_call`] gives
+/// each call its own denials and quotas over the shared rules.
 #[derive(Clone)]
 pub struct FsGuard {
     rules: Arc<Rules>,
+    limits: WriteLimits,
     denials: Vec<Denial>,
+    quota: Arc<Quota>,
+    /// Names hidden from each open directory listing, by stream.
+    listings: HashMap<u32, Vec<OsString>>,
+}
+
+/// `path` as a real path: the deepest ancestor that exists, resolved, with
+/// the rest appended, so a path that does not exist yet compares correctly
+/// once it does.
+pub fn real_or_planned(path: &Path) -> PathBuf {
+    // Bounded like the kernel's own symlink resolution.
+    const MAX_LINKS: usize = 40;
+    let mut rest: Vec<OsString> = Vec::new();
+    let mut at = path.to_path_buf();
+    let mut links = 0;
+    loop {
+        if let Ok(real) = at.canonicalize() {
+            let mut out = real;
+            out.extend(rest.iter().rev());
+            return out;
+        }
+        // A dangling symlink on the way: follow it by hand, since where it
+        // points is where the directory will be made.
+        if let Ok(target) = std::fs::read_link(&at)
+            && links < MAX_LINKS
+        {
+            links += 1;
+            at = match at.parent() {
+                Some(parent) => parent.join(target),
+                None => target,
+            };
+            continue;
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                at = parent.to_path_buf();
+            }
+            _ => {
+                let mut out = at;
+                out.extend(rest.iter().rev());
+                return out;
+            }
+        }
+    }
+}
+
+/// Both the path as configured and its real path: a rename or unlink of a
+/// symlink on the configured path would redirect it, one on the real path
+/// would move it.
+fn both_spellings(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        for q in [p.clone(), real_or_planned(p)] {
+            if !out.contains(&q) {
+                out.push(q);
+            }
+        }
+    }
+    out
 }
 
 impl FsGuard {
@@ -70,6 +228,7 @@ impl FsGuard {
     /// not exist is skipped (it cannot be reached either way).
     pub fn new(effective: &Effective, workspace: &Path) -> std::io::Result<Self> {
         let mut preopens = Vec::new();
+        let mut grants = Vec::new();
         for grant in &effective.files {
             let (perms, mode) = match grant.access {
                 Access::Read => (FsPerms::ReadOnly, OpenMode::READ),
@@ -80,122 +239,217 @@ impl FsGuard {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            let (dir_path, only) = if meta.is_dir() {
-                (grant.host.clone(), None)
+            let (dir_path, host) = if meta.is_dir() {
+                (grant.host.clone(), grant.host.canonicalize()?)
             } else {
                 let parent = grant.host.parent().unwrap_or(Path::new("/")).to_path_buf();
-                (parent, grant.host.file_name().map(|n| n.to_os_string()))
+                let name = grant.host.file_name().unwrap_or_default();
+                (parent.clone(), parent.canonicalize()?.join(name))
             };
+            grants.push(Granted {
+                host,
+                access: grant.access,
+                file: !meta.is_dir(),
+            });
             let file = open_dir(&dir_path)?;
+            // Descriptor I/O runs inline (see `allow_blocking_current_thread`
+            // in runtime.rs): only regular files and directories are ever
+            // opened, so none of it can wait on another party.
             let dir = Dir::new(file, perms, mode, true);
             if dir_path == workspace {
                 preopens.push(Preopen {
                     dir: dir.clone(),
-                    dir_path: dir_path.clone(),
                     guest: ".".into(),
-                    only: only.clone(),
                 });
             }
             preopens.push(Preopen {
                 dir,
                 guest: dir_path.display().to_string(),
-                dir_path: dir_path.clone(),
-                only,
             });
         }
         Ok(FsGuard {
             rules: Arc::new(Rules {
                 preopens,
-                protected: effective.protected.clone(),
+                grants,
+                protected: both_spellings(&effective.protected),
+                hidden: both_spellings(&effective.hidden),
                 workspace: workspace.to_path_buf(),
             }),
+            limits: WriteLimits::NONE,
             denials: Vec::new(),
+            quota: Arc::default(),
+            listings: HashMap::new(),
         })
     }
 
+    /// Count the plugin's writes against `limits`.
+    pub fn with_limits(mut self, limits: WriteLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The state of one call: the shared rules, fresh denials and quotas.
+    pub fn for_call(&self) -> Self {
+        FsGuard {
+            rules: self.rules.clone(),
+            limits: self.limits,
+            denials: Vec::new(),
+            quota: Arc::default(),
+            listings: HashMap::new(),
+        }
+    }
+
     /// Refusals recorded so far.
-    pub fn denials(&self) -> &[Denial] {
-        &self.denials
+    pub fn denials(&self) -> Vec<Denial> {
+        let mut all = self.denials.clone();
+        if let Ok(late) = self.quota.late.lock() {
+            all.extend(late.iter().cloned());
+        }
+        all.truncate(MAX_DENIALS);
+        all
     }
 
-    /// Record a refusal. `allow` is the path and access a grant would need.
-    fn deny(
-        &mut self,
-        operation: &'static str,
-        resource: &Path,
-        reason: &str,
-        allow: Option<(&Path, Access)>,
-    ) -> FsError {
-        tracing::info!(operation, resource = %resource.display(), reason, "file access denied");
+    fn record(&mut self, r: Refusal) -> FsError {
+        let code = r.code;
         if self.denials.len() < MAX_DENIALS {
-            let allow = allow.map(|(path, access)| {
-                let shown = match path.strip_prefix(&self.rules.workspace) {
-                    Ok(rel) if rel.as_os_str().is_empty() => Path::new("."),
-                    Ok(rel) => rel,
-                    Err(_) => path,
-                };
-                format!("file:{}:{access}", shown.display())
-            });
-            self.denials.push(Denial {
-                capability: crate::capability::CapabilityKind::Files,
-                operation,
-                resource: resource.display().to_string(),
-                reason: reason.to_string(),
-                allow,
-            });
+            self.denials.push(self.rules.denial(r));
         }
-        ErrorCode::NotPermitted.into()
+        code.into()
     }
 
-    /// Record why a write through an open read-only descriptor is refused.
-    fn deny_descriptor(&mut self, operation: &'static str, file: &std::fs::File) -> FsError {
-        let real = real_path(file).unwrap_or_default();
-        match self.protected_by(&real) {
-            Some(p) => {
-                let reason = protected_reason(&p);
-                self.deny(operation, &real, &reason, Some((&p, Access::Write)))
+    fn fail(&mut self, f: Fail) -> FsError {
+        match f {
+            Fail::Refused(r) => self.record(r),
+            Fail::Code(c) => c.into(),
+        }
+    }
+}
+
+impl Rules {
+    fn denial(&self, r: Refusal) -> Denial {
+        tracing::info!(operation = r.op, resource = %r.resource.display(), reason = %r.reason, "file access denied");
+        let allow = r.allow.map(|(path, access)| {
+            let shown = match path.strip_prefix(&self.workspace) {
+                Ok(rel) if rel.as_os_str().is_empty() => Path::new("."),
+                Ok(rel) => rel,
+                Err(_) => path.as_path(),
+            };
+            format!("file:{}:{access}", shown.display())
+        });
+        let mut resource = r.resource.display().to_string();
+        if resource.len() > MAX_DENIAL_RESOURCE_BYTES {
+            let mut cut = MAX_DENIAL_RESOURCE_BYTES;
+            while !resource.is_char_boundary(cut) {
+                cut -= 1;
             }
-            None => self.deny(
-                operation,
-                &real,
-                "the grant is read-only",
-                Some((&real, Access::Write)),
-            ),
+            resource.truncate(cut);
+            resource.push_str("… (truncated)");
+        }
+        Denial {
+            capability: crate::capability::CapabilityKind::Files,
+            operation: r.op,
+            resource,
+            reason: r.reason,
+            allow,
         }
     }
 
-    fn single_file_rule(&self, dir: &Dir) -> Option<&OsString> {
-        let fd = dir.dir.as_raw_fd();
-        self.rules
-            .preopens
+    /// The one decision every path the guest reaches goes through: `target`
+    /// is the real host path the operation acts on (an opened descriptor's
+    /// path, or an opened directory's path plus the final name).
+    fn decide(&self, op: &'static str, target: &Path, want: Want) -> Result<(), Refusal> {
+        let refuse = |reason: String, allow: Option<(PathBuf, Access)>| Refusal {
+            op,
+            resource: target.to_path_buf(),
+            reason,
+            allow,
+            code: ErrorCode::NotPermitted,
+        };
+        let replace = want == Want::Replace;
+        if let Some(h) = self
+            .hidden
             .iter()
-            .find(|p| p.dir.dir.as_raw_fd() == fd)
-            .and_then(|p| p.only.as_ref())
+            .find(|h| target.starts_with(h) || (replace && h.starts_with(target)))
+        {
+            return Err(refuse(
+                format!(
+                    "{} is warden's own directory: no plugin may see or change it",
+                    h.display()
+                ),
+                None,
+            ));
+        }
+        let access = if want == Want::Read {
+            Access::Read
+        } else {
+            Access::Write
+        };
+        let grant = self
+            .grants
+            .iter()
+            .filter(|g| {
+                if g.file {
+                    target == g.host
+                } else {
+                    target.starts_with(&g.host)
+                }
+            })
+            .max_by_key(|g| g.host.components().count());
+        let Some(grant) = grant else {
+            let beside_single = self
+                .grants
+                .iter()
+                .any(|g| g.file && g.host.parent().is_some_and(|d| target.starts_with(d)));
+            let reason = if beside_single {
+                "only a single file is granted in this directory"
+            } else {
+                "no grant covers this path"
+            };
+            return Err(refuse(reason.into(), Some((target.to_path_buf(), access))));
+        };
+        if want != Want::Read {
+            if grant.access == Access::Read {
+                return Err(refuse(
+                    "the grant is read-only".into(),
+                    Some((target.to_path_buf(), Access::Write)),
+                ));
+            }
+            if let Some(p) = self.protected_by(target, replace) {
+                return Err(refuse(protected_reason(&p), Some((p, Access::Write))));
+            }
+        }
+        Ok(())
     }
 
     /// The protected path `target` lies under, if any: one of the listed
-    /// paths, or any `.git` directory at any depth below a writable grant
-    /// (a planted `sub/.git/config` could make a granted `git` run
-    /// programs), unless the grant names that path itself.
-    fn protected_by(&self, target: &Path) -> Option<PathBuf> {
-        if let Some(p) = self.rules.protected.iter().find(|p| target.starts_with(p)) {
+    /// paths (or, for `replace`, an ancestor of one), or any `.git`
+    /// directory at any depth below a writable grant (a planted
+    /// `sub/.git/config` could make a granted `git` run programs), unless
+    /// the grant names that path itself.
+    fn protected_by(&self, target: &Path, replace: bool) -> Option<PathBuf> {
+        if let Some(p) = self
+            .protected
+            .iter()
+            .find(|p| target.starts_with(p) || (replace && p.starts_with(target)))
+        {
             return Some(p.clone());
         }
         let mut prefix = PathBuf::new();
         for part in target.components() {
             prefix.push(part);
             if part.as_os_str() == ".git" {
-                let granted_by_name = self
-                    .rules
-                    .preopens
-                    .iter()
-                    .any(|o| o.dir_path.starts_with(&prefix));
+                let granted_by_name = self.grants.iter().any(|g| g.host.starts_with(&prefix));
                 if !granted_by_name {
                     return Some(prefix);
                 }
             }
         }
         None
+    }
+
+    /// Whether a descriptor onto `real` may be written through.
+    fn writable(&self, real: &Path) -> bool {
+        self.decide("write", real, Want::Write).is_ok()
     }
 }
 
@@ -212,68 +466,316 @@ fn open_dir(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 /// The host path an open descriptor refers to.
-fn real_path(file: &std::fs::File) -> std::io::Result<PathBuf> {
-    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+fn real_path(fd: impl AsFd) -> std::io::Result<PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
 }
 
-/// How resolving the target of a path operation ended.
-enum Target {
-    /// The real host path the operation would touch.
-    At(PathBuf),
-    /// The path leaves the directory's sandbox.
-    Escapes(PathBuf),
-    /// It ends in a dangling symbolic link that a create would follow.
-    Dangling(PathBuf),
-    /// Something on the way does not exist; the operation will fail alone.
-    Unresolved,
+/// Open `path` beneath `dir`: `..` and symlinks may not leave it.
+fn beneath(dir: impl AsFd, path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat2(
+        dir,
+        path,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH,
+    )
 }
 
-/// Resolve `path` under `dir` to the host path that an operation would
-/// touch, through directory handles. `follow` says whether the operation
-/// follows a symlink in the last component.
-fn resolve(dir: &Dir, path: &str, follow: bool) -> std::io::Result<Target> {
-    let base = real_path(&dir.dir)?;
-    let cap = cap_std::fs::Dir::from_std_file(dir.dir.try_clone()?);
+/// A guest path split into the directory it is in and its final name.
+struct Split {
+    dir: PathBuf,
+    /// `None` when the path names a directory itself (`.`, `a/..`).
+    name: Option<OsString>,
+}
+
+fn split(path: &str) -> Result<Split, Fail> {
+    if path.is_empty() {
+        return Err(Fail::Code(ErrorCode::NoEntry));
+    }
+    if path.as_bytes().contains(&0) {
+        return Err(Fail::Code(ErrorCode::IllegalByteSequence));
+    }
     let p = Path::new(path);
-    let follow = follow || path.ends_with('/');
-    let lexical = base.join(p);
-    let escaped = |e: &std::io::Error| {
-        e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none()
-    };
-    let (parent, name) = match (p.parent(), p.file_name()) {
-        (Some(parent), Some(name)) if !path.ends_with("..") => (parent, name),
-        _ => {
-            return Ok(match cap.canonicalize(p) {
-                Ok(c) => Target::At(base.join(c)),
-                Err(e) if escaped(&e) => Target::Escapes(lexical),
-                Err(_) => Target::Unresolved,
-            });
-        }
-    };
-    let parent = if parent.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        parent
-    };
-    let parent = match cap.canonicalize(parent) {
-        Ok(c) => c,
-        Err(e) if escaped(&e) => return Ok(Target::Escapes(lexical)),
-        Err(_) => return Ok(Target::Unresolved),
-    };
-    let rel = parent.join(name);
-    let is_link = cap
-        .symlink_metadata(&rel)
-        .map(|m| m.file_type().is_symlink())
-        .unwrap_or(false);
-    if follow && is_link {
-        return Ok(match cap.canonicalize(&rel) {
-            Ok(c) => Target::At(base.join(c)),
-            Err(e) if escaped(&e) => Target::Escapes(lexical),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Target::Dangling(base.join(rel)),
-            Err(_) => Target::Unresolved,
+    if p.is_absolute() {
+        return Ok(Split {
+            dir: p.to_path_buf(),
+            name: None,
         });
     }
-    Ok(Target::At(base.join(rel)))
+    let mut parts: Vec<Component> = p.components().filter(|c| *c != Component::CurDir).collect();
+    let name = match parts.last() {
+        Some(Component::Normal(n)) => {
+            let n = n.to_os_string();
+            parts.pop();
+            Some(n)
+        }
+        _ => None,
+    };
+    let mut dir: PathBuf = parts.iter().collect();
+    if dir.as_os_str().is_empty() {
+        dir = PathBuf::from(".");
+    }
+    Ok(Split { dir, name })
+}
+
+/// A directory opened beneath the guest's descriptor, and the final name.
+struct Parent {
+    fd: OwnedFd,
+    real: PathBuf,
+    name: OsString,
+}
+
+impl Parent {
+    fn target(&self) -> PathBuf {
+        self.real.join(&self.name)
+    }
+}
+
+/// What leaving the granted directory is refused as.
+fn escapes(op: &'static str, base: &std::fs::File, path: &str) -> Fail {
+    Fail::Refused(Refusal {
+        op,
+        resource: real_path(base).unwrap_or_default().join(path),
+        reason: "the path leaves the granted directory".into(),
+        allow: None,
+        code: ErrorCode::NotPermitted,
+    })
+}
+
+fn open_fail(op: &'static str, base: &std::fs::File, path: &str, e: rustix::io::Errno) -> Fail {
+    if e == rustix::io::Errno::XDEV {
+        escapes(op, base, path)
+    } else {
+        e.into()
+    }
+}
+
+/// Open the directory part of `path` beneath `base` for an operation on
+/// its final name.
+fn parent(op: &'static str, base: &std::fs::File, path: &str) -> Result<Parent, Fail> {
+    let s = split(path)?;
+    let Some(name) = s.name else {
+        // `.`, `..` or a path ending in one: no entry of its own to change.
+        return Err(match beneath(base, &s.dir, OFlags::PATH) {
+            Err(e) => open_fail(op, base, path, e),
+            Ok(_) => Fail::Code(ErrorCode::Invalid),
+        });
+    };
+    let fd = beneath(base, &s.dir, OFlags::PATH | OFlags::DIRECTORY)
+        .map_err(|e| open_fail(op, base, path, e))?;
+    let real = real_path(&fd)?;
+    Ok(Parent { fd, real, name })
+}
+
+fn is_symlink(p: &Parent) -> bool {
+    rustix::fs::statat(&p.fd, &p.name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_symlink())
+}
+
+/// The kind of what the final name is, if it is neither a regular file,
+/// a directory nor a symlink.
+fn special(p: &Parent) -> Option<rustix::fs::FileType> {
+    use rustix::fs::FileType as T;
+    let st = rustix::fs::statat(&p.fd, &p.name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    match T::from_raw_mode(st.st_mode) {
+        T::RegularFile | T::Directory | T::Symlink => None,
+        other => Some(other),
+    }
+}
+
+/// Opening a FIFO, socket or device is refused: it could block the call
+/// (a FIFO waits for its other end) or act on a device.
+fn not_regular(op: &'static str, resource: PathBuf, kind: rustix::fs::FileType) -> Refusal {
+    use rustix::fs::FileType as T;
+    let kind = match kind {
+        T::Fifo => "a FIFO",
+        T::Socket => "a socket",
+        T::CharacterDevice => "a character device",
+        T::BlockDevice => "a block device",
+        _ => "an unknown kind of file",
+    };
+    Refusal {
+        op,
+        resource,
+        reason: format!(
+            "it is not a regular file or directory ({kind}): opening one could block the call or act on a device"
+        ),
+        allow: None,
+        code: ErrorCode::NotPermitted,
+    }
+}
+
+fn exists(p: &Parent) -> bool {
+    rustix::fs::statat(&p.fd, &p.name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+}
+
+/// A change of a symlink's target, which the guard never makes: refused
+/// with what the link points at, so the caller can name the target instead.
+fn through_symlink(op: &'static str, base: &std::fs::File, path: &str, p: &Parent) -> Fail {
+    let refusal = |reason: &str| {
+        Fail::Refused(Refusal {
+            op,
+            resource: p.target(),
+            reason: reason.into(),
+            allow: None,
+            code: ErrorCode::NotPermitted,
+        })
+    };
+    match beneath(base, Path::new(path), OFlags::PATH) {
+        Err(rustix::io::Errno::NOENT) => {
+            refusal("refusing to create through a dangling symbolic link")
+        }
+        Err(e) => open_fail(op, base, path, e),
+        Ok(_) => refusal("refusing to change a file through a symbolic link: name its target"),
+    }
+}
+
+/// Run a path operation. It runs inline: none of them can wait on another
+/// party (opens are non-blocking and anything but a regular file or a
+/// directory is refused before it is used), and a hand-off to a blocking
+/// thread per operation made a flood of opens several times slower and,
+/// on a single-threaded runtime beside a computing guest, delayed every
+/// operation by a scheduler round. The call's deadline fires between
+/// operations, as it does between reads.
+async fn path_op<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Fail> + Send + 'static,
+) -> Result<T, Fail> {
+    f()
+}
+
+fn quota_refusal(op: &'static str, resource: PathBuf, reason: String, code: ErrorCode) -> Refusal {
+    Refusal {
+        op,
+        resource,
+        reason,
+        allow: None,
+        code,
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl Quota {
+    /// Count one created entry.
+    fn create(&self, limits: &WriteLimits, op: &'static str, at: &Path) -> Result<(), Fail> {
+        let n = self.created.fetch_add(1, Ordering::Relaxed) + 1;
+        if n > limits.call_files {
+            return Err(Fail::Refused(quota_refusal(
+                op,
+                at.to_path_buf(),
+                format!(
+                    "the call reached its limit of {} files created (raise `limits.files_created` in the plugin's manifest, at most {})",
+                    limits.call_files,
+                    crate::limits::MAX_FILES_CREATED
+                ),
+                ErrorCode::Quota,
+            )));
+        }
+        Ok(())
+    }
+
+    /// Count `len` bytes written up to offset `end` of a file.
+    fn write(&self, limits: &WriteLimits, at: &Path, len: u64, end: u64) -> Result<(), Refusal> {
+        if end > limits.file_bytes {
+            return Err(quota_refusal(
+                "write",
+                at.to_path_buf(),
+                format!(
+                    "the file would grow past its limit of {} MiB (raise `limits.file_size_mib` in the plugin's manifest, at most {})",
+                    limits.file_bytes / MIB,
+                    crate::limits::MAX_FILE_SIZE_MIB
+                ),
+                ErrorCode::FileTooLarge,
+            ));
+        }
+        let total = self
+            .written
+            .fetch_add(len, Ordering::Relaxed)
+            .saturating_add(len);
+        if total > limits.call_bytes {
+            return Err(quota_refusal(
+                "write",
+                at.to_path_buf(),
+                format!(
+                    "the call reached its limit of {} MiB written (raise `limits.write_mib` in the plugin's manifest, at most {})",
+                    limits.call_bytes / MIB,
+                    crate::limits::MAX_WRITE_MIB
+                ),
+                ErrorCode::InsufficientSpace,
+            ));
+        }
+        Ok(())
+    }
+
+    fn late(&self, rules: &Rules, r: Refusal) {
+        if let Ok(mut late) = self.late.lock()
+            && late.len() < MAX_DENIALS
+        {
+            late.push(rules.denial(r));
+        }
+    }
+}
+
+/// An output stream onto a file that counts what it writes.
+struct QuotaStream {
+    inner: DynOutputStream,
+    file: Arc<std::fs::File>,
+    /// Where the next write lands; `None` for appending.
+    position: Option<u64>,
+    quota: Arc<Quota>,
+    limits: WriteLimits,
+    rules: Arc<Rules>,
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi_io::poll::Pollable for QuotaStream {
+    async fn ready(&mut self) {
+        self.inner.ready().await
+    }
+}
+
+#[async_trait::async_trait]
+impl OutputStream for QuotaStream {
+    fn write(&mut self, bytes: bytes::Bytes) -> wasmtime_wasi_io::streams::StreamResult<()> {
+        let len = bytes.len() as u64;
+        let start = match self.position {
+            Some(p) => p,
+            None => self.file.metadata().map(|m| m.len()).unwrap_or(0),
+        };
+        let at = real_path(&*self.file).unwrap_or_default();
+        if let Err(r) = self
+            .quota
+            .write(&self.limits, &at, len, start.saturating_add(len))
+        {
+            // Streams report errors as OS errors; these two map back to
+            // the same error codes `write` returns.
+            let errno = if r.code == ErrorCode::FileTooLarge {
+                rustix::io::Errno::FBIG
+            } else {
+                rustix::io::Errno::NOSPC
+            };
+            self.quota.late(&self.rules, r);
+            let e = std::io::Error::from(errno);
+            return Err(StreamError::LastOperationFailed(e.into()));
+        }
+        self.inner.write(bytes)?;
+        if let Some(p) = &mut self.position {
+            *p = p.saturating_add(len);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> wasmtime_wasi_io::streams::StreamResult<()> {
+        self.inner.flush()
+    }
+
+    fn check_write(&mut self) -> wasmtime_wasi_io::streams::StreamResult<usize> {
+        self.inner.check_write()
+    }
+
+    async fn cancel(&mut self) {
+        self.inner.cancel().await
+    }
 }
 
 /// Marker type that links the guarded filesystem.
@@ -291,120 +793,49 @@ pub struct GuardedView<'a> {
     pub guard: &'a mut FsGuard,
 }
 
+fn rustix_times(t: types::NewTimestamp) -> rustix::fs::Timespec {
+    match t {
+        types::NewTimestamp::NoChange => rustix::fs::Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_OMIT,
+        },
+        types::NewTimestamp::Now => rustix::fs::Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_NOW,
+        },
+        types::NewTimestamp::Timestamp(d) => rustix::fs::Timespec {
+            tv_sec: i64::try_from(d.seconds).unwrap_or(i64::MAX),
+            tv_nsec: d.nanoseconds.into(),
+        },
+    }
+}
+
 impl GuardedView<'_> {
-    fn dir_of(&self, fd: &Resource<Descriptor>) -> FsResult<Option<Dir>> {
-        Ok(match self.inner.table.get(fd)? {
-            Descriptor::Dir(d) => Some(d.clone()),
-            Descriptor::File(_) => None,
-        })
+    /// The directory a path operation starts from; `Err` for a file.
+    fn base(&self, fd: &Resource<Descriptor>) -> FsResult<Arc<std::fs::File>> {
+        match self.inner.table.get(fd)? {
+            Descriptor::Dir(d) => Ok(d.dir.clone()),
+            Descriptor::File(_) => Err(ErrorCode::NotDirectory.into()),
+        }
     }
 
-    /// Refuse a mutation of `path` under `fd` that touches a protected path,
-    /// leaves a single-file grant, or goes through a read-only grant.
-    fn check_mutation(
+    /// Run `f` off the executor with the directory of `fd`, the rules and
+    /// the quota; record a refusal it returns.
+    async fn at<T: Send + 'static>(
         &mut self,
         fd: &Resource<Descriptor>,
-        path: &str,
-        op: &'static str,
-        follow: bool,
-    ) -> FsResult<()> {
-        let Some(dir) = self.dir_of(fd)? else {
-            return Ok(());
-        };
-        let target = match resolve(&dir, path, follow) {
-            Ok(t) => t,
-            Err(e) => return Err(ErrorCode::from(e).into()),
-        };
-        let target = match target {
-            Target::At(t) => t,
-            Target::Escapes(t) => {
-                return Err(self
-                    .guard
-                    .deny(op, &t, "the path leaves the granted directory", None));
-            }
-            Target::Dangling(t) => {
-                return Err(self.guard.deny(
-                    op,
-                    &t,
-                    "refusing to create through a dangling symbolic link",
-                    None,
-                ));
-            }
-            Target::Unresolved => return Ok(()),
-        };
-        if let Some(only) = self.guard.single_file_rule(&dir)
-            && target.file_name() != Some(only.as_os_str())
-        {
-            let allow = Some((target.as_path(), Access::Write));
-            return Err(self.guard.deny(
-                op,
-                &target,
-                "only a single file is granted in this directory",
-                allow,
-            ));
-        }
-        if dir.perms.write_not_permitted() {
-            let allow = Some((target.as_path(), Access::Write));
-            return Err(self
-                .guard
-                .deny(op, &target, "the grant is read-only", allow));
-        }
-        if let Some(p) = self.guard.protected_by(&target) {
-            let reason = protected_reason(&p);
-            return Err(self
-                .guard
-                .deny(op, &target, &reason, Some((&p, Access::Write))));
-        }
-        Ok(())
-    }
-
-    /// Refuse reading anything but the granted file in a single-file preopen.
-    fn check_read(
-        &mut self,
-        fd: &Resource<Descriptor>,
-        path: &str,
-        op: &'static str,
-    ) -> FsResult<()> {
-        let Some(dir) = self.dir_of(fd)? else {
-            return Ok(());
-        };
-        let Some(only) = self.guard.single_file_rule(&dir).cloned() else {
-            return Ok(());
-        };
-        if Path::new(path).components().count() != 1 || Path::new(path).file_name() != Some(&only) {
-            let target = real_path(&dir.dir).unwrap_or_default().join(path);
-            let allow = Some((target.as_path(), Access::Read));
-            return Err(self.guard.deny(
-                op,
-                &target,
-                "only a single file is granted in this directory",
-                allow,
-            ));
-        }
-        Ok(())
-    }
-
-    /// After a failed path operation, record why if the sandbox refused it.
-    fn explain(&mut self, fd_dir: Option<Dir>, path: &str, op: &'static str, err: &FsError) {
-        let (Some(dir), Some(ErrorCode::NotPermitted)) = (fd_dir, err.downcast_ref()) else {
-            return;
-        };
-        if let Ok(Target::Escapes(t)) = resolve(&dir, path, true) {
-            self.guard
-                .deny(op, &t, "the path leaves the granted directory", None);
-        } else if dir.perms.write_not_permitted() {
-            let target = real_path(&dir.dir).unwrap_or_default().join(path);
-            self.guard.deny(
-                op,
-                &target,
-                "the grant is read-only",
-                Some((&target, Access::Write)),
-            );
+        f: impl FnOnce(&std::fs::File, &Rules, &Quota, &WriteLimits) -> Result<T, Fail> + Send + 'static,
+    ) -> FsResult<T> {
+        let base = self.base(fd)?;
+        let rules = self.guard.rules.clone();
+        let quota = self.guard.quota.clone();
+        let limits = self.guard.limits;
+        match path_op(move || f(&base, &rules, &quota, &limits)).await {
+            Ok(t) => Ok(t),
+            Err(e) => Err(self.guard.fail(e)),
         }
     }
 
-    /// Make a freshly opened descriptor read-only if it lies under a
-    /// protected path, so nothing opened through it can write.
     /// Refuse (and record) a change through a descriptor that is read-only.
     fn check_descriptor_write(
         &mut self,
@@ -416,25 +847,66 @@ impl GuardedView<'_> {
             Descriptor::File(f) => (f.file.clone(), f.perms),
         };
         if perms.write_not_permitted() {
-            return Err(self.guard.deny_descriptor(op, &file));
+            let real = real_path(&*file).unwrap_or_default();
+            let refusal = match self.guard.rules.decide(op, &real, Want::Write) {
+                Err(r) => r,
+                Ok(()) => Refusal {
+                    op,
+                    resource: real.clone(),
+                    reason: "the grant is read-only".into(),
+                    allow: Some((real, Access::Write)),
+                    code: ErrorCode::NotPermitted,
+                },
+            };
+            return Err(self.guard.record(refusal));
         }
         Ok(())
     }
 
-    fn downgrade_if_protected(&mut self, fd: &Resource<Descriptor>) -> FsResult<()> {
-        let desc = self.inner.table.get_mut(fd)?;
-        let (file, perms) = match desc {
-            Descriptor::Dir(d) => (&d.dir, &mut d.perms),
-            Descriptor::File(f) => (&f.file, &mut f.perms),
-        };
-        if perms.write_not_permitted() {
-            return Ok(());
-        }
-        let real = real_path(file).map_err(ErrorCode::from)?;
-        if self.guard.protected_by(&real).is_some() {
-            *perms = FsPerms::ReadOnly;
-        }
-        Ok(())
+    /// The open file of a descriptor, for counting writes to it.
+    fn file_of(&self, fd: &Resource<Descriptor>) -> FsResult<Option<Arc<std::fs::File>>> {
+        Ok(match self.inner.table.get(fd)? {
+            Descriptor::File(f) => Some(f.file.clone()),
+            Descriptor::Dir(_) => None,
+        })
+    }
+
+    /// Look at what `path` reaches through a descriptor of it that can only
+    /// be inspected (`O_PATH`), after the check on its real path.
+    async fn inspect<T>(
+        &mut self,
+        fd: Resource<Descriptor>,
+        op: &'static str,
+        follow: bool,
+        path: String,
+        look: impl AsyncFnOnce(&mut WasiFilesystemCtxView<'_>, Resource<Descriptor>) -> FsResult<T>,
+    ) -> FsResult<T> {
+        let opened = self
+            .at(&fd, move |base, rules, _, _| {
+                split(&path)?;
+                let mut flags = OFlags::PATH;
+                if !follow {
+                    flags |= OFlags::NOFOLLOW;
+                }
+                let fd = beneath(base, Path::new(&path), flags)
+                    .map_err(|e| open_fail(op, base, &path, e))?;
+                let real = real_path(&fd)?;
+                rules.decide(op, &real, Want::Read).map_err(Fail::Refused)?;
+                Ok(std::fs::File::from(fd))
+            })
+            .await?;
+        let tmp = self.inner.table.push(Descriptor::File(File::new(
+            opened,
+            FsPerms::ReadOnly,
+            OpenMode::READ,
+            true,
+        )))?;
+        let rep = tmp.rep();
+        let out = look(&mut self.inner, tmp).await;
+        self.inner
+            .table
+            .delete(Resource::<Descriptor>::new_own(rep))?;
+        out
     }
 }
 
@@ -467,12 +939,33 @@ impl HostDirectoryEntryStream for GuardedView<'_> {
         &mut self,
         stream: Resource<types::DirectoryEntryStream>,
     ) -> FsResult<Option<types::DirectoryEntry>> {
-        HostDirectoryEntryStream::read_directory_entry(&mut self.inner, stream).await
+        let rep = stream.rep();
+        loop {
+            let entry = HostDirectoryEntryStream::read_directory_entry(
+                &mut self.inner,
+                Resource::new_own(rep),
+            )
+            .await?;
+            let hidden = match (&entry, self.guard.listings.get(&rep)) {
+                (Some(e), Some(names)) => names.iter().any(|n| n.as_os_str() == e.name.as_str()),
+                _ => false,
+            };
+            if !hidden {
+                return Ok(entry);
+            }
+        }
     }
 
     fn drop(&mut self, stream: Resource<types::DirectoryEntryStream>) -> wasmtime::Result<()> {
+        self.guard.listings.remove(&stream.rep());
         HostDirectoryEntryStream::drop(&mut self.inner, stream)
     }
+}
+
+/// What `open_at` made.
+enum Opened {
+    Dir(std::fs::File, bool),
+    File(std::fs::File, bool),
 }
 
 impl HostDescriptor for GuardedView<'_> {
@@ -484,29 +977,129 @@ impl HostDescriptor for GuardedView<'_> {
         oflags: types::OpenFlags,
         flags: types::DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
-        let writes = flags.contains(types::DescriptorFlags::WRITE)
-            || oflags.intersects(types::OpenFlags::CREATE | types::OpenFlags::TRUNCATE);
+        use types::{DescriptorFlags as D, OpenFlags as O};
+        if flags
+            .intersects(D::FILE_INTEGRITY_SYNC | D::DATA_INTEGRITY_SYNC | D::REQUESTED_WRITE_SYNC)
+        {
+            return Err(ErrorCode::Unsupported.into());
+        }
+        let create = oflags.contains(O::CREATE);
+        let exclusive = oflags.contains(O::EXCLUSIVE);
+        let truncate = oflags.contains(O::TRUNCATE);
+        let directory = oflags.contains(O::DIRECTORY);
+        if directory && (create || exclusive || truncate) {
+            return Err(ErrorCode::Invalid.into());
+        }
+        let writes = flags.contains(D::WRITE) || create || truncate;
+        let reads = flags.contains(D::READ) || !flags.contains(D::WRITE);
+        let follow = path_flags.contains(types::PathFlags::SYMLINK_FOLLOW);
+        let mut mode = OpenMode::empty();
+        if reads {
+            mode |= OpenMode::READ;
+        }
         if writes {
-            let follow = path_flags.contains(types::PathFlags::SYMLINK_FOLLOW)
-                && !oflags.contains(types::OpenFlags::EXCLUSIVE);
-            self.check_mutation(&fd, &path, "write", follow)?;
-        } else {
-            self.check_read(&fd, &path, "read")?;
+            mode |= OpenMode::WRITE;
         }
-        let dir = self.dir_of(&fd)?;
-        let opened =
-            HostDescriptor::open_at(&mut self.inner, fd, path_flags, path.clone(), oflags, flags)
-                .await;
-        match opened {
-            Ok(new) => {
-                self.downgrade_if_protected(&new)?;
-                Ok(new)
+        let trailing_slash = path.ends_with('/');
+        let opened = self
+            .at(&fd, move |base, rules, quota, limits| {
+                let access = match (reads, writes) {
+                    (true, true) => OFlags::RDWR,
+                    (false, true) => OFlags::WRONLY,
+                    _ => OFlags::RDONLY,
+                };
+                // Non-blocking, so opening a FIFO returns at once (to be
+                // refused below) instead of waiting for a writer forever.
+                let mut oflags = access | OFlags::NONBLOCK;
+                if directory {
+                    oflags |= OFlags::DIRECTORY;
+                }
+                let file = if writes {
+                    let op = "write";
+                    let p = parent(op, base, &path)?;
+                    if is_symlink(&p) {
+                        if follow {
+                            return Err(through_symlink(op, base, &path, &p));
+                        }
+                        return Err(Fail::Code(ErrorCode::Loop));
+                    }
+                    let target = p.target();
+                    if let Some(kind) = special(&p) {
+                        return Err(Fail::Refused(not_regular(op, target, kind)));
+                    }
+                    let new = !exists(&p);
+                    let want = if create { Want::Replace } else { Want::Write };
+                    rules.decide(op, &target, want).map_err(Fail::Refused)?;
+                    if create && new {
+                        quota.create(limits, op, &target)?;
+                    }
+                    oflags |= OFlags::NOFOLLOW;
+                    if create {
+                        oflags |= OFlags::CREATE;
+                    }
+                    if exclusive {
+                        oflags |= OFlags::EXCL;
+                    }
+                    if truncate {
+                        oflags |= OFlags::TRUNC;
+                    }
+                    rustix::fs::openat2(
+                        &p.fd,
+                        &p.name,
+                        oflags | OFlags::CLOEXEC,
+                        // openat2 refuses a mode without O_CREAT.
+                        if create {
+                            Mode::from_raw_mode(0o666)
+                        } else {
+                            Mode::empty()
+                        },
+                        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+                    )?
+                } else {
+                    split(&path)?;
+                    if !follow {
+                        oflags |= OFlags::NOFOLLOW;
+                    }
+                    beneath(base, Path::new(&path), oflags)
+                        .map_err(|e| open_fail("read", base, &path, e))?
+                };
+                let st = rustix::fs::fstat(&file)?;
+                let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+                let real = real_path(&file)?;
+                // The check is on what was opened: a symlink swapped in for
+                // a granted name is caught here.
+                rules
+                    .decide(if writes { "write" } else { "read" }, &real, Want::Read)
+                    .map_err(Fail::Refused)?;
+                let writable = rules.writable(&real);
+                match kind {
+                    rustix::fs::FileType::Directory => {
+                        Ok(Opened::Dir(std::fs::File::from(file), writable))
+                    }
+                    _ if directory || trailing_slash => Err(Fail::Code(ErrorCode::NotDirectory)),
+                    rustix::fs::FileType::RegularFile => {
+                        Ok(Opened::File(std::fs::File::from(file), writable))
+                    }
+                    other => Err(Fail::Refused(not_regular(
+                        if writes { "write" } else { "read" },
+                        real,
+                        other,
+                    ))),
+                }
+            })
+            .await?;
+        let perms = |w: bool| {
+            if w {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
             }
-            Err(e) => {
-                self.explain(dir, &path, if writes { "write" } else { "read" }, &e);
-                Err(e)
-            }
-        }
+        };
+        let desc = match opened {
+            Opened::Dir(d, w) => Descriptor::Dir(Dir::new(d, perms(w), mode, true)),
+            Opened::File(f, w) => Descriptor::File(File::new(f, perms(w), mode, true)),
+        };
+        Ok(self.inner.table.push(desc)?)
     }
 
     async fn create_directory_at(
@@ -514,8 +1107,24 @@ impl HostDescriptor for GuardedView<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
-        self.check_mutation(&fd, &path, "mkdir", false)?;
-        HostDescriptor::create_directory_at(&mut self.inner, fd, path).await
+        self.at(&fd, move |base, rules, quota, limits| {
+            let op = "mkdir";
+            let p = match parent(op, base, &path) {
+                Err(Fail::Code(ErrorCode::Invalid)) => return Err(Fail::Code(ErrorCode::Exist)),
+                other => other?,
+            };
+            let target = p.target();
+            rules
+                .decide(op, &target, Want::Write)
+                .map_err(Fail::Refused)?;
+            quota.create(limits, op, &target)?;
+            Ok(rustix::fs::mkdirat(
+                &p.fd,
+                &p.name,
+                Mode::from_raw_mode(0o777),
+            )?)
+        })
+        .await
     }
 
     async fn set_times_at(
@@ -527,8 +1136,27 @@ impl HostDescriptor for GuardedView<'_> {
         mtim: types::NewTimestamp,
     ) -> FsResult<()> {
         let follow = path_flags.contains(types::PathFlags::SYMLINK_FOLLOW);
-        self.check_mutation(&fd, &path, "set-times", follow)?;
-        HostDescriptor::set_times_at(&mut self.inner, fd, path_flags, path, atim, mtim).await
+        let times = rustix::fs::Timestamps {
+            last_access: rustix_times(atim),
+            last_modification: rustix_times(mtim),
+        };
+        self.at(&fd, move |base, rules, _, _| {
+            let op = "set-times";
+            let p = parent(op, base, &path)?;
+            if follow && is_symlink(&p) {
+                return Err(through_symlink(op, base, &path, &p));
+            }
+            rules
+                .decide(op, &p.target(), Want::Write)
+                .map_err(Fail::Refused)?;
+            Ok(rustix::fs::utimensat(
+                &p.fd,
+                &p.name,
+                &times,
+                AtFlags::SYMLINK_NOFOLLOW,
+            )?)
+        })
+        .await
     }
 
     async fn link_at(
@@ -539,19 +1167,31 @@ impl HostDescriptor for GuardedView<'_> {
         new_descriptor: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
-        // A hard link to a protected or read-only file would be a writable
-        // alias of it, so the source counts as written too.
-        let follow = old_path_flags.contains(types::PathFlags::SYMLINK_FOLLOW);
-        self.check_mutation(&fd, &old_path, "link", follow)?;
-        self.check_mutation(&new_descriptor, &new_path, "link", false)?;
-        HostDescriptor::link_at(
-            &mut self.inner,
-            fd,
-            old_path_flags,
-            old_path,
-            new_descriptor,
-            new_path,
-        )
+        if old_path_flags.contains(types::PathFlags::SYMLINK_FOLLOW) {
+            return Err(ErrorCode::Invalid.into());
+        }
+        let new_base = self.base(&new_descriptor)?;
+        self.at(&fd, move |base, rules, quota, limits| {
+            let op = "link";
+            let old = parent(op, base, &old_path)?;
+            // A hard link to a protected or read-only file would be a
+            // writable alias of it, so the source counts as written too.
+            rules
+                .decide(op, &old.target(), Want::Write)
+                .map_err(Fail::Refused)?;
+            let new = parent(op, &new_base, &new_path)?;
+            rules
+                .decide(op, &new.target(), Want::Replace)
+                .map_err(Fail::Refused)?;
+            quota.create(limits, op, &new.target())?;
+            Ok(rustix::fs::linkat(
+                &old.fd,
+                &old.name,
+                &new.fd,
+                &new.name,
+                AtFlags::empty(),
+            )?)
+        })
         .await
     }
 
@@ -560,8 +1200,15 @@ impl HostDescriptor for GuardedView<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
-        self.check_mutation(&fd, &path, "rmdir", false)?;
-        HostDescriptor::remove_directory_at(&mut self.inner, fd, path).await
+        self.at(&fd, move |base, rules, _, _| {
+            let op = "rmdir";
+            let p = parent(op, base, &path)?;
+            rules
+                .decide(op, &p.target(), Want::Replace)
+                .map_err(Fail::Refused)?;
+            Ok(rustix::fs::unlinkat(&p.fd, &p.name, AtFlags::REMOVEDIR)?)
+        })
+        .await
     }
 
     async fn rename_at(
@@ -571,9 +1218,22 @@ impl HostDescriptor for GuardedView<'_> {
         new_fd: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
-        self.check_mutation(&fd, &old_path, "rename", false)?;
-        self.check_mutation(&new_fd, &new_path, "rename", false)?;
-        HostDescriptor::rename_at(&mut self.inner, fd, old_path, new_fd, new_path).await
+        let new_base = self.base(&new_fd)?;
+        self.at(&fd, move |base, rules, _, _| {
+            let op = "rename";
+            let old = parent(op, base, &old_path)?;
+            rules
+                .decide(op, &old.target(), Want::Replace)
+                .map_err(Fail::Refused)?;
+            let new = parent(op, &new_base, &new_path)?;
+            rules
+                .decide(op, &new.target(), Want::Replace)
+                .map_err(Fail::Refused)?;
+            Ok(rustix::fs::renameat(
+                &old.fd, &old.name, &new.fd, &new.name,
+            )?)
+        })
+        .await
     }
 
     async fn symlink_at(
@@ -582,47 +1242,64 @@ impl HostDescriptor for GuardedView<'_> {
         src_path: String,
         dest_path: String,
     ) -> FsResult<()> {
-        self.check_mutation(&fd, &dest_path, "symlink", false)?;
-        let dir = self.dir_of(&fd)?;
-        let absolute = src_path.starts_with('/');
-        let made =
-            HostDescriptor::symlink_at(&mut self.inner, fd, src_path, dest_path.clone()).await;
-        if let (Err(e), true, Some(dir)) = (&made, absolute, dir)
-            && matches!(e.downcast_ref(), Some(ErrorCode::NotPermitted))
-        {
-            let link = real_path(&dir.dir).unwrap_or_default().join(&dest_path);
-            self.guard.deny(
-                "symlink",
-                &link,
-                "a symbolic link may not point to an absolute path",
-                None,
-            );
-        }
-        made
+        self.at(&fd, move |base, rules, quota, limits| {
+            let op = "symlink";
+            let p = parent(op, base, &dest_path)?;
+            let target = p.target();
+            rules
+                .decide(op, &target, Want::Replace)
+                .map_err(Fail::Refused)?;
+            if src_path.starts_with('/') {
+                return Err(Fail::Refused(Refusal {
+                    op,
+                    resource: target,
+                    reason: "a symbolic link may not point to an absolute path".into(),
+                    allow: None,
+                    code: ErrorCode::NotPermitted,
+                }));
+            }
+            quota.create(limits, op, &target)?;
+            Ok(rustix::fs::symlinkat(src_path.as_str(), &p.fd, &p.name)?)
+        })
+        .await
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
-        self.check_mutation(&fd, &path, "unlink", false)?;
-        HostDescriptor::unlink_file_at(&mut self.inner, fd, path).await
+        self.at(&fd, move |base, rules, _, _| {
+            let op = "unlink";
+            let p = parent(op, base, &path)?;
+            rules
+                .decide(op, &p.target(), Want::Replace)
+                .map_err(Fail::Refused)?;
+            Ok(rustix::fs::unlinkat(&p.fd, &p.name, AtFlags::empty())?)
+        })
+        .await
     }
 
     async fn read_directory(
         &mut self,
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<types::DirectoryEntryStream>> {
-        if let Some(dir) = self.dir_of(&fd)?
-            && self.guard.single_file_rule(&dir).is_some()
-        {
-            let base = real_path(&dir.dir).unwrap_or_default();
-            let allow = Some((base.as_path(), Access::Read));
-            return Err(self.guard.deny(
-                "list",
-                &base,
-                "only a single file is granted in this directory",
-                allow,
-            ));
+        let hide = if let Ok(base) = self.base(&fd) {
+            let real = real_path(&*base).map_err(ErrorCode::from)?;
+            if let Err(r) = self.guard.rules.decide("list", &real, Want::Read) {
+                return Err(self.guard.record(r));
+            }
+            self.guard
+                .rules
+                .hidden
+                .iter()
+                .filter(|h| h.parent() == Some(real.as_path()))
+                .filter_map(|h| h.file_name().map(|n| n.to_os_string()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let stream = HostDescriptor::read_directory(&mut self.inner, fd).await?;
+        if !hide.is_empty() {
+            self.guard.listings.insert(stream.rep(), hide);
         }
-        HostDescriptor::read_directory(&mut self.inner, fd).await
+        Ok(stream)
     }
 
     async fn stat_at(
@@ -631,13 +1308,25 @@ impl HostDescriptor for GuardedView<'_> {
         path_flags: types::PathFlags,
         path: String,
     ) -> FsResult<types::DescriptorStat> {
-        self.check_read(&fd, &path, "stat")?;
-        HostDescriptor::stat_at(&mut self.inner, fd, path_flags, path).await
+        let follow = path_flags.contains(types::PathFlags::SYMLINK_FOLLOW);
+        self.inspect(fd, "stat", follow, path, async |inner, tmp| {
+            HostDescriptor::stat(inner, tmp).await
+        })
+        .await
     }
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
-        self.check_read(&fd, &path, "readlink")?;
-        HostDescriptor::readlink_at(&mut self.inner, fd, path).await
+        self.at(&fd, move |base, rules, _, _| {
+            let op = "readlink";
+            let p = parent(op, base, &path)?;
+            rules
+                .decide(op, &p.target(), Want::Read)
+                .map_err(Fail::Refused)?;
+            let link = rustix::fs::readlinkat(&p.fd, &p.name, Vec::new())?;
+            link.into_string()
+                .map_err(|_| Fail::Code(ErrorCode::IllegalByteSequence))
+        })
+        .await
     }
 
     async fn metadata_hash_at(
@@ -646,12 +1335,15 @@ impl HostDescriptor for GuardedView<'_> {
         path_flags: types::PathFlags,
         path: String,
     ) -> FsResult<types::MetadataHashValue> {
-        self.check_read(&fd, &path, "stat")?;
-        HostDescriptor::metadata_hash_at(&mut self.inner, fd, path_flags, path).await
+        let follow = path_flags.contains(types::PathFlags::SYMLINK_FOLLOW);
+        self.inspect(fd, "stat", follow, path, async |inner, tmp| {
+            HostDescriptor::metadata_hash(inner, tmp).await
+        })
+        .await
     }
 
-    // Operations on an open descriptor: its permissions (downgraded above
-    // where needed) are enforced by wasmtime-wasi.
+    // Operations on an open descriptor: its permissions (set from the same
+    // decision when it was opened) are enforced by wasmtime-wasi.
 
     async fn advise(
         &mut self,
@@ -677,6 +1369,15 @@ impl HostDescriptor for GuardedView<'_> {
 
     async fn set_size(&mut self, fd: Resource<Descriptor>, size: types::Filesize) -> FsResult<()> {
         self.check_descriptor_write(&fd, "truncate")?;
+        if let Some(file) = self.file_of(&fd)? {
+            let current = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let grown = size.saturating_sub(current);
+            let at = real_path(&*file).unwrap_or_default();
+            if let Err(mut r) = self.guard.quota.write(&self.guard.limits, &at, grown, size) {
+                r.op = "truncate";
+                return Err(self.guard.record(r));
+            }
+        }
         HostDescriptor::set_size(&mut self.inner, fd, size).await
     }
 
@@ -706,6 +1407,17 @@ impl HostDescriptor for GuardedView<'_> {
         offset: types::Filesize,
     ) -> FsResult<types::Filesize> {
         self.check_descriptor_write(&fd, "write")?;
+        if let Some(file) = self.file_of(&fd)? {
+            let len = buf.len() as u64;
+            let at = real_path(&*file).unwrap_or_default();
+            if let Err(r) =
+                self.guard
+                    .quota
+                    .write(&self.guard.limits, &at, len, offset.saturating_add(len))
+            {
+                return Err(self.guard.record(r));
+            }
+        }
         HostDescriptor::write(&mut self.inner, fd, buf, offset).await
     }
 
@@ -735,7 +1447,9 @@ impl HostDescriptor for GuardedView<'_> {
         offset: types::Filesize,
     ) -> FsResult<Resource<DynOutputStream>> {
         self.check_descriptor_write(&fd, "write")?;
-        HostDescriptor::write_via_stream(&mut self.inner, fd, offset)
+        let rep = fd.rep();
+        let stream = HostDescriptor::write_via_stream(&mut self.inner, fd, offset)?;
+        self.count_stream(rep, stream, Some(offset))
     }
 
     fn append_via_stream(
@@ -743,7 +1457,9 @@ impl HostDescriptor for GuardedView<'_> {
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<DynOutputStream>> {
         self.check_descriptor_write(&fd, "write")?;
-        HostDescriptor::append_via_stream(&mut self.inner, fd)
+        let rep = fd.rep();
+        let stream = HostDescriptor::append_via_stream(&mut self.inner, fd)?;
+        self.count_stream(rep, stream, None)
     }
 
     async fn is_same_object(
@@ -759,5 +1475,69 @@ impl HostDescriptor for GuardedView<'_> {
         fd: Resource<Descriptor>,
     ) -> FsResult<types::MetadataHashValue> {
         HostDescriptor::metadata_hash(&mut self.inner, fd).await
+    }
+}
+
+impl GuardedView<'_> {
+    /// Put a counting stream in place of the one wasmtime-wasi made.
+    fn count_stream(
+        &mut self,
+        fd_rep: u32,
+        stream: Resource<DynOutputStream>,
+        position: Option<u64>,
+    ) -> FsResult<Resource<DynOutputStream>> {
+        let fd = Resource::<Descriptor>::new_own(fd_rep);
+        let Some(file) = self.file_of(&fd)? else {
+            return Ok(stream);
+        };
+        let inner = self.inner.table.delete(stream)?;
+        let counted: DynOutputStream = Box::new(QuotaStream {
+            inner,
+            file,
+            position,
+            quota: self.guard.quota.clone(),
+            limits: self.guard.limits,
+            rules: self.guard.rules.clone(),
+        });
+        Ok(self.inner.table.push_child(counted, &fd)?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::{real_or_planned, split};
+    use std::path::Path;
+
+    #[test]
+    fn a_path_that_does_not_exist_yet_resolves_through_its_existing_ancestor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("real")).unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        assert_eq!(
+            real_or_planned(&root.join("link/not/yet")),
+            root.join("real/not/yet")
+        );
+        assert_eq!(real_or_planned(&root.join("link")), root.join("real"));
+        std::os::unix::fs::symlink(root.join("real/later"), root.join("dangling")).unwrap();
+        assert_eq!(
+            real_or_planned(&root.join("dangling/warden")),
+            root.join("real/later/warden")
+        );
+    }
+
+    #[test]
+    fn split_takes_the_last_normal_name() {
+        let s = |p: &str| {
+            let s = split(p).ok().unwrap();
+            (s.dir, s.name.map(|n| n.to_string_lossy().into_owned()))
+        };
+        assert_eq!(s("a/b/c"), (Path::new("a/b").into(), Some("c".into())));
+        assert_eq!(s("c"), (Path::new(".").into(), Some("c".into())));
+        assert_eq!(s("a/./c/"), (Path::new("a").into(), Some("c".into())));
+        assert_eq!(s("a/.."), (Path::new("a/..").into(), None));
+        assert_eq!(s("."), (Path::new(".").into(), None));
+        assert!(split("").is_err());
     }
 }
