@@ -34,6 +34,7 @@ pub mod manifest;
 pub mod netpolicy;
 pub mod outgoing;
 pub mod policy;
+pub mod overlay;
 pub mod process;
 pub mod registry;
 pub mod runtime;

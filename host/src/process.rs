@@ -6,7 +6,10 @@
 //! pattern and use no refused flag in any spelling; the working directory
 //! lies inside the plugin's file grants; every environment key is granted
 //! and not dangerous. Then the child runs confined (see [`crate::confine`]),
-//! with output capped and the whole tree killed at the deadline.
+//! with output capped and the whole tree killed at the deadline, on an
+//! overlay of its writable directories; what it wrote is applied to them
+//! afterwards under the rules for a plugin's own writes, within a quota
+//! (see [`crate::overlay`]).
 
 use crate::argv::{FlagPolicy, check_env_key, forced_env};
 use crate::confine::{CONFINE_FAILED, ChildLimits, ChildSpec, PidsCgroup, Sandbox};
@@ -14,6 +17,7 @@ use crate::denial::Denial;
 use crate::escape::escape;
 use crate::grant::{EffectivePath, EffectiveProgram};
 use crate::manifest::Access;
+use crate::overlay::{Rules, Staging};
 use crate::runtime::bindings::warden::plugin::process::{Command, Error, Host, Output};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -48,6 +52,9 @@ pub struct ProcessSetup {
     pub files: Vec<EffectivePath>,
     /// Protected paths, read-only for the child too.
     pub protected: Vec<PathBuf>,
+    /// Paths the child may neither see nor change (warden's own
+    /// directories), wherever they are.
+    pub hidden: Vec<PathBuf>,
     /// The workspace (default working directory).
     pub workspace: PathBuf,
     /// The user's home, given to the child as `HOME`.
@@ -87,6 +94,22 @@ impl ProcessState {
         &self.denials
     }
 
+    /// Record the changes of a child that were not applied.
+    fn refused_changes(&mut self, refused: &[crate::overlay::Refusal]) {
+        for r in refused {
+            tracing::info!(plugin = %self.setup.plugin, path = %r.path.display(), reason = %r.reason, "program's change refused");
+            if self.denials.len() < crate::fsguard::MAX_DENIALS {
+                self.denials.push(Denial {
+                    capability: "files",
+                    operation: r.operation,
+                    resource: r.path.display().to_string(),
+                    reason: r.reason.clone(),
+                    allow: r.allow.clone(),
+                });
+            }
+        }
+    }
+
     fn deny(&mut self, argv: &str, reason: String, allow: Option<String>) -> Error {
         tracing::info!(plugin = %self.setup.plugin, command = %argv, %reason, "process denied");
         if self.denials.len() < crate::fsguard::MAX_DENIALS {
@@ -101,8 +124,9 @@ impl ProcessState {
         Error::Denied(format!("{argv}: {reason}"))
     }
 
-    /// Every check, before anything runs. Returns the child to start.
-    fn check(&mut self, cmd: &Command) -> Result<(ChildSpec, Duration), Error> {
+    /// Every check, before anything runs. Returns the child to start and
+    /// the rules its changes are committed under.
+    fn check(&mut self, cmd: &Command) -> Result<(ChildSpec, Duration, Rules), Error> {
         let argv = escape(
             &std::iter::once(cmd.program.as_str())
                 .chain(cmd.args.iter().map(String::as_str))
@@ -269,33 +293,91 @@ impl ProcessState {
             .map(Duration::from_millis)
             .unwrap_or(remaining)
             .min(remaining);
-        let (mut read, mut write) = (program.reads.clone(), program.writes.clone());
+        let (spec, rules) = self.view(&program, cmd, cwd, env);
+        Ok((spec, timeout, rules))
+    }
+
+    /// What the child sees and may write, all as real paths: every writable
+    /// directory becomes an overlay root (the outermost ones only; the
+    /// others lie inside them), a writable single file is bound as it is
+    /// unless the rules refuse writing it, existing protected paths are
+    /// mounted read-only again, and warden's own directories are hidden.
+    fn view(
+        &self,
+        program: &EffectiveProgram,
+        cmd: &Command,
+        cwd: PathBuf,
+        env: Vec<(String, String)>,
+    ) -> (ChildSpec, Rules) {
+        let mut read: Vec<PathBuf> = program.reads.iter().map(|p| real(p)).collect();
+        let mut writable: Vec<PathBuf> = program.writes.iter().map(|p| real(p)).collect();
+        let mut file_writes = Vec::new();
         for f in &self.setup.files {
             match f.access {
-                Access::Read => read.push(f.host.clone()),
-                Access::Write => write.push(f.host.clone()),
+                Access::Read => read.push(real(&f.host)),
+                Access::Write => {
+                    writable.push(real(&f.host));
+                    file_writes.push(real(&f.host));
+                }
             }
         }
-        let protected = self
-            .setup
+        let hidden: Vec<PathBuf> = self.setup.hidden.iter().map(|p| real(p)).collect();
+        let rules = Rules {
+            workspace: self.setup.workspace.clone(),
+            file_writes,
+            writable: writable.clone(),
+            read_only: read.clone(),
+            protected: self.setup.protected.iter().map(|p| real(p)).collect(),
+            hidden: hidden.clone(),
+        };
+        let dirs: Vec<&PathBuf> = writable.iter().filter(|w| w.is_dir()).collect();
+        let roots: Vec<PathBuf> = dirs
+            .iter()
+            .filter(|d| !dirs.iter().any(|o| o != *d && d.starts_with(o)))
+            .map(|d| (*d).clone())
+            .collect();
+        let mut write = Vec::new();
+        for w in writable {
+            let overlaid = roots.iter().any(|r| w.starts_with(r));
+            if !overlaid && rules.refusal("write", &w).is_some() {
+                read.push(w);
+            } else {
+                write.push(w);
+            }
+        }
+        let protected = rules
             .protected
             .iter()
-            .filter(|p| p.exists() && write.iter().any(|w| p.starts_with(w)))
+            .filter(|p| {
+                p.exists()
+                    && roots.iter().any(|r| p.starts_with(r))
+                    && !hidden.iter().any(|h| p.starts_with(h))
+            })
             .cloned()
             .collect();
-        Ok((
-            ChildSpec {
-                program: program.path.clone(),
-                args: cmd.args.clone(),
-                cwd,
-                env,
-                read,
-                write,
-                protected,
-                limits: self.setup.limits,
-            },
-            timeout,
-        ))
+        let visible: Vec<&PathBuf> = read.iter().chain(&write).collect();
+        let hidden = hidden
+            .into_iter()
+            .filter(|h| {
+                h.is_dir()
+                    && visible.iter().any(|v| h.starts_with(v) && h != *v)
+                    && !visible.iter().any(|v| v.starts_with(h))
+            })
+            .collect();
+        let spec = ChildSpec {
+            program: program.path.clone(),
+            args: cmd.args.clone(),
+            cwd,
+            env,
+            read,
+            write,
+            // Filled in with the staging directories when the child starts.
+            overlays: roots.into_iter().map(|r| (r, PathBuf::new())).collect(),
+            protected,
+            hidden,
+            limits: self.setup.limits,
+        };
+        (spec, rules)
     }
 
     /// The working directory: relative to the workspace, or absolute; it
@@ -324,6 +406,28 @@ impl ProcessState {
             ));
         }
         Ok(real)
+    }
+}
+
+/// The real path of `p`: its deepest existing ancestor resolved, the rest
+/// (which does not exist yet) appended, so a path that will be created is
+/// compared where it will really be.
+fn real(p: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut at = p;
+    loop {
+        if let Ok(r) = at.canonicalize() {
+            let mut out = r;
+            out.extend(missing.iter().rev());
+            return out;
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return p.to_path_buf(),
+        }
     }
 }
 
@@ -424,7 +528,7 @@ async fn run_confined(
 
 impl Host for ProcessState {
     async fn run(&mut self, command: Command) -> Result<Output, Error> {
-        let (spec, timeout) = self.check(&command)?;
+        let (mut spec, timeout, rules) = self.check(&command)?;
         // THREATS P6: the use is on record before the program starts.
         if let Some(log) = &self.setup.audit {
             let argv = escape(
@@ -457,15 +561,60 @@ impl Host for ProcessState {
         let Ok(sandbox) = self.setup.sandbox.clone() else {
             return Err(Error::Failed("no sandbox".into()));
         };
+        let argv = escape(
+            &std::iter::once(command.program.as_str())
+                .chain(command.args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let roots: Vec<PathBuf> = spec.overlays.iter().map(|(r, _)| r.clone()).collect();
+        let staging = Staging::new(&roots, &spec.read).map_err(|e| {
+            Error::Failed(format!(
+                "{argv}: not run: cannot prepare the overlay its writes go to: {e}"
+            ))
+        })?;
+        spec.overlays = staging.roots.clone();
         tracing::debug!(plugin = %self.setup.plugin, program = %spec.program.display(), "running confined");
-        run_confined(
+        let output = run_confined(
             &sandbox,
             &spec,
             command.stdin,
             timeout,
             self.setup.output_cap,
         )
-        .await
+        .await?;
+        // The tree is gone; its upper layers are still. Applying them is
+        // file I/O, kept off the executor; a cancelled call still finishes
+        // the commit and removes the staging directory.
+        let quota = self.setup.limits.quota;
+        let committed =
+            tokio::task::spawn_blocking(move || crate::overlay::commit(&staging, &rules, quota))
+                .await
+                .map_err(|e| Error::Failed(format!("{argv}: applying its changes failed: {e}")))?;
+        if let Some(why) = committed.over_quota {
+            let reason = format!("the program's changes were not applied: {why}");
+            self.refused_changes(&[crate::overlay::Refusal {
+                operation: "write",
+                path: self.setup.workspace.clone(),
+                reason: reason.clone(),
+                allow: None,
+            }]);
+            return Err(Error::Denied(format!("{argv}: {reason}")));
+        }
+        if let Some(first) = committed.refused.first() {
+            self.refused_changes(&committed.refused);
+            return Err(Error::Denied(format!(
+                "{argv}: the program ran (exit {}), but {} of its changes were refused and not applied, the first {}: {}; {} others were applied",
+                output
+                    .exit_code
+                    .map_or("by signal".to_string(), |c| c.to_string()),
+                committed.refused.len(),
+                first.path.display(),
+                first.reason,
+                committed.applied
+            )));
+        }
+        Ok(output)
     }
 }
 

@@ -115,6 +115,7 @@ impl Limits {
             processes: self.processes.into(),
             address_space: u64::from(self.process_memory_mib) * MIB,
             file_size: u64::from(self.file_size_mib) * MIB,
+            quota: crate::overlay::Quota::default(),
         }
     }
 }
@@ -807,6 +808,14 @@ fn process_state(
         programs: effective.programs.clone(),
         files: effective.files.clone(),
         protected: effective.protected.clone(),
+        // warden's own directories: every protected path but the
+        // workspace's `.git` (the ones a grant named are not listed).
+        hidden: effective
+            .protected
+            .iter()
+            .filter(|p| **p != workspace.join(".git"))
+            .cloned()
+            .collect(),
         workspace: workspace.to_path_buf(),
         home: effective.home.clone(),
         sandbox: rt.sandbox.clone(),
