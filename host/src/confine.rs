@@ -128,8 +128,10 @@ impl Sandbox {
         let mut cmd = std::process::Command::new(&self.bwrap);
         cmd.env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
         // The helper needs CAP_SYS_ADMIN (in the sandbox's own user
-        // namespace) to mount the overlays, and CAP_SETPCAP to empty the
-        // bounding set before the program runs.
+        // namespace) to mount the overlays, CAP_DAC_OVERRIDE because
+        // overlayfs works in a mode-0 `work/work` with the mounter's
+        // credentials, and CAP_SETPCAP to empty the bounding set before the
+        // program runs.
         cmd.args([
             "--die-with-parent",
             "--new-session",
@@ -138,6 +140,8 @@ impl Sandbox {
             "ALL",
             "--cap-add",
             "CAP_SYS_ADMIN",
+            "--cap-add",
+            "CAP_DAC_OVERRIDE",
             "--cap-add",
             "CAP_SETPCAP",
         ]);
