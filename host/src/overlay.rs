@@ -770,4 +770,22 @@ mod tests {
             Some("file:.git:write")
         );
     }
+
+    #[test]
+    fn staging_is_removed_with_what_overlayfs_leaves() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let ws = root.path().canonicalize().unwrap().join("ws");
+        std::fs::create_dir(&ws).unwrap();
+        let staging = Staging::new(std::slice::from_ref(&ws), &[]).unwrap();
+        let (_, dir) = staging.roots[0].clone();
+        assert!(!dir.starts_with(&ws));
+        let locked = dir.join("work/work");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::write(locked.join("x"), "x").unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0)).unwrap();
+        let base = dir.parent().unwrap().to_path_buf();
+        drop(staging);
+        assert!(!base.exists());
+    }
 }

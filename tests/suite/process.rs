@@ -417,3 +417,232 @@ async fn without_confinement_nothing_runs() {
     );
     assert!(!fx.ws.join("ran").exists());
 }
+
+/// Prepare the spawner with `sh` and a `file:.:write` grant, warden's own
+/// directories at `warden_dirs` (relative to the workspace, existing or not).
+fn sh_with_warden_dirs(fx: &Fixture, warden_dirs: &[&str]) -> Prepared {
+    let l = loaded("spawner");
+    let mut g = Grant::from_specs(&["file:.:write"]).unwrap();
+    g.programs.push(ProgramGrant {
+        program: "sh".into(),
+        path: PathBuf::from("/bin/sh").canonicalize().unwrap(),
+        args: None,
+    });
+    let mut ctx = fx.context();
+    ctx.protected
+        .extend(warden_dirs.iter().map(|d| fx.ws.join(d)));
+    let e = grant::effective(&l.manifest, &g, &ctx);
+    l.prepare(runtime(), e, &fx.ws, |_| None).unwrap()
+}
+
+/// A run whose child wrote something warden refused to apply: the refusal
+/// text, and the `files` denials naming each refused path.
+async fn changes_refused(p: &Prepared, script: &str) -> (String, Vec<warden::denial::Denial>) {
+    let out = call(p, "run", json!({"program": "sh", "args": ["-c", script]}))
+        .await
+        .expect("the call completes");
+    let reason = match out.result {
+        Err(ToolFailure::Denied {
+            reason, capability, ..
+        }) => {
+            assert_eq!(capability, "process");
+            reason
+        }
+        other => panic!("expected the changes to be refused, got {other:?}"),
+    };
+    let denials: Vec<_> = out
+        .denials
+        .into_iter()
+        .filter(|d| d.capability == "files")
+        .collect();
+    assert!(!denials.is_empty(), "no files denial for: {reason}");
+    (reason, denials)
+}
+
+/// A benign child still runs and its write lands.
+async fn benign_child_still_writes(fx: &Fixture, p: &Prepared) {
+    let out = run(p, json!({"program": "sh", "args": ["-c", "echo fine > benign-after.txt"]})).await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert_eq!(fx.read("benign-after.txt"), "fine\n");
+    assert_still_answers(p).await;
+}
+
+#[tokio::test]
+async fn child_cannot_create_dot_git() {
+    let fx = Fixture::new();
+    std::fs::remove_dir_all(fx.ws.join(".git")).unwrap();
+    let p = sh(&fx);
+    let marker = fx.outside.join("fsmonitor-ran");
+    let script = format!(
+        "mkdir .git && printf '[core]\\n\\tfsmonitor = \"touch {}\"\\n' > .git/config && echo kept > other.txt",
+        marker.display()
+    );
+    let (reason, denials) = changes_refused(&p, &script).await;
+    let git = fx.ws.join(".git");
+    assert!(
+        reason.contains(&format!("{} is protected", git.display())),
+        "{reason}"
+    );
+    assert_eq!(denials[0].resource, git.display().to_string());
+    assert_eq!(denials[0].operation, "write");
+    assert_eq!(denials[0].allow.as_deref(), Some("file:.git:write"));
+    assert!(!git.exists(), "a child created .git");
+    // The rest of the child's changes are applied.
+    assert_eq!(fx.read("other.txt"), "kept\n");
+    benign_child_still_writes(&fx, &p).await;
+    assert!(!marker.exists());
+}
+
+#[tokio::test]
+async fn child_cannot_write_nested_git_config() {
+    let fx = Fixture::new();
+    let nested = fx.ws.join("vendor/lib/.git");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::write(nested.join("config"), "nested-cfg").unwrap();
+    let p = sh(&fx);
+    // Append, replace, create beside it, and delete the whole nested repo.
+    for script in [
+        "printf '[core]\\n\\tfsmonitor = x\\n' >> vendor/lib/.git/config",
+        "echo new > vendor/lib/.git/config",
+        "mkdir -p vendor/lib/.git/hooks && echo x > vendor/lib/.git/hooks/pre-commit",
+        "mkdir -p deep/er/.git && echo x > deep/er/.git/config",
+        "rm -rf vendor",
+        "rm -rf vendor/lib && mkdir -p vendor/lib && echo y > vendor/lib/file",
+    ] {
+        let (reason, denials) = changes_refused(&p, script).await;
+        assert!(reason.contains(".git is protected"), "{script}: {reason}");
+        assert!(
+            denials
+                .iter()
+                .all(|d| d.reason.contains(".git is protected")),
+            "{script}: {denials:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(nested.join("config")).unwrap(),
+            "nested-cfg",
+            "{script}"
+        );
+        assert!(!nested.join("hooks").exists(), "{script}");
+        assert!(!fx.ws.join("deep/er/.git").exists(), "{script}");
+    }
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn child_cannot_write_warden_state_that_does_not_exist_yet() {
+    let fx = Fixture::new();
+    let p = sh_with_warden_dirs(&fx, &[".local/state/warden", ".config/warden"]);
+    let state = fx.ws.join(".local/state/warden");
+    let (reason, denials) = changes_refused(
+        &p,
+        "mkdir -p .local/state/warden/sessions && echo forged > .local/state/warden/sessions/s1 && mkdir -p .config && ln -s ../.local/state/warden .config/warden",
+    )
+    .await;
+    assert!(reason.contains("is warden's own directory"), "{reason}");
+    assert!(
+        denials
+            .iter()
+            .any(|d| d.resource == state.display().to_string() && d.allow.is_none()),
+        "{denials:?}"
+    );
+    assert!(!state.exists(), "a child created warden's state directory");
+    assert!(
+        std::fs::symlink_metadata(fx.ws.join(".config/warden")).is_err(),
+        "a child planted warden's config directory"
+    );
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn child_cannot_see_warden_dirs() {
+    let fx = Fixture::new();
+    let data = fx.ws.join("share/warden");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("audit.key"), "AUDIT-KEY-7731").unwrap();
+    // A link inside the workspace to warden's directory leads to the same
+    // emptiness: the directory is hidden where it really is.
+    std::os::unix::fs::symlink("share/warden", fx.ws.join("alias")).unwrap();
+    let p = sh_with_warden_dirs(&fx, &["share/warden"]);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "cat share/warden/audit.key alias/audit.key; ls -A share/warden; echo x > share/warden/new; grep -r AUDIT-KEY . ; echo end"]}),
+    )
+    .await;
+    let stdout = out["stdout"].as_str().unwrap();
+    let stderr = out["stderr"].as_str().unwrap();
+    assert!(!stdout.contains("AUDIT-KEY") && !stderr.contains("AUDIT-KEY"), "{out}");
+    assert_eq!(stdout, "end\n", "{out}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert!(!data.join("new").exists());
+    assert_eq!(
+        std::fs::read_to_string(data.join("audit.key")).unwrap(),
+        "AUDIT-KEY-7731"
+    );
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn child_write_quota_is_enforced() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    // Sparse files count at their size: 5 x 1000 MiB is over the 4 GiB a
+    // call's programs may add, without writing a byte to disk.
+    let (reason, denials) = changes_refused(
+        &p,
+        "for i in 1 2 3 4 5; do truncate -s 1000M big$i; done; echo small > small.txt",
+    )
+    .await;
+    let limit = warden::overlay::CHILD_WRITE_BYTES;
+    assert!(
+        reason.contains(&format!("over the per-call limit for programs of {limit} bytes")),
+        "{reason}"
+    );
+    assert_eq!(denials.len(), 1, "{denials:?}");
+    assert_eq!(denials[0].resource, fx.ws.display().to_string());
+    // Nothing at all was applied.
+    assert!(!fx.ws.join("big1").exists() && !fx.ws.join("small.txt").exists());
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn child_cannot_leave_escaping_links_or_special_files() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    for (script, name, why) in [
+        ("ln -s /etc/passwd out", "out", "absolute path"),
+        ("ln -s ../outside/secret out", "out", "leaves the writable grants"),
+        ("mkdir d && ln -s ../.git d/g", "d/g", ".git is protected"),
+        ("mkfifo fifo", "fifo", "FIFO"),
+    ] {
+        let (reason, denials) = changes_refused(&p, script).await;
+        assert!(reason.contains(why), "{script}: {reason}");
+        assert_eq!(denials[0].resource, fx.ws.join(name).display().to_string());
+        assert!(std::fs::symlink_metadata(fx.ws.join(name)).is_err(), "{script}");
+    }
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn a_childs_changes_land_as_it_made_them() {
+    let fx = Fixture::new();
+    std::fs::create_dir_all(fx.ws.join("dir/sub")).unwrap();
+    std::fs::write(fx.ws.join("dir/sub/old"), "old").unwrap();
+    std::fs::write(fx.ws.join("gone.txt"), "x").unwrap();
+    let p = sh(&fx);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "rm gone.txt; echo more >> a.txt; rm -r dir && mkdir -p dir/new && echo n > dir/new/f; ln -s a.txt link; chmod 700 dir; mkdir -p staging/x; rmdir staging/x"]}),
+    )
+    .await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert!(!fx.ws.join("gone.txt").exists());
+    assert_eq!(fx.read("a.txt"), "himore\n");
+    assert!(!fx.ws.join("dir/sub").exists(), "the opaque directory kept old entries");
+    assert_eq!(fx.read("dir/new/f"), "n\n");
+    assert_eq!(std::fs::read_link(fx.ws.join("link")).unwrap(), Path::new("a.txt"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(fx.ws.join("dir")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    assert!(fx.ws.join("staging").is_dir() && !fx.ws.join("staging/x").exists());
+    assert_still_answers(&p).await;
+}
