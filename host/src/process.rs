@@ -243,7 +243,13 @@ impl ProcessState {
                 let reason = format!("`{}` cannot be granted: {why}", program.path.display());
                 return Err(self.deny(&argv, reason, None));
             }
-            if let Err(why) = FlagPolicy::new(name, &program.deny).check(&cmd.args) {
+            let policy = FlagPolicy::new(name, &program.deny);
+            if let Err(why) = policy.check(&cmd.args) {
+                return Err(self.deny(&argv, why, None));
+            }
+            if cmd.stdin.is_some()
+                && let Some(why) = policy.stdin_refusal()
+            {
                 return Err(self.deny(&argv, why, None));
             }
         }
@@ -251,6 +257,17 @@ impl ProcessState {
             Ok(cwd) => cwd,
             Err(reason) => return Err(self.deny(&argv, reason, None)),
         };
+        for name in [&requested, &basename, &target] {
+            let policy = FlagPolicy::new(name, &program.deny);
+            if let Some(why) = code_path_refusal(&policy, &cmd.args, &cwd, &writable) {
+                return Err(self.deny(&argv, why, None));
+            }
+            if policy.picks_toolchain()
+                && let Some(why) = toolchain_file_refusal(&cwd)
+            {
+                return Err(self.deny(&argv, why, None));
+            }
+        }
         let mut env = vec![
             ("PATH".to_string(), CHILD_PATH.to_string()),
             ("LANG".to_string(), "C.UTF-8".to_string()),
@@ -407,6 +424,99 @@ impl ProcessState {
         }
         Ok(real)
     }
+}
+
+/// A file the program reads code from, named by an argument, that leads to
+/// stdin, `/dev` or `/proc`, or — when the program would not otherwise run
+/// code the plugin wrote, because its working directory is not writable —
+/// to a place the plugin (or its programs) can write.
+fn code_path_refusal(
+    policy: &FlagPolicy,
+    args: &[String],
+    cwd: &Path,
+    writable: &[PathBuf],
+) -> Option<String> {
+    let writable: Vec<PathBuf> = writable.iter().map(|w| real(w)).collect();
+    let cwd_writable = writable.iter().any(|w| cwd.starts_with(w));
+    for (shown, value) in policy.code_paths(args) {
+        let mut lexical = PathBuf::new();
+        for part in cwd.join(&value).components() {
+            match part {
+                Component::ParentDir => {
+                    lexical.pop();
+                }
+                Component::CurDir => {}
+                other => lexical.push(other),
+            }
+        }
+        let text = lexical.to_string_lossy();
+        if value == "-" || crate::argv::is_special_file(&text) {
+            return Some(format!(
+                "`{}` is refused: it names {}, a file the program reads code from, and stdin, /dev and /proc carry what the plugin wrote",
+                escape(&shown),
+                escape(&value)
+            ));
+        }
+        let at = real(&lexical);
+        if !cwd_writable && let Some(w) = writable.iter().find(|w| at.starts_with(w)) {
+            return Some(format!(
+                "`{}` is refused: the program reads code from {}, which lies in {} where the plugin or its programs can write, so it would run code the plugin wrote",
+                escape(&shown),
+                at.display(),
+                w.display()
+            ));
+        }
+    }
+    None
+}
+
+/// Largest rust-toolchain file read, in bytes.
+const MAX_TOOLCHAIN_FILE_BYTES: u64 = 64 * 1024;
+
+/// rustup picks the toolchain from `rust-toolchain(.toml)` in the working
+/// directory or above, and such a file may name a toolchain **by path**: a
+/// planted directory would then be the compiler that runs. Channels
+/// (`stable`, `1.80`, `nightly-2024-05-01`) stay fine.
+fn toolchain_file_refusal(cwd: &Path) -> Option<String> {
+    for dir in cwd.ancestors() {
+        for name in ["rust-toolchain", "rust-toolchain.toml"] {
+            let file = dir.join(name);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let refuse = |why: &str| {
+                Some(format!(
+                    "{} {why}; rustup would choose the toolchain from it",
+                    file.display()
+                ))
+            };
+            if !meta.is_file() {
+                return refuse("is not a regular file");
+            }
+            if meta.len() > MAX_TOOLCHAIN_FILE_BYTES {
+                return refuse("is too large to be a toolchain file");
+            }
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                return refuse("cannot be read");
+            };
+            let by_path = match text.parse::<toml::Table>() {
+                Ok(t) => {
+                    t.contains_key("path")
+                        || t.get("toolchain")
+                            .and_then(|t| t.as_table())
+                            .is_some_and(|t| t.contains_key("path"))
+                }
+                // The legacy one-line form names a channel, or a path.
+                Err(_) => text.contains(['/', '\\']),
+            };
+            if by_path {
+                return refuse(
+                    "names a toolchain by path, which could be one the plugin planted; name a channel such as `stable` instead",
+                );
+            }
+        }
+    }
+    None
 }
 
 /// The real path of `p`: its deepest existing ancestor resolved, the rest
