@@ -556,6 +556,15 @@ mod tests {
                 "9",
                 "--file-size",
                 "10",
+                "--overlay",
+                "/w",
+                "/run/s/0",
+                "--protect",
+                "/w/.git",
+                "--hide",
+                "/w/.cache/warden",
+                "--chdir",
+                "/w/sub",
                 "--",
                 "prog",
                 "--read",
@@ -563,6 +572,11 @@ mod tests {
             .map(OsString::from),
         )
         .unwrap();
+        assert_eq!(a.overlays, [("/w".into(), "/run/s/0".into())]);
+        assert_eq!(a.protect, [PathBuf::from("/w/.git")]);
+        assert_eq!(a.hide, [PathBuf::from("/w/.cache/warden")]);
+        assert_eq!(a.chdir.as_deref(), Some(Path::new("/w/sub")));
+        assert!(ConfineArgs::parse(["--overlay", "/w"].map(OsString::from)).is_err());
         assert_eq!(a.read, [PathBuf::from("/r")]);
         assert_eq!(a.write, [PathBuf::from("/w")]);
         assert_eq!((a.processes, a.address_space, a.file_size), (8, 9, 10));

@@ -628,15 +628,16 @@ async fn a_childs_changes_land_as_it_made_them() {
     std::fs::create_dir_all(fx.ws.join("dir/sub")).unwrap();
     std::fs::write(fx.ws.join("dir/sub/old"), "old").unwrap();
     std::fs::write(fx.ws.join("gone.txt"), "x").unwrap();
+    std::fs::write(fx.ws.join("b.txt"), "hi").unwrap();
     let p = sh(&fx);
     let out = run(
         &p,
-        json!({"program": "sh", "args": ["-c", "rm gone.txt; echo more >> a.txt; rm -r dir && mkdir -p dir/new && echo n > dir/new/f; ln -s a.txt link; chmod 700 dir; mkdir -p staging/x; rmdir staging/x"]}),
+        json!({"program": "sh", "args": ["-c", "rm gone.txt; echo more >> b.txt; rm -r dir && mkdir -p dir/new && echo n > dir/new/f; ln -s a.txt link; chmod 700 dir; mkdir -p staging/x; rmdir staging/x"]}),
     )
     .await;
     assert_eq!(out["exit_code"], 0, "{out}");
     assert!(!fx.ws.join("gone.txt").exists());
-    assert_eq!(fx.read("a.txt"), "himore\n");
+    assert_eq!(fx.read("b.txt"), "himore\n");
     assert!(!fx.ws.join("dir/sub").exists(), "the opaque directory kept old entries");
     assert_eq!(fx.read("dir/new/f"), "n\n");
     assert_eq!(std::fs::read_link(fx.ws.join("link")).unwrap(), Path::new("a.txt"));
@@ -645,4 +646,148 @@ async fn a_childs_changes_land_as_it_made_them() {
     assert_eq!(mode & 0o777, 0o700);
     assert!(fx.ws.join("staging").is_dir() && !fx.ws.join("staging/x").exists());
     assert_still_answers(&p).await;
+}
+
+/// A workspace with a Makefile whose one recipe is benign, and `make`.
+fn make_fixture() -> (Fixture, Prepared) {
+    let fx = Fixture::new();
+    std::fs::write(fx.ws.join("Makefile"), "all:\n\techo built > out.txt\n").unwrap();
+    let p = prepare(&fx, &["file:.:write"], &[("make", "/usr/bin/make")]);
+    (fx, p)
+}
+
+async fn benign_make_still_builds(fx: &Fixture, p: &Prepared) {
+    let out = run(p, json!({"program": "make", "args": ["all"]})).await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert_eq!(fx.read("out.txt"), "built\n");
+    assert_still_answers(p).await;
+}
+
+#[tokio::test]
+async fn make_assignment_argument_is_refused() {
+    let (fx, p) = make_fixture();
+    let pwned = fx.outside.join("pwned");
+    let payload = format!("$(shell touch {})", pwned.display());
+    for args in [
+        vec![format!("MAKEFLAGS=--eval=x:=${payload}")],
+        vec!["all".into(), format!("X:={payload}")],
+        vec!["all".into(), format!("SHELL+={payload}")],
+        vec!["override".into(), format!("CC={payload}")],
+        vec!["--".into(), format!("V!=touch {}", pwned.display())],
+        vec![format!("--eval=all: ; touch {}", pwned.display())],
+        vec!["-kE".into(), format!("all: ; touch {}", pwned.display())],
+    ] {
+        let (reason, d) = refused(&p, json!({"program": "make", "args": args})).await;
+        assert!(reason.contains("is refused for make"), "{args:?}: {reason}");
+        assert_eq!(d.allow, None);
+        assert!(!pwned.exists(), "{args:?} ran code");
+    }
+    assert!(!fx.ws.join("out.txt").exists());
+    benign_make_still_builds(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn make_makefile_from_stdin_is_refused() {
+    let (fx, p) = make_fixture();
+    let pwned = fx.ws.join("pwned");
+    let stdin = "all:\n\ttouch pwned\n";
+    for (args, with_stdin, why) in [
+        (vec!["-f", "/dev/stdin"], true, "stdin is refused for make"),
+        (vec!["all"], true, "stdin is refused for make"),
+        (vec!["-f", "-"], false, "a file the program reads code from"),
+        (vec!["-f/dev/stdin"], false, "a file the program reads code from"),
+        (vec!["--file=/proc/self/fd/0"], false, "a file the program reads code from"),
+        (vec!["-f", "../../../../../../dev/stdin"], false, "a file the program reads code from"),
+        (vec!["-C", "/proc/self/cwd"], false, "a file the program reads code from"),
+    ] {
+        let mut input = json!({"program": "make", "args": args});
+        if with_stdin {
+            input["stdin"] = json!(stdin);
+        }
+        let (reason, _) = refused(&p, input).await;
+        assert!(reason.contains(why), "{args:?}: {reason}");
+        assert!(!pwned.exists(), "{args:?} ran the plugin's makefile");
+    }
+    benign_make_still_builds(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn make_cannot_read_a_makefile_the_plugin_could_write() {
+    // The workspace is read-only for the plugin, `out/` is writable: make
+    // would run the project's Makefile, never one the plugin wrote.
+    let fx = Fixture::new();
+    std::fs::write(fx.ws.join("Makefile"), "all:\n\techo project\n").unwrap();
+    std::fs::create_dir(fx.ws.join("out")).unwrap();
+    std::fs::write(fx.ws.join("out/evil.mk"), "all:\n\techo planted\n").unwrap();
+    let p = prepare(
+        &fx,
+        &["file:.:read", "file:out:write"],
+        &[("make", "/usr/bin/make")],
+    );
+    for args in [["-f", "out/evil.mk"], ["-C", "out"], ["-I", "out"]] {
+        let (reason, _) = refused(&p, json!({"program": "make", "args": args})).await;
+        assert!(
+            reason.contains("where the plugin or its programs can write"),
+            "{args:?}: {reason}"
+        );
+    }
+    let out = run(&p, json!({"program": "make", "args": ["-s"]})).await;
+    assert_eq!(out["stdout"], "project\n", "{out}");
+}
+
+#[tokio::test]
+async fn cargo_toolchain_selector_is_refused() {
+    let fx = Fixture::new();
+    // A planted "toolchain" whose cargo would run anything.
+    let bin = fx.ws.join("tc/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let pwned = fx.outside.join("pwned");
+    for tool in ["cargo", "rustc"] {
+        std::fs::write(
+            bin.join(tool),
+            format!("#!/bin/sh\ntouch {}\n", pwned.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(bin.join(tool), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let cargo = which("cargo");
+    let p = prepare(&fx, &["file:.:write"], &[("cargo", cargo.to_str().unwrap())]);
+    let tc = fx.ws.join("tc");
+    for args in [
+        vec![format!("+{}", tc.display()), "--version".into()],
+        vec!["+tc".into(), "build".into()],
+        vec!["+nightly".into(), "build".into()],
+    ] {
+        let (reason, _) = refused(&p, json!({"program": "cargo", "args": args})).await;
+        assert!(reason.contains("picks the toolchain that runs"), "{args:?}: {reason}");
+    }
+    // The same planted toolchain named by a toolchain file.
+    for (name, text) in [
+        ("rust-toolchain.toml", format!("[toolchain]\npath = \"{}\"\n", tc.display())),
+        ("rust-toolchain", format!("{}\n", tc.display())),
+    ] {
+        std::fs::write(fx.ws.join(name), text).unwrap();
+        let (reason, _) = refused(&p, json!({"program": "cargo", "args": ["--version"]})).await;
+        assert!(reason.contains("names a toolchain by path"), "{name}: {reason}");
+        std::fs::remove_file(fx.ws.join(name)).unwrap();
+    }
+    assert!(!pwned.exists(), "the planted toolchain ran");
+    // A channel in a toolchain file is fine, and cargo runs.
+    std::fs::write(fx.ws.join("rust-toolchain.toml"), "[toolchain]\nchannel = \"stable\"\n").unwrap();
+    let out = call(&p, "run", json!({"program": "cargo", "args": ["--version"]}))
+        .await
+        .unwrap();
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert!(!pwned.exists());
+    assert_still_answers(&p).await;
+}
+
+/// Where a program is installed, as `warden plugin grant` would find it.
+fn which(program: &str) -> PathBuf {
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
