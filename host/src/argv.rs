@@ -842,9 +842,10 @@ impl FlagPolicy {
         };
         match flag {
             Flag::Long(name) => {
-                let rest = arg
-                    .strip_prefix("--")
-                    .or_else(|| arg.strip_prefix('-').filter(|_| name.chars().nth(1).is_some()))?;
+                let rest = arg.strip_prefix("--").or_else(|| {
+                    arg.strip_prefix('-')
+                        .filter(|_| name.chars().nth(1).is_some())
+                })?;
                 let (given, value) = match rest.split_once('=') {
                     Some((g, v)) => (g, Some(v)),
                     None => (rest, None),

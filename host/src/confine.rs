@@ -161,7 +161,11 @@ impl Sandbox {
         mounts.extend(spec.read.iter().map(|p| (p.as_path(), "--ro-bind-try")));
         let overlaid = |p: &Path| spec.overlays.iter().any(|(root, _)| p.starts_with(root));
         // An overlay's lower layer is the real directory, bound read-only.
-        mounts.extend(spec.overlays.iter().map(|(root, _)| (root.as_path(), "--ro-bind")));
+        mounts.extend(
+            spec.overlays
+                .iter()
+                .map(|(root, _)| (root.as_path(), "--ro-bind")),
+        );
         mounts.extend(
             spec.write
                 .iter()
@@ -353,7 +357,12 @@ fn mount_views(args: &ConfineArgs) -> Result<(), String> {
     for p in &args.hide {
         match std::fs::symlink_metadata(p) {
             Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(format!("{} is not a directory; cannot hide it", p.display())),
+            Ok(_) => {
+                return Err(format!(
+                    "{} is not a directory; cannot hide it",
+                    p.display()
+                ));
+            }
             Err(_) => continue,
         }
         mount(

@@ -148,8 +148,7 @@ impl Rules {
         let mut prefix = root.clone();
         for part in path.strip_prefix(root).ok()?.components() {
             prefix.push(part);
-            if part.as_os_str() == ".git" && !self.writable.iter().any(|w| w.starts_with(&prefix))
-            {
+            if part.as_os_str() == ".git" && !self.writable.iter().any(|w| w.starts_with(&prefix)) {
                 return Some(prefix);
             }
         }
@@ -315,7 +314,8 @@ fn measure(upper: &Path, used: &mut Used, quota: Quota) -> Result<(), String> {
 fn measure_dir(dir: &OwnedFd, used: &mut Used, quota: Quota) -> Result<(), String> {
     let io = |e: rustix::io::Errno| format!("cannot read the program's changes: {e}");
     for name in names(dir).map_err(io)? {
-        let st = rustix::fs::statat(dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(io)?;
+        let st =
+            rustix::fs::statat(dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(io)?;
         used.files += 1;
         let kind = FileType::from_raw_mode(st.st_mode);
         if kind == FileType::RegularFile || kind == FileType::Symlink {
@@ -511,8 +511,12 @@ impl Applier<'_> {
             }
         };
         let mode = st.st_mode & 0o1777;
-        let was_dir = existing.as_ref().is_some_and(|e| kind(e) == FileType::Directory);
-        let same_mode = existing.as_ref().is_some_and(|e| e.st_mode & 0o1777 == mode);
+        let was_dir = existing
+            .as_ref()
+            .is_some_and(|e| kind(e) == FileType::Directory);
+        let same_mode = existing
+            .as_ref()
+            .is_some_and(|e| e.st_mode & 0o1777 == mode);
         // A directory the overlay copied up only to hold a changed child is
         // no change itself: its children are judged one by one.
         if !(was_dir && same_mode && !opaque) {
@@ -619,7 +623,11 @@ impl Applier<'_> {
         let sub = open_dir_at(target, name)?;
         if let Some(r) = self.first_refused_inside(&sub, p)? {
             self.refuse(Refusal {
-                reason: format!("removing it would remove {}: {}", r.path.display(), r.reason),
+                reason: format!(
+                    "removing it would remove {}: {}",
+                    r.path.display(),
+                    r.reason
+                ),
                 path: p.to_path_buf(),
                 ..r
             });
@@ -749,24 +757,39 @@ mod tests {
             ("/w/a.txt", None),
             ("/w/.git", Some("/w/.git is protected")),
             ("/w/.git/config", Some("/w/.git is protected")),
-            ("/w/vendor/lib/.git/config", Some("/w/vendor/lib/.git is protected")),
+            (
+                "/w/vendor/lib/.git/config",
+                Some("/w/vendor/lib/.git is protected"),
+            ),
             ("/w/.github/x", None),
             ("/w/x.git", None),
-            ("/w/.state/warden/sessions/s", Some("warden's own directory")),
+            (
+                "/w/.state/warden/sessions/s",
+                Some("warden's own directory"),
+            ),
             ("/w/docs/x", Some("the grant is read-only")),
             ("/elsewhere", Some("the grant is read-only")),
         ] {
             let got = r.refusal("write", Path::new(path)).map(|r| r.reason);
             match refused {
                 None => assert_eq!(got, None, "{path}"),
-                Some(want) => assert!(got.as_deref().is_some_and(|g| g.contains(want)), "{path}: {got:?}"),
+                Some(want) => assert!(
+                    got.as_deref().is_some_and(|g| g.contains(want)),
+                    "{path}: {got:?}"
+                ),
             }
         }
         let mut named = rules(ws);
         named.writable.push("/w/vendor/lib/.git".into());
-        assert_eq!(named.refusal("write", Path::new("/w/vendor/lib/.git/config")), None);
         assert_eq!(
-            r.refusal("write", Path::new("/w/.git/config")).unwrap().allow.as_deref(),
+            named.refusal("write", Path::new("/w/vendor/lib/.git/config")),
+            None
+        );
+        assert_eq!(
+            r.refusal("write", Path::new("/w/.git/config"))
+                .unwrap()
+                .allow
+                .as_deref(),
             Some("file:.git:write")
         );
     }

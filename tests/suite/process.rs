@@ -461,7 +461,11 @@ async fn changes_refused(p: &Prepared, script: &str) -> (String, Vec<warden::den
 
 /// A benign child still runs and its write lands.
 async fn benign_child_still_writes(fx: &Fixture, p: &Prepared) {
-    let out = run(p, json!({"program": "sh", "args": ["-c", "echo fine > benign-after.txt"]})).await;
+    let out = run(
+        p,
+        json!({"program": "sh", "args": ["-c", "echo fine > benign-after.txt"]}),
+    )
+    .await;
     assert_eq!(out["exit_code"], 0, "{out}");
     assert_eq!(fx.read("benign-after.txt"), "fine\n");
     assert_still_answers(p).await;
@@ -570,7 +574,10 @@ async fn child_cannot_see_warden_dirs() {
     .await;
     let stdout = out["stdout"].as_str().unwrap();
     let stderr = out["stderr"].as_str().unwrap();
-    assert!(!stdout.contains("AUDIT-KEY") && !stderr.contains("AUDIT-KEY"), "{out}");
+    assert!(
+        !stdout.contains("AUDIT-KEY") && !stderr.contains("AUDIT-KEY"),
+        "{out}"
+    );
     assert_eq!(stdout, "end\n", "{out}");
     assert!(stderr.contains("Read-only file system"), "{stderr}");
     assert!(!data.join("new").exists());
@@ -594,7 +601,9 @@ async fn child_write_quota_is_enforced() {
     .await;
     let limit = warden::overlay::CHILD_WRITE_BYTES;
     assert!(
-        reason.contains(&format!("over the per-call limit for programs of {limit} bytes")),
+        reason.contains(&format!(
+            "over the per-call limit for programs of {limit} bytes"
+        )),
         "{reason}"
     );
     assert_eq!(denials.len(), 1, "{denials:?}");
@@ -610,14 +619,21 @@ async fn child_cannot_leave_escaping_links_or_special_files() {
     let p = sh(&fx);
     for (script, name, why) in [
         ("ln -s /etc/passwd out", "out", "absolute path"),
-        ("ln -s ../outside/secret out", "out", "leaves the writable grants"),
+        (
+            "ln -s ../outside/secret out",
+            "out",
+            "leaves the writable grants",
+        ),
         ("mkdir d && ln -s ../.git d/g", "d/g", ".git is protected"),
         ("mkfifo fifo", "fifo", "FIFO"),
     ] {
         let (reason, denials) = changes_refused(&p, script).await;
         assert!(reason.contains(why), "{script}: {reason}");
         assert_eq!(denials[0].resource, fx.ws.join(name).display().to_string());
-        assert!(std::fs::symlink_metadata(fx.ws.join(name)).is_err(), "{script}");
+        assert!(
+            std::fs::symlink_metadata(fx.ws.join(name)).is_err(),
+            "{script}"
+        );
     }
     benign_child_still_writes(&fx, &p).await;
 }
@@ -638,11 +654,20 @@ async fn a_childs_changes_land_as_it_made_them() {
     assert_eq!(out["exit_code"], 0, "{out}");
     assert!(!fx.ws.join("gone.txt").exists());
     assert_eq!(fx.read("b.txt"), "himore\n");
-    assert!(!fx.ws.join("dir/sub").exists(), "the opaque directory kept old entries");
+    assert!(
+        !fx.ws.join("dir/sub").exists(),
+        "the opaque directory kept old entries"
+    );
     assert_eq!(fx.read("dir/new/f"), "n\n");
-    assert_eq!(std::fs::read_link(fx.ws.join("link")).unwrap(), Path::new("a.txt"));
+    assert_eq!(
+        std::fs::read_link(fx.ws.join("link")).unwrap(),
+        Path::new("a.txt")
+    );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(fx.ws.join("dir")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(fx.ws.join("dir"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o700);
     assert!(fx.ws.join("staging").is_dir() && !fx.ws.join("staging/x").exists());
     assert_still_answers(&p).await;
@@ -692,13 +717,29 @@ async fn make_makefile_from_stdin_is_refused() {
     let pwned = fx.ws.join("pwned");
     let stdin = "all:\n\ttouch pwned\n";
     for (args, with_stdin, why) in [
-        (vec!["-f", "/dev/stdin"], true, "stdin is refused for make"),
+        (vec!["-f", "/dev/stdin"], true, "is refused for make"),
         (vec!["all"], true, "stdin is refused for make"),
         (vec!["-f", "-"], false, "a file the program reads code from"),
-        (vec!["-f/dev/stdin"], false, "a file the program reads code from"),
-        (vec!["--file=/proc/self/fd/0"], false, "a file the program reads code from"),
-        (vec!["-f", "../../../../../../dev/stdin"], false, "a file the program reads code from"),
-        (vec!["-C", "/proc/self/cwd"], false, "a file the program reads code from"),
+        (
+            vec!["-f/dev/stdin"],
+            false,
+            "a file the program reads code from",
+        ),
+        (
+            vec!["--file=/proc/self/fd/0"],
+            false,
+            "a file the program reads code from",
+        ),
+        (
+            vec!["-f", "../../../../../../dev/stdin"],
+            false,
+            "a file the program reads code from",
+        ),
+        (
+            vec!["-C", "/proc/self/cwd"],
+            false,
+            "a file the program reads code from",
+        ),
     ] {
         let mut input = json!({"program": "make", "args": args});
         if with_stdin {
@@ -748,11 +789,18 @@ async fn cargo_toolchain_selector_is_refused() {
             format!("#!/bin/sh\ntouch {}\n", pwned.display()),
         )
         .unwrap();
-        std::fs::set_permissions(bin.join(tool), std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(
+            bin.join(tool),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
     }
     let cargo = which("cargo");
-    let p = prepare(&fx, &["file:.:write"], &[("cargo", cargo.to_str().unwrap())]);
+    let p = prepare(
+        &fx,
+        &["file:.:write"],
+        &[("cargo", cargo.to_str().unwrap())],
+    );
     let tc = fx.ws.join("tc");
     for args in [
         vec![format!("+{}", tc.display()), "--version".into()],
@@ -760,24 +808,41 @@ async fn cargo_toolchain_selector_is_refused() {
         vec!["+nightly".into(), "build".into()],
     ] {
         let (reason, _) = refused(&p, json!({"program": "cargo", "args": args})).await;
-        assert!(reason.contains("picks the toolchain that runs"), "{args:?}: {reason}");
+        assert!(
+            reason.contains("picks the toolchain that runs"),
+            "{args:?}: {reason}"
+        );
     }
     // The same planted toolchain named by a toolchain file.
     for (name, text) in [
-        ("rust-toolchain.toml", format!("[toolchain]\npath = \"{}\"\n", tc.display())),
+        (
+            "rust-toolchain.toml",
+            format!("[toolchain]\npath = \"{}\"\n", tc.display()),
+        ),
         ("rust-toolchain", format!("{}\n", tc.display())),
     ] {
         std::fs::write(fx.ws.join(name), text).unwrap();
         let (reason, _) = refused(&p, json!({"program": "cargo", "args": ["--version"]})).await;
-        assert!(reason.contains("names a toolchain by path"), "{name}: {reason}");
+        assert!(
+            reason.contains("names a toolchain by path"),
+            "{name}: {reason}"
+        );
         std::fs::remove_file(fx.ws.join(name)).unwrap();
     }
     assert!(!pwned.exists(), "the planted toolchain ran");
     // A channel in a toolchain file is fine, and cargo runs.
-    std::fs::write(fx.ws.join("rust-toolchain.toml"), "[toolchain]\nchannel = \"stable\"\n").unwrap();
-    let out = call(&p, "run", json!({"program": "cargo", "args": ["--version"]}))
-        .await
-        .unwrap();
+    std::fs::write(
+        fx.ws.join("rust-toolchain.toml"),
+        "[toolchain]\nchannel = \"stable\"\n",
+    )
+    .unwrap();
+    let out = call(
+        &p,
+        "run",
+        json!({"program": "cargo", "args": ["--version"]}),
+    )
+    .await
+    .unwrap();
     assert!(out.result.is_ok(), "{:?}", out.result);
     assert!(!pwned.exists());
     assert_still_answers(&p).await;
@@ -790,4 +855,46 @@ fn which(program: &str) -> PathBuf {
         .output()
         .unwrap();
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Through `warden call`: the refused change of a child is an audited
+/// denial, the call exits as denied, and what was applied is undone by
+/// `warden undo` like any other change of the turn.
+#[test]
+fn a_childs_refused_change_is_audited_and_its_applied_ones_undone() {
+    let w = super::audit::Cli::new();
+    w.install("spawner", &["file:.:write", "program:sh"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().canonicalize().unwrap();
+    std::fs::write(ws.join("a.txt"), "hi").unwrap();
+    let input = json!({"program": "sh", "args": ["-c", "mkdir .git && echo x > .git/config; echo kept > kept.txt; echo more >> a.txt"]});
+    let r = w.run(&[
+        "call",
+        "spawner.run",
+        "--workspace",
+        ws.to_str().unwrap(),
+        "--input",
+        &input.to_string(),
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains(".git is protected"), "{}", r.stderr);
+    assert!(!ws.join(".git").exists());
+    assert_eq!(
+        std::fs::read_to_string(ws.join("kept.txt")).unwrap(),
+        "kept\n"
+    );
+    let records = w.records(&["--plugin", "spawner"]);
+    let denial = records
+        .iter()
+        .find(|e| e["record"]["kind"] == "denial")
+        .expect("the refusal is in the audit log");
+    assert_eq!(denial["record"]["capability"], "files");
+    assert_eq!(
+        denial["record"]["resource"],
+        ws.join(".git").display().to_string()
+    );
+    w.ok(&["undo", "--workspace", ws.to_str().unwrap()]);
+    assert!(!ws.join("kept.txt").exists());
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "hi");
+    assert!(!ws.join(".git").exists());
 }
