@@ -519,11 +519,11 @@ impl Applier<'_> {
             .is_some_and(|e| e.st_mode & 0o1777 == mode);
         // A directory the overlay copied up only to hold a changed child is
         // no change itself: its children are judged one by one.
-        if !(was_dir && same_mode && !opaque) {
-            if let Some(r) = self.rules.refusal("write", p) {
-                self.refuse(r);
-                return Ok(());
-            }
+        if !(was_dir && same_mode && !opaque)
+            && let Some(r) = self.rules.refusal("write", p)
+        {
+            self.refuse(r);
+            return Ok(());
         }
         if !was_dir {
             if existing.is_some() {
@@ -806,7 +806,7 @@ mod tests {
         let locked = dir.join("work/work");
         std::fs::create_dir(&locked).unwrap();
         std::fs::write(locked.join("x"), "x").unwrap();
-        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0)).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o0)).unwrap();
         let base = dir.parent().unwrap().to_path_buf();
         drop(staging);
         assert!(!base.exists());
