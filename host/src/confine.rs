@@ -637,7 +637,13 @@ mod tests {
         assert!(pos(&["__confine"]) < pos(&["--overlay", "/w", "/run/warden/overlay/0"]));
         assert!(pos(&["--protect", "/w/.git"]) > pos(&["__confine"]));
         assert!(pos(&["--hide", "/w/.state/warden"]) > pos(&["__confine"]));
-        assert!(pos(&["--chdir", "/w"]) > pos(&["__confine"]));
+        // bubblewrap enters the lower layer; the helper enters the overlay.
+        let last_chdir = args
+            .windows(2)
+            .rposition(|w| w == ["--chdir", "/w"])
+            .unwrap();
+        assert!(pos(&["--chdir", "/w"]) < pos(&["__confine"]));
+        assert!(last_chdir > pos(&["__confine"]));
         assert!(args.contains(&"--unshare-all".to_string()));
         assert!(!args.iter().any(|a| a == "--share-net"));
         assert_eq!(&args[args.len() - 3..], ["--", "/usr/bin/git", "status"]);
