@@ -188,8 +188,9 @@ impl Staging {
                     "no temporary directory lies outside the granted roots (set TMPDIR elsewhere)",
                 )
             })?;
+        sweep_stale(&place);
         let base = tempfile::Builder::new()
-            .prefix("warden-child-")
+            .prefix(&format!("{STAGING_PREFIX}{}-", std::process::id()))
             .tempdir_in(&place)?
             .keep();
         let mut staging = Staging {
@@ -211,6 +212,31 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if let Err(e) = remove_all(&self.base) {
             tracing::warn!("could not remove {}: {e}", self.base.display());
+        }
+    }
+}
+
+/// Staging directories are named `<prefix><pid of warden>-<random>`.
+const STAGING_PREFIX: &str = "warden-child-";
+
+/// Remove the staging directories of wardens that are gone (killed before
+/// they could drop theirs), so a killed warden leaks nothing for long.
+fn sweep_stale(place: &Path) {
+    let Ok(entries) = std::fs::read_dir(place) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(STAGING_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = remove_all(&entry.path());
         }
     }
 }
@@ -810,5 +836,12 @@ mod tests {
         let base = dir.parent().unwrap().to_path_buf();
         drop(staging);
         assert!(!base.exists());
+        // One left by a warden that was killed is swept by the next.
+        let place = base.parent().unwrap();
+        let stale = place.join(format!("{STAGING_PREFIX}{}-x", u32::MAX));
+        std::fs::create_dir_all(stale.join("0/work/work")).unwrap();
+        let next = Staging::new(std::slice::from_ref(&ws), &[]).unwrap();
+        assert!(!stale.exists());
+        drop(next);
     }
 }
