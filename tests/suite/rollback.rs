@@ -249,7 +249,7 @@ fn a_warden_killed_mid_turn_loses_nothing() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let running = || {
         let out = std::process::Command::new("pgrep")
-            .args(["-f", "sleep 3037"])
+            .args(["-fx", "sleep 3037"])
             .output()
             .unwrap();
         !out.stdout.is_empty()
