@@ -51,16 +51,28 @@ async def exercise(session, workspace):
     # Cancellation: the SDK abandons the call after 0.5 s and sends
     # notifications/cancelled; the server must drop the call, which kills
     # the child's process tree long before the call's own 10 s deadline.
-    marker = os.path.join(workspace, "started")
-    try:
-        await session.call_tool(
-            "spawner__run",
-            {"program": "sh", "args": ["-c", f"touch {marker}; exec sleep 4711"]},
-            read_timeout_seconds=0.5,
-        )
-        out["cancel"] = "the call was not abandoned"
-    except Exception as e:  # the SDK's timeout error
-        out["cancel"] = type(e).__name__
+    # The child is seen running by its command line: its writes land in
+    # the workspace only when it exits under warden, never when cancelled.
+    seen = {"alive": False}
+
+    async def watch():
+        for _ in range(100):
+            if subprocess.run(["pgrep", "-fx", "sleep 4711"], capture_output=True).stdout:
+                seen["alive"] = True
+                return
+            await anyio.sleep(0.05)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        try:
+            await session.call_tool(
+                "spawner__run",
+                {"program": "sh", "args": ["-c", "exec sleep 4711"]},
+                read_timeout_seconds=0.5,
+            )
+            out["cancel"] = "the call was not abandoned"
+        except Exception as e:  # the SDK's timeout error
+            out["cancel"] = type(e).__name__
     gone = False
     for _ in range(40):
         alive = subprocess.run(["pgrep", "-f", "sleep 4711"], capture_output=True).stdout
@@ -68,7 +80,7 @@ async def exercise(session, workspace):
             gone = True
             break
         await anyio.sleep(0.1)
-    out["child_started"] = os.path.exists(marker)
+    out["child_started"] = seen["alive"]
     out["child_gone_after_cancel"] = gone
 
     # A looping tool is stopped at its deadline (hostile's is 2 s) while

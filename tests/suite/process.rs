@@ -418,3 +418,487 @@ async fn without_confinement_nothing_runs() {
     );
     assert!(!fx.ws.join("ran").exists());
 }
+
+/// Prepare the spawner with `sh` and a `file:.:write` grant, warden's own
+/// directories at `warden_dirs` (relative to the workspace, existing or not).
+fn sh_with_warden_dirs(fx: &Fixture, warden_dirs: &[&str]) -> Prepared {
+    let l = loaded("spawner");
+    let mut g = Grant::from_specs(&["file:.:write"]).unwrap();
+    g.programs.push(ProgramGrant {
+        program: "sh".into(),
+        path: PathBuf::from("/bin/sh").canonicalize().unwrap(),
+        args: None,
+    });
+    let mut ctx = fx.context();
+    ctx.protected
+        .extend(warden_dirs.iter().map(|d| fx.ws.join(d)));
+    let e = grant::effective(&l.manifest, &g, &ctx);
+    l.prepare(runtime(), e, &fx.ws, |_| None).unwrap()
+}
+
+/// A run whose child wrote something warden refused to apply: the refusal
+/// text, and the `files` denials naming each refused path.
+async fn changes_refused(
+    p: &Prepared,
+    script: &str,
+) -> (String, Vec<warden_core::capability::Denial>) {
+    let out = call(p, "run", json!({"program": "sh", "args": ["-c", script]}))
+        .await
+        .expect("the call completes");
+    let reason = match out.result {
+        Err(ToolFailure::Denied {
+            reason, capability, ..
+        }) => {
+            assert_eq!(capability, "process");
+            reason
+        }
+        other => panic!("expected the changes to be refused, got {other:?}"),
+    };
+    let denials: Vec<_> = out
+        .denials
+        .into_iter()
+        .filter(|d| d.capability == warden_core::capability::CapabilityKind::Files)
+        .collect();
+    assert!(!denials.is_empty(), "no files denial for: {reason}");
+    (reason, denials)
+}
+
+/// A benign child still runs and its write lands.
+async fn benign_child_still_writes(fx: &Fixture, p: &Prepared) {
+    let out = run(
+        p,
+        json!({"program": "sh", "args": ["-c", "echo fine > benign-after.txt"]}),
+    )
+    .await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert_eq!(fx.read("benign-after.txt"), "fine\n");
+    assert_still_answers(p).await;
+}
+
+#[tokio::test]
+async fn child_cannot_create_dot_git() {
+    let fx = Fixture::new();
+    std::fs::remove_dir_all(fx.ws.join(".git")).unwrap();
+    let p = sh(&fx);
+    let marker = fx.outside.join("fsmonitor-ran");
+    let script = format!(
+        "mkdir .git && printf '[core]\\n\\tfsmonitor = \"touch {}\"\\n' > .git/config && echo kept > other.txt",
+        marker.display()
+    );
+    let (reason, denials) = changes_refused(&p, &script).await;
+    let git = fx.ws.join(".git");
+    assert!(
+        reason.contains(&format!("{} is protected", git.display())),
+        "{reason}"
+    );
+    assert_eq!(denials[0].resource, git.display().to_string());
+    assert_eq!(denials[0].operation, "write");
+    assert_eq!(denials[0].allow.as_deref(), Some("file:.git:write"));
+    assert!(!git.exists(), "a child created .git");
+    // The rest of the child's changes are applied.
+    assert_eq!(fx.read("other.txt"), "kept\n");
+    benign_child_still_writes(&fx, &p).await;
+    assert!(!marker.exists());
+}
+
+#[tokio::test]
+async fn child_cannot_write_nested_git_config() {
+    let fx = Fixture::new();
+    let nested = fx.ws.join("vendor/lib/.git");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::write(nested.join("config"), "nested-cfg").unwrap();
+    let p = sh(&fx);
+    // Append, replace, create beside it, and delete the whole nested repo.
+    for script in [
+        "printf '[core]\\n\\tfsmonitor = x\\n' >> vendor/lib/.git/config",
+        "echo new > vendor/lib/.git/config",
+        "mkdir -p vendor/lib/.git/hooks && echo x > vendor/lib/.git/hooks/pre-commit",
+        "mkdir -p deep/er/.git && echo x > deep/er/.git/config",
+        "rm -rf vendor",
+        "rm -rf vendor/lib && mkdir -p vendor/lib && echo y > vendor/lib/file",
+    ] {
+        let (reason, denials) = changes_refused(&p, script).await;
+        assert!(reason.contains(".git is protected"), "{script}: {reason}");
+        assert!(
+            denials
+                .iter()
+                .all(|d| d.reason.contains(".git is protected")),
+            "{script}: {denials:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(nested.join("config")).unwrap(),
+            "nested-cfg",
+            "{script}"
+        );
+        assert!(!nested.join("hooks").exists(), "{script}");
+        assert!(!fx.ws.join("deep/er/.git").exists(), "{script}");
+    }
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn child_cannot_write_warden_state_that_does_not_exist_yet() {
+    let fx = Fixture::new();
+    let p = sh_with_warden_dirs(&fx, &[".local/state/warden", ".config/warden"]);
+    let state = fx.ws.join(".local/state/warden");
+    let (reason, denials) = changes_refused(
+        &p,
+        "mkdir -p .local/state/warden/sessions && echo forged > .local/state/warden/sessions/s1 && mkdir -p .config && ln -s ../.local/state/warden .config/warden",
+    )
+    .await;
+    assert!(reason.contains("is warden's own directory"), "{reason}");
+    assert!(
+        denials
+            .iter()
+            .any(|d| d.resource == state.display().to_string() && d.allow.is_none()),
+        "{denials:?}"
+    );
+    assert!(!state.exists(), "a child created warden's state directory");
+    assert!(
+        std::fs::symlink_metadata(fx.ws.join(".config/warden")).is_err(),
+        "a child planted warden's config directory"
+    );
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn child_cannot_see_warden_dirs() {
+    let fx = Fixture::new();
+    let data = fx.ws.join("share/warden");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("audit.key"), "AUDIT-KEY-7731").unwrap();
+    // A link inside the workspace to warden's directory leads to the same
+    // emptiness: the directory is hidden where it really is.
+    std::os::unix::fs::symlink("share/warden", fx.ws.join("alias")).unwrap();
+    let p = sh_with_warden_dirs(&fx, &["share/warden"]);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "cat share/warden/audit.key alias/audit.key; ls -A share/warden; echo x > share/warden/new; grep -r AUDIT-KEY . ; echo end"]}),
+    )
+    .await;
+    let stdout = out["stdout"].as_str().unwrap();
+    let stderr = out["stderr"].as_str().unwrap();
+    assert!(
+        !stdout.contains("AUDIT-KEY") && !stderr.contains("AUDIT-KEY"),
+        "{out}"
+    );
+    assert_eq!(stdout, "end\n", "{out}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert!(!data.join("new").exists());
+    assert_eq!(
+        std::fs::read_to_string(data.join("audit.key")).unwrap(),
+        "AUDIT-KEY-7731"
+    );
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn child_write_quota_is_enforced() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    // Sparse files count at their size: 5 x 1000 MiB is over the 4 GiB a
+    // call's programs may add, without writing a byte to disk.
+    let (reason, denials) = changes_refused(
+        &p,
+        "for i in 1 2 3 4 5; do truncate -s 1000M big$i; done; echo small > small.txt",
+    )
+    .await;
+    let limit = warden_core::capability::process::overlay::CHILD_WRITE_BYTES;
+    assert!(
+        reason.contains(&format!(
+            "over the per-call limit for programs of {limit} bytes"
+        )),
+        "{reason}"
+    );
+    assert_eq!(denials.len(), 1, "{denials:?}");
+    assert_eq!(denials[0].resource, fx.ws.display().to_string());
+    // Nothing at all was applied.
+    assert!(!fx.ws.join("big1").exists() && !fx.ws.join("small.txt").exists());
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn child_cannot_leave_escaping_links_or_special_files() {
+    let fx = Fixture::new();
+    let p = sh(&fx);
+    for (script, name, why) in [
+        ("ln -s /etc/passwd out", "out", "absolute path"),
+        (
+            "ln -s ../outside/secret out",
+            "out",
+            "leaves the writable grants",
+        ),
+        ("mkdir d && ln -s ../.git d/g", "d/g", ".git is protected"),
+        ("mkfifo fifo", "fifo", "FIFO"),
+    ] {
+        let (reason, denials) = changes_refused(&p, script).await;
+        assert!(reason.contains(why), "{script}: {reason}");
+        assert_eq!(denials[0].resource, fx.ws.join(name).display().to_string());
+        assert!(
+            std::fs::symlink_metadata(fx.ws.join(name)).is_err(),
+            "{script}"
+        );
+    }
+    benign_child_still_writes(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn a_childs_changes_land_as_it_made_them() {
+    let fx = Fixture::new();
+    std::fs::create_dir_all(fx.ws.join("dir/sub")).unwrap();
+    std::fs::write(fx.ws.join("dir/sub/old"), "old").unwrap();
+    std::fs::write(fx.ws.join("gone.txt"), "x").unwrap();
+    std::fs::write(fx.ws.join("b.txt"), "hi").unwrap();
+    let p = sh(&fx);
+    let out = run(
+        &p,
+        json!({"program": "sh", "args": ["-c", "rm gone.txt; echo more >> b.txt; rm -r dir && mkdir -p dir/new && echo n > dir/new/f; ln -s a.txt link; chmod 700 dir; mkdir -p staging/x; rmdir staging/x"]}),
+    )
+    .await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert!(!fx.ws.join("gone.txt").exists());
+    assert_eq!(fx.read("b.txt"), "himore\n");
+    assert!(
+        !fx.ws.join("dir/sub").exists(),
+        "the opaque directory kept old entries"
+    );
+    assert_eq!(fx.read("dir/new/f"), "n\n");
+    assert_eq!(
+        std::fs::read_link(fx.ws.join("link")).unwrap(),
+        Path::new("a.txt")
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(fx.ws.join("dir"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    assert!(fx.ws.join("staging").is_dir() && !fx.ws.join("staging/x").exists());
+    assert_still_answers(&p).await;
+}
+
+/// A workspace with a Makefile whose one recipe is benign, and `make`.
+fn make_fixture() -> (Fixture, Prepared) {
+    let fx = Fixture::new();
+    std::fs::write(fx.ws.join("Makefile"), "all:\n\techo built > out.txt\n").unwrap();
+    let p = prepare(&fx, &["file:.:write"], &[("make", "/usr/bin/make")]);
+    (fx, p)
+}
+
+async fn benign_make_still_builds(fx: &Fixture, p: &Prepared) {
+    let out = run(p, json!({"program": "make", "args": ["all"]})).await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert_eq!(fx.read("out.txt"), "built\n");
+    assert_still_answers(p).await;
+}
+
+#[tokio::test]
+async fn make_assignment_argument_is_refused() {
+    let (fx, p) = make_fixture();
+    let pwned = fx.outside.join("pwned");
+    let payload = format!("$(shell touch {})", pwned.display());
+    for args in [
+        vec![format!("MAKEFLAGS=--eval=x:=${payload}")],
+        vec!["all".into(), format!("X:={payload}")],
+        vec!["all".into(), format!("SHELL+={payload}")],
+        vec!["override".into(), format!("CC={payload}")],
+        vec!["--".into(), format!("V!=touch {}", pwned.display())],
+        vec![format!("--eval=all: ; touch {}", pwned.display())],
+        vec!["-kE".into(), format!("all: ; touch {}", pwned.display())],
+    ] {
+        let (reason, d) = refused(&p, json!({"program": "make", "args": args})).await;
+        assert!(reason.contains("is refused for make"), "{args:?}: {reason}");
+        assert_eq!(d.allow, None);
+        assert!(!pwned.exists(), "{args:?} ran code");
+    }
+    assert!(!fx.ws.join("out.txt").exists());
+    benign_make_still_builds(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn make_makefile_from_stdin_is_refused() {
+    let (fx, p) = make_fixture();
+    let pwned = fx.ws.join("pwned");
+    let stdin = "all:\n\ttouch pwned\n";
+    for (args, with_stdin, why) in [
+        (vec!["-f", "/dev/stdin"], true, "is refused for make"),
+        (vec!["all"], true, "stdin is refused for make"),
+        (vec!["-f", "-"], false, "a file the program reads code from"),
+        (
+            vec!["-f/dev/stdin"],
+            false,
+            "a file the program reads code from",
+        ),
+        (
+            vec!["--file=/proc/self/fd/0"],
+            false,
+            "a file the program reads code from",
+        ),
+        (
+            vec!["-f", "../../../../../../dev/stdin"],
+            false,
+            "a file the program reads code from",
+        ),
+        (
+            vec!["-C", "/proc/self/cwd"],
+            false,
+            "a file the program reads code from",
+        ),
+    ] {
+        let mut input = json!({"program": "make", "args": args});
+        if with_stdin {
+            input["stdin"] = json!(stdin);
+        }
+        let (reason, _) = refused(&p, input).await;
+        assert!(reason.contains(why), "{args:?}: {reason}");
+        assert!(!pwned.exists(), "{args:?} ran the plugin's makefile");
+    }
+    benign_make_still_builds(&fx, &p).await;
+}
+
+#[tokio::test]
+async fn make_cannot_read_a_makefile_the_plugin_could_write() {
+    // The workspace is read-only for the plugin, `out/` is writable: make
+    // would run the project's Makefile, never one the plugin wrote.
+    let fx = Fixture::new();
+    std::fs::write(fx.ws.join("Makefile"), "all:\n\techo project\n").unwrap();
+    std::fs::create_dir(fx.ws.join("out")).unwrap();
+    std::fs::write(fx.ws.join("out/evil.mk"), "all:\n\techo planted\n").unwrap();
+    let p = prepare(
+        &fx,
+        &["file:.:read", "file:out:write"],
+        &[("make", "/usr/bin/make")],
+    );
+    for args in [["-f", "out/evil.mk"], ["-C", "out"], ["-I", "out"]] {
+        let (reason, _) = refused(&p, json!({"program": "make", "args": args})).await;
+        assert!(
+            reason.contains("where the plugin or its programs can write"),
+            "{args:?}: {reason}"
+        );
+    }
+    let out = run(&p, json!({"program": "make", "args": ["-s"]})).await;
+    assert_eq!(out["stdout"], "project\n", "{out}");
+}
+
+#[tokio::test]
+async fn cargo_toolchain_selector_is_refused() {
+    let fx = Fixture::new();
+    // A planted "toolchain" whose cargo would run anything.
+    let bin = fx.ws.join("tc/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let pwned = fx.outside.join("pwned");
+    for tool in ["cargo", "rustc"] {
+        std::fs::write(
+            bin.join(tool),
+            format!("#!/bin/sh\ntouch {}\n", pwned.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            bin.join(tool),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let cargo = which("cargo");
+    let p = prepare(
+        &fx,
+        &["file:.:write"],
+        &[("cargo", cargo.to_str().unwrap())],
+    );
+    let tc = fx.ws.join("tc");
+    for args in [
+        vec![format!("+{}", tc.display()), "--version".into()],
+        vec!["+tc".into(), "build".into()],
+        vec!["+nightly".into(), "build".into()],
+    ] {
+        let (reason, _) = refused(&p, json!({"program": "cargo", "args": args})).await;
+        assert!(
+            reason.contains("picks the toolchain that runs"),
+            "{args:?}: {reason}"
+        );
+    }
+    // The same planted toolchain named by a toolchain file.
+    for (name, text) in [
+        (
+            "rust-toolchain.toml",
+            format!("[toolchain]\npath = \"{}\"\n", tc.display()),
+        ),
+        ("rust-toolchain", format!("{}\n", tc.display())),
+    ] {
+        std::fs::write(fx.ws.join(name), text).unwrap();
+        let (reason, _) = refused(&p, json!({"program": "cargo", "args": ["--version"]})).await;
+        assert!(
+            reason.contains("names a toolchain by path"),
+            "{name}: {reason}"
+        );
+        std::fs::remove_file(fx.ws.join(name)).unwrap();
+    }
+    assert!(!pwned.exists(), "the planted toolchain ran");
+    // A channel in a toolchain file is fine, and cargo runs.
+    std::fs::write(
+        fx.ws.join("rust-toolchain.toml"),
+        "[toolchain]\nchannel = \"stable\"\n",
+    )
+    .unwrap();
+    let out = call(
+        &p,
+        "run",
+        json!({"program": "cargo", "args": ["--version"]}),
+    )
+    .await
+    .unwrap();
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert!(!pwned.exists());
+    assert_still_answers(&p).await;
+}
+
+/// Where a program is installed, as `warden plugin grant` would find it.
+fn which(program: &str) -> PathBuf {
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Through `warden call`: the refused change of a child is an audited
+/// denial, the call exits as denied, and what was applied is undone by
+/// `warden undo` like any other change of the turn.
+#[test]
+fn a_childs_refused_change_is_audited_and_its_applied_ones_undone() {
+    let w = super::audit::Cli::new();
+    w.install("spawner", &["file:.:write", "program:sh"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().canonicalize().unwrap();
+    std::fs::write(ws.join("a.txt"), "hi").unwrap();
+    let input = json!({"program": "sh", "args": ["-c", "mkdir .git && echo x > .git/config; echo kept > kept.txt; echo more >> a.txt"]});
+    let r = w.run(&[
+        "call",
+        "spawner.run",
+        "--workspace",
+        ws.to_str().unwrap(),
+        "--input",
+        &input.to_string(),
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains(".git is protected"), "{}", r.stderr);
+    assert!(!ws.join(".git").exists());
+    assert_eq!(
+        std::fs::read_to_string(ws.join("kept.txt")).unwrap(),
+        "kept\n"
+    );
+    let records = w.records(&["--plugin", "spawner"]);
+    let denial = records
+        .iter()
+        .find(|e| e["record"]["kind"] == "denial")
+        .expect("the refusal is in the audit log");
+    assert_eq!(denial["record"]["capability"], "files");
+    assert_eq!(
+        denial["record"]["resource"],
+        ws.join(".git").display().to_string()
+    );
+    w.ok(&["undo", "--workspace", ws.to_str().unwrap()]);
+    assert!(!ws.join("kept.txt").exists());
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "hi");
+    assert!(!ws.join(".git").exists());
+}

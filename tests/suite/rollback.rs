@@ -229,7 +229,10 @@ fn changes_made_by_a_granted_program_are_undone() {
 fn a_warden_killed_mid_turn_loses_nothing() {
     let w = with_shell();
     let ws = workspace();
-    let script = "echo x > f; echo four >> a.txt; rm old.txt; sleep 30";
+    // A child's writes land in its overlay and reach the workspace only
+    // when its tree has exited under warden: a warden killed mid-run
+    // applies none of them, and the interrupted turn has nothing to lose.
+    let script = "echo x > f; echo four >> a.txt; rm old.txt; sleep 3037";
     let mut child = w
         .command(&[
             "call",
@@ -244,34 +247,29 @@ fn a_warden_killed_mid_turn_loses_nothing() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while ws.root.join("old.txt").exists() {
+    let running = || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-fx", "sleep 3037"])
+            .output()
+            .unwrap();
+        !out.stdout.is_empty()
+    };
+    while !running() {
         assert!(Instant::now() < deadline, "the child never ran");
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(
+        ws.root.join("old.txt").exists(),
+        "a child's write landed mid-run"
+    );
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
         Some(9)
     );
-    assert_eq!(ws.read("f"), b"x\n");
-
-    let diff = w
-        .ok(&["diff", "cli", "--workspace", ws.s(), "--color", "never"])
-        .stdout;
-    assert!(
-        diff.starts_with(
-            "turn 1 of session cli (interrupted: warden stopped mid-turn): 3 change(s)"
-        ),
-        "{diff}"
-    );
-    let r = w.ok(&["undo", "--workspace", ws.s()]);
-    assert!(
-        r.stderr.contains("undid turn cli/1: restored 3 path(s)"),
-        "{}",
-        r.stderr
-    );
     ws.assert_original();
+    assert!(!ws.root.join("f").exists());
     // The call was recorded before it ran.
     let calls = w.records(&["--plugin", "spawner"]);
     assert_eq!(calls[0]["record"]["kind"], "install");

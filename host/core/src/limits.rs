@@ -181,6 +181,7 @@ impl Limits {
             processes: self.processes.into(),
             address_space: u64::from(self.process_memory_mib) * MIB,
             file_size: u64::from(self.file_size_mib) * MIB,
+            quota: crate::capability::process::overlay::Quota::default(),
         }
     }
 }

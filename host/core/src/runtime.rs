@@ -809,6 +809,8 @@ fn process_state(
         programs: effective.programs.clone(),
         files: effective.files.clone(),
         protected: effective.protected.clone(),
+        // The one list of what no plugin may see, for its children too.
+        hidden: effective.hidden.clone(),
         workspace: workspace.to_path_buf(),
         home: effective.home.clone(),
         sandbox: rt.sandbox.clone(),

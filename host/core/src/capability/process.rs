@@ -5,11 +5,15 @@
 //! not somewhere the plugin can write); the arguments match every granted
 //! pattern and use no refused flag in any spelling; the working directory
 //! lies inside the plugin's file grants; every environment key is granted
-//! and not dangerous. Then the child runs confined (see [`crate::capability::process::confine`]),
-//! with output capped and the whole tree killed at the deadline.
+//! and not dangerous. Then the child runs confined (see [`confine`]),
+//! with output capped and the whole tree killed at the deadline, on an
+//! overlay of its writable directories; what it wrote is applied to them
+//! afterwards under the rules for a plugin's own writes, within a quota
+//! (see [`overlay`]).
 
 pub mod argv;
 pub mod confine;
+pub mod overlay;
 
 use crate::bindings::warden::plugin::process::{Command, Error, Host, Output};
 use crate::capability::Denial;
@@ -18,6 +22,7 @@ use crate::grant::{EffectivePath, EffectiveProgram};
 use crate::manifest::Access;
 use argv::{FlagPolicy, check_env_key, forced_env};
 use confine::{CONFINE_FAILED, ChildLimits, ChildSpec, PidsCgroup, Sandbox};
+use overlay::{Rules, Staging};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,6 +56,9 @@ pub struct ProcessSetup {
     pub files: Vec<EffectivePath>,
     /// Protected paths, read-only for the child too.
     pub protected: Vec<PathBuf>,
+    /// Paths the child may neither see nor change (warden's own
+    /// directories), wherever they are.
+    pub hidden: Vec<PathBuf>,
     /// The workspace (default working directory).
     pub workspace: PathBuf,
     /// The user's home, given to the child as `HOME`.
@@ -90,6 +98,22 @@ impl ProcessState {
         &self.denials
     }
 
+    /// Record the changes of a child that were not applied.
+    fn refused_changes(&mut self, refused: &[crate::capability::process::overlay::Refusal]) {
+        for r in refused {
+            tracing::info!(plugin = %self.setup.plugin, path = %r.path.display(), reason = %r.reason, "program's change refused");
+            if self.denials.len() < crate::capability::files::guard::MAX_DENIALS {
+                self.denials.push(Denial {
+                    capability: crate::capability::CapabilityKind::Files,
+                    operation: r.operation,
+                    resource: r.path.display().to_string(),
+                    reason: r.reason.clone(),
+                    allow: r.allow.clone(),
+                });
+            }
+        }
+    }
+
     fn deny(&mut self, argv: &str, reason: String, allow: Option<String>) -> Error {
         tracing::info!(plugin = %self.setup.plugin, command = %argv, %reason, "process denied");
         if self.denials.len() < crate::capability::files::guard::MAX_DENIALS {
@@ -104,8 +128,9 @@ impl ProcessState {
         Error::Denied(format!("{argv}: {reason}"))
     }
 
-    /// Every check, before anything runs. Returns the child to start.
-    fn check(&mut self, cmd: &Command) -> Result<(ChildSpec, Duration), Error> {
+    /// Every check, before anything runs. Returns the child to start and
+    /// the rules its changes are committed under.
+    fn check(&mut self, cmd: &Command) -> Result<(ChildSpec, Duration, Rules), Error> {
         let argv = escape(
             &std::iter::once(cmd.program.as_str())
                 .chain(cmd.args.iter().map(String::as_str))
@@ -222,7 +247,13 @@ impl ProcessState {
                 let reason = format!("`{}` cannot be granted: {why}", program.path.display());
                 return Err(self.deny(&argv, reason, None));
             }
-            if let Err(why) = FlagPolicy::new(name, &program.deny).check(&cmd.args) {
+            let policy = FlagPolicy::new(name, &program.deny);
+            if let Err(why) = policy.check(&cmd.args) {
+                return Err(self.deny(&argv, why, None));
+            }
+            if cmd.stdin.is_some()
+                && let Some(why) = policy.stdin_refusal()
+            {
                 return Err(self.deny(&argv, why, None));
             }
         }
@@ -230,6 +261,17 @@ impl ProcessState {
             Ok(cwd) => cwd,
             Err(reason) => return Err(self.deny(&argv, reason, None)),
         };
+        for name in [&requested, &basename, &target] {
+            let policy = FlagPolicy::new(name, &program.deny);
+            if let Some(why) = code_path_refusal(&policy, &cmd.args, &cwd, &writable) {
+                return Err(self.deny(&argv, why, None));
+            }
+            if policy.picks_toolchain()
+                && let Some(why) = toolchain_file_refusal(&cwd)
+            {
+                return Err(self.deny(&argv, why, None));
+            }
+        }
         let mut env = vec![
             ("PATH".to_string(), CHILD_PATH.to_string()),
             ("LANG".to_string(), "C.UTF-8".to_string()),
@@ -272,33 +314,91 @@ impl ProcessState {
             .map(Duration::from_millis)
             .unwrap_or(remaining)
             .min(remaining);
-        let (mut read, mut write) = (program.reads.clone(), program.writes.clone());
+        let (spec, rules) = self.view(&program, cmd, cwd, env);
+        Ok((spec, timeout, rules))
+    }
+
+    /// What the child sees and may write, all as real paths: every writable
+    /// directory becomes an overlay root (the outermost ones only; the
+    /// others lie inside them), a writable single file is bound as it is
+    /// unless the rules refuse writing it, existing protected paths are
+    /// mounted read-only again, and warden's own directories are hidden.
+    fn view(
+        &self,
+        program: &EffectiveProgram,
+        cmd: &Command,
+        cwd: PathBuf,
+        env: Vec<(String, String)>,
+    ) -> (ChildSpec, Rules) {
+        let mut read: Vec<PathBuf> = program.reads.iter().map(|p| real(p)).collect();
+        let mut writable: Vec<PathBuf> = program.writes.iter().map(|p| real(p)).collect();
+        let mut file_writes = Vec::new();
         for f in &self.setup.files {
             match f.access {
-                Access::Read => read.push(f.host.clone()),
-                Access::Write => write.push(f.host.clone()),
+                Access::Read => read.push(real(&f.host)),
+                Access::Write => {
+                    writable.push(real(&f.host));
+                    file_writes.push(real(&f.host));
+                }
             }
         }
-        let protected = self
-            .setup
+        let hidden: Vec<PathBuf> = self.setup.hidden.iter().map(|p| real(p)).collect();
+        let rules = Rules {
+            workspace: self.setup.workspace.clone(),
+            file_writes,
+            writable: writable.clone(),
+            read_only: read.clone(),
+            protected: self.setup.protected.iter().map(|p| real(p)).collect(),
+            hidden: hidden.clone(),
+        };
+        let dirs: Vec<&PathBuf> = writable.iter().filter(|w| w.is_dir()).collect();
+        let roots: Vec<PathBuf> = dirs
+            .iter()
+            .filter(|d| !dirs.iter().any(|o| o != *d && d.starts_with(o)))
+            .map(|d| (*d).clone())
+            .collect();
+        let mut write = Vec::new();
+        for w in writable {
+            let overlaid = roots.iter().any(|r| w.starts_with(r));
+            if !overlaid && rules.refusal("write", &w).is_some() {
+                read.push(w);
+            } else {
+                write.push(w);
+            }
+        }
+        let protected = rules
             .protected
             .iter()
-            .filter(|p| p.exists() && write.iter().any(|w| p.starts_with(w)))
+            .filter(|p| {
+                p.exists()
+                    && roots.iter().any(|r| p.starts_with(r))
+                    && !hidden.iter().any(|h| p.starts_with(h))
+            })
             .cloned()
             .collect();
-        Ok((
-            ChildSpec {
-                program: program.path.clone(),
-                args: cmd.args.clone(),
-                cwd,
-                env,
-                read,
-                write,
-                protected,
-                limits: self.setup.limits,
-            },
-            timeout,
-        ))
+        let visible: Vec<&PathBuf> = read.iter().chain(&write).collect();
+        let hidden = hidden
+            .into_iter()
+            .filter(|h| {
+                h.is_dir()
+                    && visible.iter().any(|v| h.starts_with(v) && h != *v)
+                    && !visible.iter().any(|v| v.starts_with(h))
+            })
+            .collect();
+        let spec = ChildSpec {
+            program: program.path.clone(),
+            args: cmd.args.clone(),
+            cwd,
+            env,
+            read,
+            write,
+            // Filled in with the staging directories when the child starts.
+            overlays: roots.into_iter().map(|r| (r, PathBuf::new())).collect(),
+            protected,
+            hidden,
+            limits: self.setup.limits,
+        };
+        (spec, rules)
     }
 
     /// The working directory: relative to the workspace, or absolute; it
@@ -327,6 +427,121 @@ impl ProcessState {
             ));
         }
         Ok(real)
+    }
+}
+
+/// A file the program reads code from, named by an argument, that leads to
+/// stdin, `/dev` or `/proc`, or — when the program would not otherwise run
+/// code the plugin wrote, because its working directory is not writable —
+/// to a place the plugin (or its programs) can write.
+fn code_path_refusal(
+    policy: &FlagPolicy,
+    args: &[String],
+    cwd: &Path,
+    writable: &[PathBuf],
+) -> Option<String> {
+    let writable: Vec<PathBuf> = writable.iter().map(|w| real(w)).collect();
+    let cwd_writable = writable.iter().any(|w| cwd.starts_with(w));
+    for (shown, value) in policy.code_paths(args) {
+        let mut lexical = PathBuf::new();
+        for part in cwd.join(&value).components() {
+            match part {
+                Component::ParentDir => {
+                    lexical.pop();
+                }
+                Component::CurDir => {}
+                other => lexical.push(other),
+            }
+        }
+        let text = lexical.to_string_lossy();
+        if value == "-" || crate::capability::process::argv::is_special_file(&text) {
+            return Some(format!(
+                "`{}` is refused: it names {}, a file the program reads code from, and stdin, /dev and /proc carry what the plugin wrote",
+                escape(&shown),
+                escape(&value)
+            ));
+        }
+        let at = real(&lexical);
+        if !cwd_writable && let Some(w) = writable.iter().find(|w| at.starts_with(w)) {
+            return Some(format!(
+                "`{}` is refused: the program reads code from {}, which lies in {} where the plugin or its programs can write, so it would run code the plugin wrote",
+                escape(&shown),
+                at.display(),
+                w.display()
+            ));
+        }
+    }
+    None
+}
+
+/// Largest rust-toolchain file read, in bytes.
+const MAX_TOOLCHAIN_FILE_BYTES: u64 = 64 * 1024;
+
+/// rustup picks the toolchain from `rust-toolchain(.toml)` in the working
+/// directory or above, and such a file may name a toolchain **by path**: a
+/// planted directory would then be the compiler that runs. Channels
+/// (`stable`, `1.80`, `nightly-2024-05-01`) stay fine.
+fn toolchain_file_refusal(cwd: &Path) -> Option<String> {
+    for dir in cwd.ancestors() {
+        for name in ["rust-toolchain", "rust-toolchain.toml"] {
+            let file = dir.join(name);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let refuse = |why: &str| {
+                Some(format!(
+                    "{} {why}; rustup would choose the toolchain from it",
+                    file.display()
+                ))
+            };
+            if !meta.is_file() {
+                return refuse("is not a regular file");
+            }
+            if meta.len() > MAX_TOOLCHAIN_FILE_BYTES {
+                return refuse("is too large to be a toolchain file");
+            }
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                return refuse("cannot be read");
+            };
+            let by_path = match text.parse::<toml::Table>() {
+                Ok(t) => {
+                    t.contains_key("path")
+                        || t.get("toolchain")
+                            .and_then(|t| t.as_table())
+                            .is_some_and(|t| t.contains_key("path"))
+                }
+                // The legacy one-line form names a channel, or a path.
+                Err(_) => text.contains(['/', '\\']),
+            };
+            if by_path {
+                return refuse(
+                    "names a toolchain by path, which could be one the plugin planted; name a channel such as `stable` instead",
+                );
+            }
+        }
+    }
+    None
+}
+
+/// The real path of `p`: its deepest existing ancestor resolved, the rest
+/// (which does not exist yet) appended, so a path that will be created is
+/// compared where it will really be.
+fn real(p: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut at = p;
+    loop {
+        if let Ok(r) = at.canonicalize() {
+            let mut out = r;
+            out.extend(missing.iter().rev());
+            return out;
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return p.to_path_buf(),
+        }
     }
 }
 
@@ -427,7 +642,7 @@ async fn run_confined(
 
 impl Host for ProcessState {
     async fn run(&mut self, command: Command) -> Result<Output, Error> {
-        let (spec, timeout) = self.check(&command)?;
+        let (mut spec, timeout, rules) = self.check(&command)?;
         // THREATS P6: the use is on record before the program starts.
         if let Some(log) = &self.setup.audit {
             let argv = escape(
@@ -460,15 +675,61 @@ impl Host for ProcessState {
         let Ok(sandbox) = self.setup.sandbox.clone() else {
             return Err(Error::Failed("no sandbox".into()));
         };
+        let argv = escape(
+            &std::iter::once(command.program.as_str())
+                .chain(command.args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let roots: Vec<PathBuf> = spec.overlays.iter().map(|(r, _)| r.clone()).collect();
+        let staging = Staging::new(&roots, &spec.read).map_err(|e| {
+            Error::Failed(format!(
+                "{argv}: not run: cannot prepare the overlay its writes go to: {e}"
+            ))
+        })?;
+        spec.overlays = staging.roots.clone();
         tracing::debug!(plugin = %self.setup.plugin, program = %spec.program.display(), "running confined");
-        run_confined(
+        let output = run_confined(
             &sandbox,
             &spec,
             command.stdin,
             timeout,
             self.setup.output_cap,
         )
+        .await?;
+        // The tree is gone; its upper layers are still. Applying them is
+        // file I/O, kept off the executor; a cancelled call still finishes
+        // the commit and removes the staging directory.
+        let quota = self.setup.limits.quota;
+        let committed = tokio::task::spawn_blocking(move || {
+            crate::capability::process::overlay::commit(&staging, &rules, quota)
+        })
         .await
+        .map_err(|e| Error::Failed(format!("{argv}: applying its changes failed: {e}")))?;
+        if let Some(why) = committed.over_quota {
+            let reason = format!("the program's changes were not applied: {why}");
+            self.refused_changes(&[crate::capability::process::overlay::Refusal {
+                operation: "write",
+                path: self.setup.workspace.clone(),
+                reason: reason.clone(),
+                allow: None,
+            }]);
+            return Err(Error::Denied(format!("{argv}: {reason}")));
+        }
+        if let Some(first) = committed.refused.first() {
+            self.refused_changes(&committed.refused);
+            return Err(Error::Denied(format!(
+                "{argv}: the program ran (exit {}), but {} of its changes were refused and not applied, the first {}: {}; {} others were applied",
+                output
+                    .exit_code
+                    .map_or("by signal".to_string(), |c| c.to_string()),
+                committed.refused.len(),
+                first.path.display(),
+                first.reason,
+                committed.applied
+            )));
+        }
+        Ok(output)
     }
 }
 

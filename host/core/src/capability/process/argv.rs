@@ -316,6 +316,19 @@ struct Profile {
     /// config names from several sources with different conventions, and
     /// the looser match costs nothing.
     loose_names: bool,
+    /// Why an argument that is a variable assignment (`VAR=x`, `VAR:=x`,
+    /// `VAR+=x`, …) is refused, for tools that take them as code.
+    assignments: Option<&'static str>,
+    /// Why the program gets no stdin from a plugin: it can read code there.
+    stdin_code: Option<&'static str>,
+    /// Options whose value names a file (or directory) the program reads
+    /// code from; see [`FlagPolicy::code_paths`].
+    code_paths: &'static [&'static str],
+    /// A first argument `+<toolchain>` picks the toolchain that runs
+    /// (rustup's proxies), also by path.
+    toolchain_arg: bool,
+    /// Text refused anywhere inside any argument.
+    deny_within: &'static [(&'static str, &'static str)],
 }
 
 impl Profile {
@@ -329,6 +342,11 @@ impl Profile {
             own_options: &[],
             first_arg_cluster: false,
             loose_names: false,
+            assignments: None,
+            stdin_code: None,
+            code_paths: &[],
+            toolchain_arg: false,
+            deny_within: &[],
         }
     }
 }
@@ -392,6 +410,11 @@ const GIT: Profile = Profile {
     own_options: &["text"],
     first_arg_cluster: false,
     loose_names: false,
+    assignments: None,
+    stdin_code: None,
+    code_paths: &[],
+    toolchain_arg: false,
+    deny_within: &[],
 };
 
 #[rustfmt::skip]
@@ -423,13 +446,33 @@ const RG: Profile = Profile::new(
 );
 
 #[rustfmt::skip]
-const CARGO: Profile = Profile::new(
-    &["cargo"],
-    &[
-        ("--config", "sets any cargo config, including runners, linkers and wrappers that run programs"),
-        ("-Z", "turns on unstable features, including ones that override config and programs"),
-    ],
-);
+const CARGO: Profile = Profile {
+    code_paths: &["--manifest-path", "--path", "--target"],
+    toolchain_arg: true,
+    ..Profile::new(
+        &["cargo"],
+        &[
+            ("--config", "sets any cargo config, including runners, linkers and wrappers that run programs"),
+            ("-Z", "turns on unstable features, including ones that override config and programs"),
+        ],
+    )
+};
+
+// rustup's proxies: each takes `+<toolchain>` first, and rustc's options
+// can name the linker and load codegen backends.
+#[rustfmt::skip]
+const RUST_TOOLS: Profile = Profile {
+    toolchain_arg: true,
+    ..Profile::new(
+        &["rustc", "rustdoc", "rustfmt", "cargo-fmt", "cargo-clippy", "clippy-driver",
+          "cargo-miri", "rust-analyzer", "rust-gdb", "rust-lldb", "rls"],
+        &[
+            ("-C", "sets codegen options, including the linker program (-C linker=)"),
+            ("--codegen", "sets codegen options, including the linker program"),
+            ("-Z", "turns on unstable options, including ones that load code (-Z codegen-backend)"),
+        ],
+    )
+};
 
 #[rustfmt::skip]
 const TAR: Profile = Profile {
@@ -449,6 +492,11 @@ const TAR: Profile = Profile {
     own_options: &["checkpoint"],
     first_arg_cluster: true,
     loose_names: false,
+    assignments: None,
+    stdin_code: None,
+    code_paths: &[],
+    toolchain_arg: false,
+    deny_within: &[],
 };
 
 // `npm test`, `npm run` and `npm install` run package.json scripts by
@@ -471,21 +519,36 @@ const NPM: Profile = Profile {
         ("--editor", "names the editor program npm runs"),
         ("--browser", "names the browser program npm runs"),
         ("--init-module", "npm init runs the module it names"),
+        ("--viewer", "names the program npm help runs to show pages"),
+        ("exec", "npm exec runs any package binary or command, as npx does"),
+        ("x", "is npm exec: runs any package binary or command"),
+        ("explore", "npm explore runs a shell command in a package"),
+        ("edit", "npm edit runs an editor program"),
     ],
     // `npm install --global` is its own option, not short for --globalconfig.
     own_options: &["global"],
     first_arg_cluster: false,
     loose_names: true,
+    assignments: None,
+    stdin_code: None,
+    code_paths: &[],
+    toolchain_arg: false,
+    deny_within: &[],
 };
 
 #[rustfmt::skip]
-const MAKE: Profile = Profile::new(
-    &["make", "gmake"],
-    &[
-        ("--eval", "adds makefile text, and so recipes to run, from the command line"),
-        ("-E", "is make's --eval: adds recipes to run from the command line"),
-    ],
-);
+const MAKE: Profile = Profile {
+    assignments: Some("a variable assignment on make's command line overrides the makefile's, and any variable can run code: `$(shell …)` in its value, MAKEFLAGS=--eval=…, or SHELL, CC and MAKE naming the program a recipe runs; set it in the makefile instead"),
+    stdin_code: Some("make reads a makefile from stdin (`-f -`, `-f /dev/stdin`), so stdin would be recipes to run"),
+    code_paths: &["-f", "--file", "--makefile", "-C", "--directory", "-I", "--include-dir"],
+    ..Profile::new(
+        &["make", "gmake"],
+        &[
+            ("--eval", "adds makefile text, and so recipes to run, from the command line"),
+            ("-E", "is make's --eval: adds recipes to run from the command line"),
+        ],
+    )
+};
 
 #[rustfmt::skip]
 const SORT: Profile = Profile::new(
@@ -500,6 +563,10 @@ const RSYNC: Profile = Profile::new(
         ("-e", "is rsync's --rsh: chooses the remote-shell program it runs"),
         ("--rsh", "chooses the remote-shell program rsync runs"),
         ("--rsync-path", "names the program run on the other side, which may be this host"),
+        ("-M", "is rsync's --remote-option: passes options, such as --rsync-path, to the other side"),
+        ("--remote-option", "passes options, such as --rsync-path, to the other side"),
+        ("--daemon", "runs rsync as a daemon, whose config runs pre- and post-transfer commands"),
+        ("--config", "reads a daemon config, which runs pre- and post-transfer commands"),
     ],
 );
 
@@ -518,6 +585,7 @@ const SSH: Profile = Profile::new(
     &[
         ("-o", "sets any ssh option, including ProxyCommand and LocalCommand, which run commands"),
         ("-F", "reads an ssh config file, which can run commands"),
+        ("-I", "loads a PKCS#11 provider library (code)"),
     ],
 );
 
@@ -528,28 +596,38 @@ const SCP: Profile = Profile::new(
         ("-o", "sets any ssh option, including ProxyCommand, which runs a command"),
         ("-F", "reads an ssh config file, which can run commands"),
         ("-S", "names the ssh program to run"),
+        ("-D", "runs the local SFTP server program it names instead of connecting"),
+        ("-b", "sftp -b runs a batch of commands, and `!command` lines run local shell commands"),
     ],
 );
 
 #[rustfmt::skip]
-const GO: Profile = Profile::new(
-    &["go"],
-    &[
-        ("-toolexec", "runs every compiler tool through a program it names"),
-        ("-exec", "go run and go test run the built binary through a program it names"),
-        ("-vettool", "names the program go vet runs"),
-    ],
-);
+const GO: Profile = Profile {
+    code_paths: &["-overlay", "-modfile", "-C"],
+    deny_within: &[("extld", "names the external linker program the go linker runs (-ldflags=-extld=…)")],
+    ..Profile::new(
+        &["go"],
+        &[
+            ("-toolexec", "runs every compiler tool through a program it names"),
+            ("-exec", "go run and go test run the built binary through a program it names"),
+            ("-vettool", "names the program go vet runs"),
+        ],
+    )
+};
 
 #[rustfmt::skip]
-const OPENSSL: Profile = Profile::new(
-    &["openssl"],
-    &[
-        ("-engine", "loads a shared library (code) as an engine"),
-        ("-provider", "loads a provider module (code)"),
-        ("-provider-path", "chooses where provider modules (code) are loaded from"),
-    ],
-);
+const OPENSSL: Profile = Profile {
+    // A config file can load engines and providers (code).
+    code_paths: &["-config"],
+    ..Profile::new(
+        &["openssl"],
+        &[
+            ("-engine", "loads a shared library (code) as an engine"),
+            ("-provider", "loads a provider module (code)"),
+            ("-provider-path", "chooses where provider modules (code) are loaded from"),
+        ],
+    )
+};
 
 #[rustfmt::skip]
 const WGET: Profile = Profile::new(
@@ -564,8 +642,8 @@ const WGET: Profile = Profile::new(
 
 #[rustfmt::skip]
 const PROFILES: &[&Profile] = &[
-    &GIT, &FIND, &RG, &CARGO, &TAR, &NPM, &MAKE, &SORT, &RSYNC, &ZIP, &SSH, &SCP, &GO, &OPENSSL,
-    &WGET,
+    &GIT, &FIND, &RG, &CARGO, &RUST_TOOLS, &TAR, &NPM, &MAKE, &SORT, &RSYNC, &ZIP, &SSH, &SCP, &GO,
+    &OPENSSL, &WGET,
 ];
 
 /// git's helper programs (`git-upload-pack`, `git-receive-pack`, …) read the
@@ -677,21 +755,129 @@ impl FlagPolicy {
     /// module documentation). Err text: ``"`<arg>` is refused for <program>:
     /// <why>"``, with the argument escaped for display.
     pub fn check(&self, args: &[String]) -> Result<(), String> {
+        let refused = |arg: &str, why: &str| {
+            Err(format!(
+                "`{}` is refused for {}: {why}",
+                escape(arg),
+                escape(&self.program)
+            ))
+        };
         for (i, arg) in args.iter().enumerate() {
             if let Some(rule) = self
                 .rules
                 .iter()
                 .find(|r| self.refuses(&r.flag, arg, i == 0))
             {
-                return Err(format!(
-                    "`{}` is refused for {}: {}",
-                    escape(arg),
-                    escape(&self.program),
-                    rule.why
-                ));
+                return refused(arg, rule.why);
+            }
+            let Some(p) = self.profile else { continue };
+            if i == 0 && p.toolchain_arg && arg.starts_with('+') {
+                return refused(
+                    arg,
+                    "`+<toolchain>` picks the toolchain that runs, also one at a path the plugin can write; the user's default toolchain runs",
+                );
+            }
+            if let Some(why) = p.assignments
+                && !arg.starts_with('-')
+                && arg.contains('=')
+            {
+                return refused(arg, why);
+            }
+            if let Some((_, why)) = p.deny_within.iter().find(|(text, _)| arg.contains(text)) {
+                return refused(arg, why);
+            }
+        }
+        for (shown, value) in self.code_paths(args) {
+            if is_special_file(&value) {
+                return refused(
+                    &shown,
+                    "it names a file the program reads code from, and stdin, /dev and /proc files carry what the plugin wrote (or anything else) rather than a file of the project",
+                );
             }
         }
         Ok(())
+    }
+
+    /// Whether a first argument `+<toolchain>`, or a toolchain file, picks
+    /// which toolchain runs (rustup's proxies).
+    pub fn picks_toolchain(&self) -> bool {
+        self.profile.is_some_and(|p| p.toolchain_arg)
+    }
+
+    /// Why the program may not be given stdin by a plugin, if it may not.
+    pub fn stdin_refusal(&self) -> Option<String> {
+        self.profile
+            .and_then(|p| p.stdin_code)
+            .map(|why| format!("stdin is refused for {}: {why}", escape(&self.program)))
+    }
+
+    /// The values of options naming a file the program reads code from
+    /// (`make -f x`, `cargo --manifest-path x`), each with the argument it
+    /// came from, in every spelling: `--file=x`, `--file x`, `--fi x`,
+    /// `-f x`, `-fx`, `-kf x`, `-config x`. The caller refuses those that
+    /// lead somewhere the plugin can write (when the program would not
+    /// otherwise run code from there).
+    pub fn code_paths(&self, args: &[String]) -> Vec<(String, String)> {
+        let Some(p) = self.profile else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, arg) in args.iter().enumerate() {
+            let next = args.get(i + 1);
+            for flag in p.code_paths.iter().map(|f| Flag::parse(f)) {
+                if let Some(value) = self.value_of(&flag, arg, next) {
+                    out.push((arg.clone(), value));
+                }
+            }
+        }
+        out
+    }
+
+    /// The value `arg` (and maybe `next`) gives `flag`, if it is a spelling
+    /// of it.
+    fn value_of(&self, flag: &Flag, arg: &str, next: Option<&String>) -> Option<String> {
+        let attached_or_next = |attached: Option<&str>| match attached {
+            Some(v) => Some(v.to_owned()),
+            None => next.cloned(),
+        };
+        match flag {
+            Flag::Long(name) => {
+                let rest = arg.strip_prefix("--").or_else(|| {
+                    arg.strip_prefix('-')
+                        .filter(|_| name.chars().nth(1).is_some())
+                })?;
+                let (given, value) = match rest.split_once('=') {
+                    Some((g, v)) => (g, Some(v)),
+                    None => (rest, None),
+                };
+                let given = self.normalise(given);
+                let matches = if arg.starts_with("--") {
+                    !given.is_empty()
+                        && !self.is_own_option(&given)
+                        && self.normalise(name).starts_with(&*given)
+                } else {
+                    given == self.normalise(name)
+                };
+                matches.then(|| attached_or_next(value)).flatten()
+            }
+            Flag::Short(c) => {
+                let rest = arg.strip_prefix('-').filter(|r| !r.starts_with('-'))?;
+                let at = rest.find(*c)?;
+                let value = &rest[at + c.len_utf8()..];
+                attached_or_next((!value.is_empty()).then_some(value))
+            }
+            Flag::Word(word) => {
+                let rest = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'))?;
+                let (given, value) = match rest.split_once('=') {
+                    Some((g, v)) => (g, Some(v)),
+                    None => (rest, None),
+                };
+                (self.normalise(given) == self.normalise(word))
+                    .then(|| attached_or_next(value))
+                    .flatten()
+            }
+            Flag::Exact(_) => None,
+        }
     }
 
     /// The denied flags as they are enforced, built-in first, for audit
@@ -741,6 +927,31 @@ impl FlagPolicy {
             Cow::Borrowed(name)
         }
     }
+}
+
+/// Whether a path given to a program is stdin or a file under `/dev` or
+/// `/proc` (`-`, `/dev/stdin`, `/dev/fd/0`, `/proc/self/fd/0`,
+/// `//dev/./stdin`, `/proc/self/environ`), after removing `.`, `..` and
+/// doubled slashes. Relative paths are judged by the caller, who knows the
+/// working directory.
+pub fn is_special_file(value: &str) -> bool {
+    if value == "-" {
+        return true;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    if !value.starts_with('/') {
+        return false;
+    }
+    for part in value.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    matches!(parts.first(), Some(&"dev") | Some(&"proc"))
 }
 
 const SHELL_STARTUP: &str = "shells run code from it at start-up";
@@ -995,7 +1206,16 @@ const GIT_CONFIG: &[(&str, &str)] = &[
 /// of its own.
 pub fn forced_env(program_basename: &str) -> Vec<(String, String)> {
     let owned = |(k, v): &(&str, &str)| ((*k).to_owned(), (*v).to_owned());
-    if !is_git(&program_name(program_basename)) {
+    let name = program_name(program_basename);
+    if name == "go" {
+        // The go.mod `toolchain` line and the user's go env file would
+        // otherwise choose which compiler runs (a planted one, too).
+        return [("PAGER", "cat"), ("GOTOOLCHAIN", "local"), ("GOENV", "off")]
+            .iter()
+            .map(owned)
+            .collect();
+    }
+    if !is_git(&name) {
         return vec![owned(&("PAGER", "cat"))];
     }
     let mut env: Vec<(String, String)> = GIT_ENV.iter().map(owned).collect();
@@ -1268,9 +1488,9 @@ mod tests {
                 "--info-script=x", "-F", "--new-volume-script=x", "--rsh-command=x"],
                 "-xzvf a.tar.gz -C out --strip-components=1"),
             ("npm", &["--script-shell=x", "--userconfig=x", "--globalconfig=x", "--prefix=x", "-C",
-                "--node-options=x", "--git=x", "--call=x", "-c"],
+                "--node-options=x", "--git=x", "--call=x", "-c", "exec x", "x cowsay", "explore p"],
                 "test --silent --workspaces"),
-            ("make", &["--eval=x", "-E"], "-j2 test V=1"),
+            ("make", &["--eval=x", "-E", "V=1", "-f /dev/stdin"], "-j2 test -f Makefile.ci"),
             ("sort", &["--compress-program=x"], "-u -k2 file"),
             ("rsync", &["-e", "--rsh=x", "--rsync-path=x"], "-avz --delete src/ dst/"),
             ("zip", &["-T", "--unzip-command=x"], "-r out.zip src"),
@@ -1286,6 +1506,126 @@ mod tests {
                 assert!(policy.check(&words(args)).is_err(), "{program} {args} should be refused");
             }
             assert_eq!(policy.check(&words(benign)), Ok(()), "{program} {benign}");
+        }
+    }
+
+    /// Issue 16 (item 8): arguments that are code, files that are code,
+    /// and toolchain selectors, in every spelling.
+    #[rustfmt::skip]
+    #[test]
+    fn arguments_that_are_code_are_refused() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            // make: every assignment form, wherever it is.
+            ("make", &["MAKEFLAGS=--eval=$(shell id)"], "variable assignment"),
+            ("make", &["V=1"], "variable assignment"),
+            ("make", &["VAR:=x"], "variable assignment"),
+            ("make", &["VAR::=x"], "variable assignment"),
+            ("make", &["VAR+=x"], "variable assignment"),
+            ("make", &["VAR?=x"], "variable assignment"),
+            ("make", &["VAR!=id"], "variable assignment"),
+            ("make", &["override", "VAR=x"], "variable assignment"),
+            ("make", &["all", "--", "SHELL=/bin/sh"], "variable assignment"),
+            ("make", &["CC = /tmp/evil"], "variable assignment"),
+            ("/usr/bin/gmake", &["X=1"], "variable assignment"),
+            ("make", &["--eval=x"], "recipes"),
+            ("make", &["--eval", "x"], "recipes"),
+            ("make", &["--ev=x"], "recipes"),
+            ("make", &["-E", "x"], "recipes"),
+            ("make", &["-Ex"], "recipes"),
+            ("make", &["-kE", "x"], "recipes"),
+            // make: makefiles from stdin, /dev or /proc, in every spelling.
+            ("make", &["-f", "/dev/stdin"], "reads code from"),
+            ("make", &["-f/dev/stdin"], "reads code from"),
+            ("make", &["-kf", "/dev/stdin"], "reads code from"),
+            ("make", &["-f", "-"], "reads code from"),
+            ("make", &["--file=/dev/fd/0"], "reads code from"),
+            ("make", &["--file", "/proc/self/fd/0"], "reads code from"),
+            ("make", &["--fi=/proc/self/environ"], "reads code from"),
+            ("make", &["--makefile=//dev/./stdin"], "reads code from"),
+            ("make", &["-f", "/usr/../dev/stdin"], "reads code from"),
+            ("make", &["-C", "/proc/self/cwd"], "reads code from"),
+            ("make", &["--include-dir=/dev/fd"], "reads code from"),
+            // cargo and rustup's other proxies: toolchain by `+`.
+            ("cargo", &["+/w/planted", "build"], "toolchain"),
+            ("cargo", &["+nightly", "build"], "toolchain"),
+            ("/root/.cargo/bin/rustc", &["+x", "a.rs"], "toolchain"),
+            ("rustfmt", &["+stable", "a.rs"], "toolchain"),
+            ("cargo", &["--manifest-path=/dev/stdin", "build"], "reads code from"),
+            ("cargo", &["build", "--target", "/dev/stdin"], "reads code from"),
+            ("cargo", &["-Zscript", "x.rs"], "unstable"),
+            ("cargo", &["--config", "x"], "runners"),
+            ("rustc", &["-C", "linker=/tmp/x", "a.rs"], "linker"),
+            ("rustc", &["-Clinker=/tmp/x", "a.rs"], "linker"),
+            ("rustc", &["--codegen=linker=x", "a.rs"], "linker"),
+            ("rustc", &["-Zcodegen-backend=/tmp/x.so", "a.rs"], "codegen-backend"),
+            // go: external linker, source overlays.
+            ("go", &["build", "-ldflags=-linkmode=external -extld=/tmp/x"], "external linker"),
+            ("go", &["build", "-ldflags", "-extld /tmp/x"], "external linker"),
+            ("go", &["build", "-overlay=/dev/stdin"], "reads code from"),
+            ("go", &["build", "-toolexec", "x"], "compiler tool"),
+            // openssl: config loads engines.
+            ("openssl", &["req", "-config", "/dev/stdin"], "reads code from"),
+            ("openssl", &["req", "-config=/proc/self/fd/0"], "reads code from"),
+            // Plugin and program selectors.
+            ("npm", &["exec", "cowsay"], "package binary"),
+            ("npm", &["x", "cowsay"], "package binary"),
+            ("npm", &["--userconfig=/dev/stdin", "test"], "config"),
+            ("npm", &["--prefix", "/tmp", "test"], "project directory"),
+            ("ssh", &["-I", "/tmp/p11.so", "host"], "PKCS#11"),
+            ("sftp", &["-b", "/dev/stdin", "host"], "batch"),
+            ("sftp", &["-D", "/tmp/x"], "SFTP server"),
+            ("rsync", &["--remote-option=--rsync-path=x", "a", "b"], "other side"),
+            ("rsync", &["-M--rsync-path=x", "a", "b"], "other side"),
+            ("rsync", &["--daemon", "--config=/dev/stdin"], "daemon"),
+        ];
+        for (program, args, why) in cases {
+            let policy = FlagPolicy::new(program, &[]);
+            let err = policy.check(&strings(args)).unwrap_err();
+            assert!(err.contains(why), "{program} {args:?}: {err}");
+            assert!(err.contains("is refused for"), "{program} {args:?}: {err}");
+        }
+        // What stays allowed.
+        let benign: &[(&str, &[&str])] = &[
+            ("make", &["-j4", "test", "-f", "Makefile.ci", "-C", "sub", "-k"]),
+            ("make", &["--file=build/rules.mk", "all"]),
+            ("cargo", &["build", "--release", "--manifest-path", "sub/Cargo.toml"]),
+            ("cargo", &["test", "--", "--nocapture", "+x"]),
+            ("cargo", &["build", "--target", "x86_64-unknown-linux-gnu"]),
+            ("rustc", &["-O", "--edition=2021", "a.rs"]),
+            ("go", &["build", "-ldflags=-s -w", "./..."]),
+            ("openssl", &["req", "-config", "openssl.cnf", "-new"]),
+            ("npm", &["test", "--silent"]),
+            ("sftp", &["-P", "22", "host"]),
+        ];
+        for (program, args) in benign {
+            assert_eq!(FlagPolicy::new(program, &[]).check(&strings(args)), Ok(()), "{program} {args:?}");
+        }
+        let make = FlagPolicy::new("make", &[]);
+        assert!(make.stdin_refusal().unwrap().contains("reads a makefile from stdin"));
+        assert_eq!(FlagPolicy::new("git", &[]).stdin_refusal(), None);
+        assert_eq!(
+            make.code_paths(&strings(&["-kf", "a.mk", "--file=b.mk", "--directory", "d", "-Ie", "x"])),
+            [("-kf", "a.mk"), ("--file=b.mk", "b.mk"), ("--directory", "d"), ("-Ie", "e")]
+                .map(|(a, v)| (a.to_owned(), v.to_owned()))
+        );
+        assert!(FlagPolicy::new("cargo", &[]).picks_toolchain());
+        assert!(!FlagPolicy::new("make", &[]).picks_toolchain());
+        for (path, special) in [
+            ("-", true), ("/dev/stdin", true), ("/proc/1/fd/0", true), ("/./dev//fd/0", true),
+            ("/usr/../proc/self/environ", true), ("/device", false), ("dev/stdin", false),
+            ("/usr/share/mk/sys.mk", false), ("Makefile", false),
+        ] {
+            assert_eq!(is_special_file(path), special, "{path}");
+        }
+    }
+
+    #[test]
+    fn go_toolchain_is_pinned() {
+        let env = forced_env("/usr/local/go/bin/go");
+        assert!(env.contains(&("GOTOOLCHAIN".to_owned(), "local".to_owned())));
+        assert!(env.contains(&("GOENV".to_owned(), "off".to_owned())));
+        for (key, _) in &env {
+            assert!(check_env_key(key).is_err(), "{key} is grantable");
         }
     }
 
@@ -1330,7 +1670,8 @@ mod tests {
         assert_eq!(tar.check(&words("-cf a.tar --checkpoint=100 src")), Ok(()));
         assert!(tar.check(&words("--checkpoint-a=exec=sh")).is_err());
         let npm = FlagPolicy::new("npm", &[]);
-        assert_eq!(npm.check(&words("install --global x")), Ok(()));
+        // (A package named `x` would be refused: it is npm exec's alias.)
+        assert_eq!(npm.check(&words("install --global lodash")), Ok(()));
         assert!(npm.check(&words("install --globalc=x")).is_err());
     }
 

@@ -13,6 +13,17 @@
 //!   kernel level (and TCP, where the kernel can), sets `no_new_privs`, and
 //!   the rlimits: process count, address space, file size, no core dumps.
 //!
+//! Writable directories are never bound writable. bubblewrap binds each one
+//! read-only, and `warden __confine` (which alone keeps `CAP_SYS_ADMIN`
+//! within the sandbox's user namespace, for this) mounts an overlay on it
+//! whose upper layer is warden's staging directory, so everything the child
+//! writes lands there and reaches the workspace only through the host's
+//! guard ([`crate::capability::process::overlay`]). The helper then mounts existing protected
+//! paths read-only again and an empty read-only tmpfs over warden's own
+//! directories, unmounts the staging directory from the child's view,
+//! drops every capability (bounding and ambient sets included) and only
+//! then applies Landlock and runs the program.
+//!
 //! Where either layer is missing warden refuses to run programs and says so;
 //! it never runs a child unconfined.
 
@@ -25,6 +36,9 @@ const SYSTEM_READ: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib6
 const BWRAP_CANDIDATES: &[&str] = &["/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"];
 /// Exit status `warden __confine` uses when it cannot confine.
 pub const CONFINE_FAILED: i32 = 125;
+/// Where the staging directory of overlay `i` is bound inside the sandbox
+/// (until the helper has mounted the overlay and unmounted it).
+const STAGE_MOUNT: &str = "/run/warden/overlay";
 
 /// The tools confinement needs, found and checked once.
 #[derive(Debug, Clone)]
@@ -75,6 +89,8 @@ pub struct ChildLimits {
     pub address_space: u64,
     /// RLIMIT_FSIZE, bytes.
     pub file_size: u64,
+    /// What the tree may add to the workspace in one call.
+    pub quota: crate::capability::process::overlay::Quota,
 }
 
 /// Everything about one confined child.
@@ -90,10 +106,18 @@ pub struct ChildSpec {
     pub env: Vec<(String, String)>,
     /// Paths visible read-only.
     pub read: Vec<PathBuf>,
-    /// Paths visible read-write.
+    /// Paths the child may write (Landlock): directories under an overlay
+    /// root are written into its upper layer; files outside every overlay
+    /// are bound writable as they are.
     pub write: Vec<PathBuf>,
-    /// Existing paths inside `write` that are mounted read-only again.
+    /// Writable roots run on an overlay: (real root, staging directory
+    /// holding `upper/` and `work/`).
+    pub overlays: Vec<(PathBuf, PathBuf)>,
+    /// Existing paths inside the overlays that are mounted read-only again.
     pub protected: Vec<PathBuf>,
+    /// Existing directories covered by an empty read-only tmpfs: warden's
+    /// own directories, which a child may not even see.
+    pub hidden: Vec<PathBuf>,
     /// Limits.
     pub limits: ChildLimits,
 }
@@ -103,12 +127,23 @@ impl Sandbox {
     pub fn command(&self, spec: &ChildSpec) -> std::process::Command {
         let mut cmd = std::process::Command::new(&self.bwrap);
         cmd.env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
+        // The helper needs CAP_SYS_ADMIN (in the sandbox's own user
+        // namespace) to mount the overlays, CAP_DAC_OVERRIDE because
+        // overlayfs works in a mode-0 `work/work` with the mounter's
+        // credentials, and CAP_SETPCAP to empty the bounding set before the
+        // program runs.
         cmd.args([
             "--die-with-parent",
             "--new-session",
             "--unshare-all",
             "--cap-drop",
             "ALL",
+            "--cap-add",
+            "CAP_SYS_ADMIN",
+            "--cap-add",
+            "CAP_DAC_OVERRIDE",
+            "--cap-add",
+            "CAP_SETPCAP",
         ]);
         let bind = |cmd: &mut std::process::Command, flag: &str, p: &Path| {
             cmd.arg(flag).arg(p).arg(p);
@@ -124,13 +159,27 @@ impl Sandbox {
             mounts.push((dir, "--ro-bind-try"));
         }
         mounts.extend(spec.read.iter().map(|p| (p.as_path(), "--ro-bind-try")));
-        mounts.extend(spec.write.iter().map(|p| (p.as_path(), "--bind-try")));
-        mounts.sort_by_key(|(p, flag)| (p.components().count(), *flag == "--bind-try"));
+        let overlaid = |p: &Path| spec.overlays.iter().any(|(root, _)| p.starts_with(root));
+        // An overlay's lower layer is the real directory, bound read-only.
+        mounts.extend(
+            spec.overlays
+                .iter()
+                .map(|(root, _)| (root.as_path(), "--ro-bind")),
+        );
+        mounts.extend(
+            spec.write
+                .iter()
+                .filter(|p| !overlaid(p))
+                .map(|p| (p.as_path(), "--bind-try")),
+        );
+        mounts.sort_by_key(|(p, flag)| (p.components().count(), *flag != "--ro-bind-try"));
         for (p, flag) in mounts {
             bind(&mut cmd, flag, p);
         }
-        for p in &spec.protected {
-            bind(&mut cmd, "--ro-bind-try", p);
+        for (i, (_, stage)) in spec.overlays.iter().enumerate() {
+            cmd.arg("--bind")
+                .arg(stage)
+                .arg(format!("{STAGE_MOUNT}/{i}"));
         }
         bind(&mut cmd, "--ro-bind", &self.helper);
         cmd.arg("--chdir")
@@ -138,11 +187,19 @@ impl Sandbox {
             .arg("--")
             .arg(&self.helper)
             .arg("__confine");
-        let readable = spec
-            .read
-            .iter()
-            .chain(&spec.protected)
-            .map(PathBuf::as_path);
+        for (i, (root, _)) in spec.overlays.iter().enumerate() {
+            cmd.arg("--overlay")
+                .arg(root)
+                .arg(format!("{STAGE_MOUNT}/{i}"));
+        }
+        for p in &spec.protected {
+            cmd.arg("--protect").arg(p);
+        }
+        for p in &spec.hidden {
+            cmd.arg("--hide").arg(p);
+        }
+        cmd.arg("--chdir").arg(&spec.cwd);
+        let readable = spec.read.iter().map(PathBuf::as_path);
         for p in readable.chain(spec.program.parent()) {
             cmd.arg("--read").arg(p);
         }
@@ -165,6 +222,15 @@ pub struct ConfineArgs {
     pub read: Vec<PathBuf>,
     /// Paths to allow writing.
     pub write: Vec<PathBuf>,
+    /// Overlays to mount: (directory, staging directory inside the sandbox).
+    pub overlays: Vec<(PathBuf, PathBuf)>,
+    /// Paths to mount read-only again, once the overlays are in place.
+    pub protect: Vec<PathBuf>,
+    /// Directories to cover with an empty read-only tmpfs.
+    pub hide: Vec<PathBuf>,
+    /// Working directory to enter once the overlays are mounted (the one
+    /// bubblewrap entered is the lower layer).
+    pub chdir: Option<PathBuf>,
     /// RLIMIT_NPROC.
     pub processes: u64,
     /// RLIMIT_AS.
@@ -188,6 +254,13 @@ impl ConfineArgs {
             match arg.to_str() {
                 Some("--read") => out.read.push(value()?.into()),
                 Some("--write") => out.write.push(value()?.into()),
+                Some("--overlay") => {
+                    let root = value()?.into();
+                    out.overlays.push((root, value()?.into()));
+                }
+                Some("--protect") => out.protect.push(value()?.into()),
+                Some("--hide") => out.hide.push(value()?.into()),
+                Some("--chdir") => out.chdir = Some(value()?.into()),
                 Some("--processes") => out.processes = number(value()?)?,
                 Some("--address-space") => out.address_space = number(value()?)?,
                 Some("--file-size") => out.file_size = number(value()?)?,
@@ -215,6 +288,17 @@ fn number(v: OsString) -> Result<u64, String> {
 /// failure, with the reason.
 pub fn confine_and_exec(args: ConfineArgs) -> String {
     use std::os::unix::process::CommandExt;
+    if let Err(e) = mount_views(&args) {
+        return format!("cannot set up the program's view of the files: {e}");
+    }
+    if let Some(dir) = &args.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        return format!("cannot enter {}: {e}", dir.display());
+    }
+    if let Err(e) = drop_capabilities() {
+        return format!("cannot drop capabilities: {e}");
+    }
     if let Err(e) = set_limits(&args) {
         return format!("cannot set resource limits: {e}");
     }
@@ -227,6 +311,97 @@ pub fn confine_and_exec(args: ConfineArgs) -> String {
     };
     let err = std::process::Command::new(program).args(rest).exec();
     format!("cannot run {}: {err}", Path::new(program).display())
+}
+
+/// Overlays first (each covers whatever bubblewrap mounted below its root),
+/// then the read-only and hidden paths on top of them.
+fn mount_views(args: &ConfineArgs) -> Result<(), String> {
+    use rustix::mount::{MountFlags, UnmountFlags, mount, mount_bind, mount_remount, unmount};
+    for (root, stage) in &args.overlays {
+        let text = |p: &Path| -> Result<String, String> {
+            match p.to_str() {
+                // Overlay options split on `,` and `:`, and escape with `\`.
+                Some(s) if !s.contains([',', ':', '\\']) => Ok(s.to_string()),
+                _ => Err(format!(
+                    "{} contains a character overlay mount options cannot express (`,`, `:` or `\\`); rename it to run programs there",
+                    p.display()
+                )),
+            }
+        };
+        let (lower, stage) = (text(root)?, text(stage)?);
+        let data = std::ffi::CString::new(format!(
+            "lowerdir={lower},upperdir={stage}/upper,workdir={stage}/work,userxattr"
+        ))
+        .map_err(|e| e.to_string())?;
+        mount(
+            "overlay",
+            root,
+            "overlay",
+            MountFlags::NOSUID | MountFlags::NODEV,
+            data.as_c_str(),
+        )
+        .map_err(|e| format!("overlay on {}: {e}", root.display()))?;
+        // The child writes only through the overlay, never into the layer.
+        unmount(stage.as_str(), UnmountFlags::DETACH)
+            .map_err(|e| format!("unmounting {stage}: {e}"))?;
+    }
+    for p in args.protect.iter().filter(|p| p.exists()) {
+        mount_bind(p, p).map_err(|e| format!("binding {}: {e}", p.display()))?;
+        mount_remount(
+            p,
+            MountFlags::BIND | MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
+            "",
+        )
+        .map_err(|e| format!("making {} read-only: {e}", p.display()))?;
+    }
+    for p in &args.hide {
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(format!(
+                    "{} is not a directory; cannot hide it",
+                    p.display()
+                ));
+            }
+            Err(_) => continue,
+        }
+        mount(
+            "tmpfs",
+            p,
+            "tmpfs",
+            MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            c"size=4k,mode=0555",
+        )
+        .map_err(|e| format!("hiding {}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// Empty every capability set, bounding and ambient included, so that the
+/// program (even as uid 0 of the sandbox) cannot regain the helper's.
+fn drop_capabilities() -> Result<(), String> {
+    use rustix::thread::{
+        CapabilitySet, CapabilitySets, capabilities, clear_ambient_capability_set,
+        remove_capability_from_bounding_set, set_capabilities,
+    };
+    for cap in CapabilitySet::all().iter() {
+        match remove_capability_from_bounding_set(cap) {
+            Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+            Err(e) => return Err(format!("bounding set: {e}")),
+        }
+    }
+    clear_ambient_capability_set().map_err(|e| format!("ambient set: {e}"))?;
+    let none = CapabilitySets {
+        effective: CapabilitySet::empty(),
+        permitted: CapabilitySet::empty(),
+        inheritable: CapabilitySet::empty(),
+    };
+    set_capabilities(None, none).map_err(|e| e.to_string())?;
+    let left = capabilities(None).map_err(|e| e.to_string())?;
+    if !(left.effective.is_empty() && left.permitted.is_empty() && left.inheritable.is_empty()) {
+        return Err("capabilities remain after dropping them".into());
+    }
+    Ok(())
 }
 
 fn set_limits(args: &ConfineArgs) -> rustix::io::Result<()> {
@@ -390,6 +565,15 @@ mod tests {
                 "9",
                 "--file-size",
                 "10",
+                "--overlay",
+                "/w",
+                "/run/s/0",
+                "--protect",
+                "/w/.git",
+                "--hide",
+                "/w/.cache/warden",
+                "--chdir",
+                "/w/sub",
                 "--",
                 "prog",
                 "--read",
@@ -397,6 +581,11 @@ mod tests {
             .map(OsString::from),
         )
         .unwrap();
+        assert_eq!(a.overlays, [("/w".into(), "/run/s/0".into())]);
+        assert_eq!(a.protect, [PathBuf::from("/w/.git")]);
+        assert_eq!(a.hide, [PathBuf::from("/w/.cache/warden")]);
+        assert_eq!(a.chdir.as_deref(), Some(Path::new("/w/sub")));
+        assert!(ConfineArgs::parse(["--overlay", "/w"].map(OsString::from)).is_err());
         assert_eq!(a.read, [PathBuf::from("/r")]);
         assert_eq!(a.write, [PathBuf::from("/w")]);
         assert_eq!((a.processes, a.address_space, a.file_size), (8, 9, 10));
@@ -418,12 +607,15 @@ mod tests {
             cwd: "/w".into(),
             env: vec![("PATH".into(), "/usr/bin".into())],
             read: vec!["/w/docs".into()],
-            write: vec!["/w".into()],
+            write: vec!["/w".into(), "/notes.txt".into()],
+            overlays: vec![("/w".into(), "/stage/0".into())],
             protected: vec!["/w/.git".into()],
+            hidden: vec!["/w/.state/warden".into()],
             limits: ChildLimits {
                 processes: 1,
                 address_space: 2,
                 file_size: 3,
+                quota: crate::capability::process::overlay::Quota::default(),
             },
         };
         let args: Vec<String> = sandbox
@@ -436,8 +628,22 @@ mod tests {
                 .position(|w| w == needle)
                 .unwrap()
         };
-        assert!(pos(&["--bind-try", "/w", "/w"]) < pos(&["--ro-bind-try", "/w/docs", "/w/docs"]));
-        assert!(pos(&["--bind-try", "/w", "/w"]) < pos(&["--ro-bind-try", "/w/.git", "/w/.git"]));
+        // The writable root is only a read-only lower layer; the helper
+        // mounts the overlay, then the protected and hidden paths on it.
+        assert!(pos(&["--ro-bind", "/w", "/w"]) < pos(&["--ro-bind-try", "/w/docs", "/w/docs"]));
+        assert!(!args.windows(2).any(|w| w == ["--bind-try", "/w"]));
+        assert!(pos(&["--bind-try", "/notes.txt", "/notes.txt"]) > 0);
+        assert!(pos(&["--bind", "/stage/0", "/run/warden/overlay/0"]) < pos(&["__confine"]));
+        assert!(pos(&["__confine"]) < pos(&["--overlay", "/w", "/run/warden/overlay/0"]));
+        assert!(pos(&["--protect", "/w/.git"]) > pos(&["__confine"]));
+        assert!(pos(&["--hide", "/w/.state/warden"]) > pos(&["__confine"]));
+        // bubblewrap enters the lower layer; the helper enters the overlay.
+        let last_chdir = args
+            .windows(2)
+            .rposition(|w| w == ["--chdir", "/w"])
+            .unwrap();
+        assert!(pos(&["--chdir", "/w"]) < pos(&["__confine"]));
+        assert!(last_chdir > pos(&["__confine"]));
         assert!(args.contains(&"--unshare-all".to_string()));
         assert!(!args.iter().any(|a| a == "--share-net"));
         assert_eq!(&args[args.len() - 3..], ["--", "/usr/bin/git", "status"]);
