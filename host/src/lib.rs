@@ -13,7 +13,9 @@
 //! - [`registry`]: installed and bundled plugins on disk;
 //! - [`policy`]: the organisation's Cedar policy above every grant.
 //! - [`audit`]: the tamper-evident log of every decision;
-//! - [`journal`]: per-turn capture of file changes, and undo.
+//! - [`journal`]: per-turn capture of file changes, and undo;
+//! - [`session`]: one recorded call, the sequence every caller runs a tool
+//!   through.
 
 pub mod agent;
 pub mod argv;
@@ -37,5 +39,6 @@ pub mod policy;
 pub mod process;
 pub mod registry;
 pub mod runtime;
+pub mod session;
 
 pub use error::{Error, Result};
