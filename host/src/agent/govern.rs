@@ -45,10 +45,7 @@ impl Guard for Governance {
     fn refused(&mut self, turn: u32, tool: &str, reason: &str) {
         let (plugin, name) = tool.split_once('.').unwrap_or((tool, ""));
         let name = (!name.is_empty()).then_some(name);
-        if let Err(e) = self
-            .session
-            .refuse(plugin, name, reason, &note(turn, None))
-        {
+        if let Err(e) = self.session.refuse(plugin, name, reason, &note(turn, None)) {
             tracing::warn!("a refused call could not be recorded in the audit log: {e}");
         }
     }

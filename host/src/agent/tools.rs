@@ -66,16 +66,19 @@ pub struct Tool {
     /// What its plugin could do when the session started; a call is
     /// approved by what it can do when it is made.
     pub class: Class,
+    /// Its place in the list the model is given.
+    pub index: usize,
 }
 
 impl Tool {
-    pub(crate) fn new(plugin: &str, tool: &str, class: Class) -> Self {
+    pub(crate) fn new(plugin: &str, tool: &str, class: Class, index: usize) -> Self {
         Tool {
             exposed: format!("{plugin}{SEPARATOR}{tool}"),
             qualified: format!("{plugin}.{tool}"),
             plugin: plugin.to_string(),
             tool: tool.to_string(),
             class,
+            index,
         }
     }
 }
@@ -148,7 +151,8 @@ impl Toolbox {
                 description: format!("[{name}] {}", spec.description),
                 parameters: spec.input_schema.clone(),
             });
-            self.tools.push(Tool::new(name, &spec.name, class));
+            let index = self.tools.len();
+            self.tools.push(Tool::new(name, &spec.name, class, index));
         }
         notes
     }
@@ -185,7 +189,13 @@ impl Toolbox {
                 ));
             }
         };
-        Ok((plugin.clone(), Tool { class, ..tool.clone() }))
+        Ok((
+            plugin.clone(),
+            Tool {
+                class,
+                ..tool.clone()
+            },
+        ))
     }
 
     /// Record (and, if it can change files, capture) the call of `tool`

@@ -250,7 +250,10 @@ impl Agent<'_> {
             Err(reason) => return self.deny(turn, call, sink, &tool.qualified, reason),
         };
         let asker = self.asker.as_mut().map(|a| &mut **a as &mut dyn Asker);
-        let by = match self.approvals.decide(&current, &input, self.workspace, asker) {
+        let by = match self
+            .approvals
+            .decide(&current, &input, self.workspace, asker)
+        {
             Decision::Run { by } => by,
             Decision::Deny { reason } => {
                 return self.deny(turn, call, sink, &tool.qualified, reason);

@@ -38,9 +38,7 @@ impl App {
                 "refused {what} {qualified}: it could not be recorded in the audit log"
             ))
         };
-        let audit = self
-            .audit_log()
-            .map_err(|e| unrecorded("the call", e))?;
+        let audit = self.audit_log().map_err(|e| unrecorded("the call", e))?;
         let calls = self.session(ctx, session, audit);
         let request = Request {
             plugin,
