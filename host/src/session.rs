@@ -219,8 +219,8 @@ pub enum Refused {
     Gone(Error),
     /// Its grant or the organisation's policy does not let it run here.
     NotAllowed(Arc<Error>),
-    /// Its grant changed between the caller's look at it and the call
-    /// (the agent approves a call by what the plugin could do then).
+    /// Its effective grant changed between the caller's look at it and the
+    /// call (the agent approves a call by what the plugin could do then).
     Changed { plugin: String },
     /// Its file changes could not be captured for undo.
     Capture(crate::journal::Error),
@@ -475,7 +475,7 @@ impl Session {
             }));
         }
         if let Some(expected) = &req.expect
-            && !Arc::ptr_eq(expected, &plugin)
+            && !same_grant(expected, &plugin)
         {
             let why = Error::Conflict(format!(
                 "{}.{} was not run: the grant of `{}` changed while the call waited for approval; ask for it again",
@@ -554,6 +554,15 @@ impl Session {
         cancelled: impl Future<Output = String>,
     ) -> std::result::Result<Recorded, Refused> {
         Ok(self.begin(req).await?.run(cancelled).await)
+    }
+}
+
+/// Whether two openings of a plugin run it under the same effective grant
+/// (a file rewritten with the same grant opens it again, to the same).
+fn same_grant(a: &Plugin, b: &Plugin) -> bool {
+    match (a.allowed(), b.allowed()) {
+        (Ok(x), Ok(y)) => Arc::ptr_eq(x, y) || x.effective() == y.effective(),
+        _ => false,
     }
 }
 
