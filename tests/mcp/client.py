@@ -3,6 +3,10 @@
 Usage:
   client.py stdio WORKSPACE -- COMMAND [ARGS...]
   client.py http WORKSPACE URL TOKEN
+  client.py revoke WORKSPACE -- WARDEN mcp
+
+`revoke` changes spawner's grant and then removes it with the real WARDEN
+binary while the server runs, calling between each step.
 
 Prints one JSON object; tests/suite/mcp.rs asserts on it. Exits 2 when the
 SDK is missing, so the Rust test can say how to install it.
@@ -124,9 +128,49 @@ async def exercise(session, workspace):
     return out
 
 
+async def revoke(session, workspace, warden):
+    out = {}
+    await session.initialize()
+
+    def run(*args):
+        p = subprocess.run([warden, *args], capture_output=True, text=True)
+        return {"code": p.returncode, "stderr": p.stderr}
+
+    async def names():
+        return sorted(t.name for t in (await session.list_tools()).tools)
+
+    async def call(name, arguments):
+        r = await session.call_tool(name, arguments)
+        return {"is_error": bool(r.is_error), "text": text_of(r)}
+
+    # Each run that happens leaves a line in calls.txt.
+    sh = {"program": "sh", "args": ["-c", "echo ran >> calls.txt; echo granted"]}
+    out["tools_before"] = await names()
+    out["before"] = await call("spawner__run", sh)
+    out["revoke"] = run("plugin", "grant", "spawner", "--none")
+    out["revoked"] = await call("spawner__run", sh)
+    out["tools_revoked"] = await names()
+    out["read_after_revoke"] = await call("fs__read", {"path": "a.txt"})
+    out["regrant"] = run("plugin", "grant", "spawner", "--grant", "file:.:write", "--grant", "program:sh")
+    out["tools_regranted"] = await names()
+    out["regranted"] = await call("spawner__run", sh)
+    out["remove"] = run("plugin", "remove", "spawner")
+    out["removed"] = await call("spawner__run", sh)
+    out["tools_removed"] = await names()
+    out["read_after_remove"] = await call("fs__read", {"path": "a.txt"})
+    return out
+
+
 async def main():
     mode, workspace = sys.argv[1], sys.argv[2]
-    if mode == "stdio":
+    if mode == "revoke":
+        sep = sys.argv.index("--")
+        command, args = sys.argv[sep + 1], sys.argv[sep + 2 :]
+        params = StdioServerParameters(command=command, args=args, env=dict(os.environ))
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                out = await revoke(session, workspace, command)
+    elif mode == "stdio":
         sep = sys.argv.index("--")
         command, args = sys.argv[sep + 1], sys.argv[sep + 2 :]
         params = StdioServerParameters(command=command, args=args, env=dict(os.environ))

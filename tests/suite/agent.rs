@@ -762,3 +762,82 @@ fn ask_mode_on_a_terminal_shows_the_exact_request_and_runs_only_what_was_approve
         1
     );
 }
+
+/// Issue 16 item 13, for the agent: a grant revoked while a session runs
+/// (`warden plugin grant edit --none`, run by the model server between two
+/// turns, as a person would in another terminal) refuses the plugin's next
+/// call, says how to grant it, and is recorded; other plugins still answer.
+#[test]
+fn a_grant_revoked_during_an_agent_session_takes_effect_on_the_next_call() {
+    let m = Machine::new();
+    let root = m.root();
+    let revoke = move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["plugin", "grant", "edit", "--none"])
+            .env_clear()
+            .env("HOME", root.join("home"))
+            .env("XDG_CONFIG_HOME", root.join("config"))
+            .env("XDG_DATA_HOME", root.join("data"))
+            .env("XDG_STATE_HOME", root.join("state"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let server = Server::start(vec![
+        Step::turn(Turn::call(
+            "edit__write",
+            json!({"path": "one.txt", "content": "1"}),
+        )),
+        Step::with(move |_| {
+            revoke();
+            Turn::call("edit__write", json!({"path": "two.txt", "content": "2"}))
+        }),
+        Step::turn(Turn::call("fs__read", json!({"path": "one.txt"}))),
+        Step::turn(Turn::text("Done.")),
+    ]);
+    let r = m.exec(&server, "chat", &["--approval", "auto"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    assert_eq!(m.read("one.txt"), "1");
+    assert!(
+        !m.project.join("two.txt").exists(),
+        "the revoked grant was used"
+    );
+
+    let events = r.events();
+    let denied = of_type(&events, "tool_call_denied");
+    assert_eq!(denied.len(), 1, "{}", r.stdout);
+    let reason = denied[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("edit.write was not run: denied: plugin `edit` needs files"),
+        "{reason}"
+    );
+    assert!(
+        reason
+            .contains("which is not granted; to allow it: warden plugin grant edit --grant file:"),
+        "{reason}"
+    );
+    let finished = of_type(&events, "tool_call_finished");
+    assert_eq!(finished.len(), 2, "{}", r.stdout);
+    assert_eq!(finished[1]["tool"], "fs.read");
+    assert_eq!(finished[1]["ok"], true, "{}", finished[1]);
+
+    let log = m.warden(&["log", "--json", "--plugin", "edit"], &[]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    let log: Value = serde_json::from_str(&log.stdout).unwrap();
+    assert_eq!(log["intact"], true);
+    let refused: Vec<&Value> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["record"])
+        .filter(|r| r["kind"] == "call" && r["decision"] == "deny")
+        .collect();
+    assert_eq!(refused.len(), 1, "{log:#}");
+    assert_eq!(refused[0]["tool"], "write");
+    assert_eq!(refused[0]["reason"], reason);
+    assert_eq!(refused[0]["detail"]["agent_turn"], 2);
+}

@@ -57,6 +57,22 @@ impl Home {
         );
     }
 
+    /// `warden log --json` of one plugin's records.
+    fn records(&self, plugin: &str) -> Vec<Value> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+        cmd.args(["log", "--json", "--plugin", plugin]);
+        self.env(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["intact"], true, "{v}");
+        v["records"].as_array().unwrap().clone()
+    }
+
     /// Run the Python client; its JSON report.
     fn client(&self, ws: &Path, args: &[&str]) -> Value {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp/client.py");
@@ -178,6 +194,118 @@ fn the_python_sdk_lists_calls_is_denied_and_cancels_over_stdio() {
     );
     assert_report(&v, &fx.ws);
     assert_eq!(fx.read(".git/config"), "cfg");
+}
+
+/// Issue 16 item 13: a running `warden mcp` kept using a grant that was
+/// revoked (`warden plugin grant X --none`) and a plugin that was removed.
+/// The server checks the plugin's grant file and install record (a few
+/// `stat`s) before every call, so both take effect on the next call, are
+/// refused with a tool error that says how to grant it, are recorded, and
+/// leave tools/list; other plugins keep answering.
+#[test]
+fn revoked_grants_and_removed_plugins_take_effect_on_the_next_mcp_call() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let warden = env!("CARGO_BIN_EXE_warden");
+    let v = home.client(
+        &fx.ws,
+        &["revoke", fx.ws.to_str().unwrap(), "--", warden, "mcp"],
+    );
+    let tools = |key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect()
+    };
+    let ok = |key: &str| {
+        assert_eq!(v[key]["is_error"], false, "{key}: {}", v[key]);
+    };
+    for step in ["revoke", "regrant", "remove"] {
+        assert_eq!(v[step]["code"], 0, "{step}: {}", v[step]);
+    }
+    assert!(tools("tools_before").contains(&"spawner__run".into()));
+    ok("before");
+    assert!(v["before"]["text"].as_str().unwrap().contains("granted"));
+
+    // Revoked: refused, saying what is missing and how to grant it.
+    assert_eq!(v["revoked"]["is_error"], true, "{}", v["revoked"]);
+    let revoked = v["revoked"]["text"].as_str().unwrap();
+    assert!(
+        revoked.starts_with("spawner.run: refused: denied: plugin `spawner` needs "),
+        "{revoked}"
+    );
+    assert!(
+        revoked.contains("which is not granted; to allow it: warden plugin grant spawner "),
+        "{revoked}"
+    );
+    assert!(
+        revoked.ends_with("(this client cannot change grants)"),
+        "{revoked}"
+    );
+    assert!(!tools("tools_revoked").contains(&"spawner__run".into()));
+    ok("read_after_revoke");
+    assert!(
+        v["read_after_revoke"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(r#""content":"hi""#)
+    );
+
+    // Granted again: it runs again, from the next call.
+    assert!(tools("tools_regranted").contains(&"spawner__run".into()));
+    ok("regranted");
+
+    // Removed: refused and gone from the list.
+    assert_eq!(v["removed"]["is_error"], true, "{}", v["removed"]);
+    let removed = v["removed"]["text"].as_str().unwrap();
+    assert_eq!(
+        removed,
+        "spawner.run: refused: plugin `spawner` cannot be opened any more: no plugin named `spawner` (see `warden plugin list`)"
+    );
+    assert!(!tools("tools_removed").contains(&"spawner__run".into()));
+    ok("read_after_remove");
+
+    // Only the two granted calls ran.
+    assert_eq!(fx.read("calls.txt"), "ran\nran\n");
+
+    // Each refusal is in the audit log, as a refused call of the session.
+    let records = home.records("spawner");
+    let refused: Vec<&Value> = records
+        .iter()
+        .map(|e| &e["record"])
+        .filter(|r| r["kind"] == "call" && r["decision"] == "deny")
+        .collect();
+    assert_eq!(refused.len(), 2, "{records:#?}");
+    for r in &refused {
+        assert_eq!(r["tool"], "run");
+        assert_eq!(r["session"], "mcp");
+        assert_eq!(r["resource"], fx.ws.display().to_string());
+    }
+    assert!(
+        ["files", "programs"].contains(&refused[0]["capability"].as_str().unwrap_or_default()),
+        "{}",
+        refused[0]
+    );
+    assert!(
+        refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("which is not granted; to allow it: warden plugin grant spawner "),
+        "{}",
+        refused[0]
+    );
+    assert_eq!(
+        refused[1]["reason"],
+        "no plugin named `spawner` (see `warden plugin list`)"
+    );
+    // The two calls that ran: each recorded before it ran, and its outcome.
+    let ran = records
+        .iter()
+        .filter(|e| e["record"]["kind"] == "result" && e["record"]["outcome"] == "ok")
+        .count();
+    assert_eq!(ran, 2, "{records:#?}");
 }
 
 /// `warden mcp --http`, stopped when dropped.

@@ -1,14 +1,18 @@
 //! The tools the model may call: exactly those of plugins whose grants let
-//! them run in the workspace, named `plugin__tool`. Each call goes to the
-//! plugin's [`Prepared`] instance, so it meets the same grant checks,
-//! limits and fresh instance as `warden call`.
+//! them run in the workspace, named `plugin__tool`. Each call goes through
+//! the agent's [`Session`], the same recorded call path as `warden call`
+//! and `warden mcp`: the grant as it is on disk now, the policy, the audit
+//! records, the undo capture, the limits and a fresh instance.
 
 use super::provider::ToolDef;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
 use warden_core::escape::escape;
 use warden_core::manifest::Access;
-use warden_core::runtime::{CallOutput, Prepared, ToolFailure, ToolSpec};
+use warden_core::runtime::{CallOutput, Prepared, ToolFailure};
+use warden_core::session::{Note, Plugin, Refused, Request, Running, Session};
 
 /// Separates plugin and tool in the names the model sees (model APIs allow
 /// only `[a-zA-Z0-9_-]` in tool names).
@@ -35,7 +39,8 @@ pub enum Class {
 }
 
 impl Class {
-    fn of(prepared: &Prepared) -> Self {
+    /// What a plugin bound to its grant can do.
+    pub fn of(prepared: &Prepared) -> Self {
         let e = prepared.effective();
         if !e.programs.is_empty() {
             Class::Process
@@ -50,6 +55,7 @@ impl Class {
 }
 
 /// One tool the model sees.
+#[derive(Debug, Clone)]
 pub struct Tool {
     /// `plugin__tool`.
     pub exposed: String,
@@ -57,8 +63,11 @@ pub struct Tool {
     pub qualified: String,
     pub plugin: String,
     pub tool: String,
+    /// What its plugin could do when the session started; a call is
+    /// approved by what it can do when it is made.
     pub class: Class,
-    index: usize,
+    /// Its place in the list the model is given.
+    pub index: usize,
 }
 
 impl Tool {
@@ -87,42 +96,63 @@ pub struct Outcome {
     pub value: Option<Value>,
     /// What warden refused during the call.
     pub denials: Vec<warden_core::capability::Denial>,
-    /// How the call ended, as the audit log states it for every caller;
-    /// `None` when it never reached the plugin.
-    #[serde(skip)]
-    pub ended: Option<warden_core::audit::Record>,
 }
 
-/// The granted tools.
-#[derive(Default)]
+/// The granted tools, called through the agent's session.
 pub struct Toolbox {
-    plugins: Vec<Prepared>,
+    session: Arc<Session>,
     tools: Vec<Tool>,
     defs: Vec<ToolDef>,
 }
 
+/// How a call that was begun ended.
+pub struct Finished {
+    pub outcome: Outcome,
+    /// The paths it changed, when it was captured for undo.
+    pub changed: Option<Vec<String>>,
+    /// The user cancelled it.
+    pub cancelled: bool,
+}
+
 impl Toolbox {
-    /// Offer a prepared plugin's tools. Returns a note for each tool left
-    /// out (a schema the model APIs would refuse).
-    pub fn add(&mut self, plugin: &str, specs: Vec<ToolSpec>, prepared: Prepared) -> Vec<String> {
-        let class = Class::of(&prepared);
-        let index = self.plugins.len();
-        self.plugins.push(prepared);
+    /// No tools yet; calls go through `session`.
+    pub fn new(session: Arc<Session>) -> Self {
+        Toolbox {
+            session,
+            tools: vec![],
+            defs: vec![],
+        }
+    }
+
+    /// The session calls go through.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    /// Offer the tools of a plugin that may run. Returns a note for each
+    /// tool left out (a schema the model APIs would refuse).
+    pub fn add(&mut self, plugin: &Plugin) -> Vec<String> {
+        let Ok(prepared) = plugin.allowed() else {
+            return vec![];
+        };
+        let class = Class::of(prepared);
+        let name = plugin.name.as_str();
         let mut notes = Vec::new();
-        for spec in specs {
+        for spec in &plugin.tools {
             if spec.input_schema.get("type") != Some(&Value::from("object")) {
                 notes.push(format!(
-                    "not offering `{plugin}.{}`: its input schema is not a JSON object schema",
+                    "not offering `{name}.{}`: its input schema is not a JSON object schema",
                     escape(&spec.name)
                 ));
                 continue;
             }
             self.defs.push(ToolDef {
-                name: format!("{plugin}{SEPARATOR}{}", spec.name),
-                description: format!("[{plugin}] {}", spec.description),
-                parameters: spec.input_schema,
+                name: format!("{name}{SEPARATOR}{}", spec.name),
+                description: format!("[{name}] {}", spec.description),
+                parameters: spec.input_schema.clone(),
             });
-            self.tools.push(Tool::new(plugin, &spec.name, class, index));
+            let index = self.tools.len();
+            self.tools.push(Tool::new(name, &spec.name, class, index));
         }
         notes
     }
@@ -140,19 +170,109 @@ impl Toolbox {
         self.tools.iter().find(|t| t.exposed == exposed)
     }
 
-    /// Run a tool with `input` (already checked to be a JSON object).
-    pub async fn call(&self, tool: &Tool, input: &str) -> Outcome {
-        let Some(prepared) = self.plugins.get(tool.index) else {
-            return error_outcome(format!("{} is not available", tool.qualified));
+    /// The tool's plugin as its grant is now, and what it can do: a call
+    /// is approved by this, and runs only if the plugin is still this one
+    /// when it begins. Why not, for the model, when it cannot run now.
+    pub async fn look(&self, tool: &Tool) -> Result<(Arc<Plugin>, Tool), String> {
+        let plugin = self.session.plugin(&tool.plugin).await.map_err(|e| {
+            format!(
+                "{} was not run: plugin `{}` cannot be opened any more: {e}",
+                tool.qualified, tool.plugin
+            )
+        })?;
+        let class = match plugin.allowed() {
+            Ok(p) => Class::of(p),
+            Err(e) => {
+                return Err(format!(
+                    "{} was not run: {e} (only the user can change grants)",
+                    tool.qualified
+                ));
+            }
         };
-        let out = prepared.call(&tool.tool, input).await;
-        let ended = warden_core::audit::Record::result(&tool.plugin, &tool.tool, out.as_ref());
-        let mut o = match out {
+        Ok((
+            plugin.clone(),
+            Tool {
+                class,
+                ..tool.clone()
+            },
+        ))
+    }
+
+    /// Record (and, if it can change files, capture) the call of `tool`
+    /// with `input` (already checked to be a JSON object) as it was
+    /// approved; it then runs with [`Toolbox::finish`]. Why not, for the
+    /// model (already in the audit log where it can be).
+    pub async fn begin(
+        &self,
+        tool: &Tool,
+        input: &str,
+        note: Note,
+        approved: Arc<Plugin>,
+    ) -> Result<Running<'_>, String> {
+        let request = Request {
+            plugin: &tool.plugin,
+            tool: &tool.tool,
+            input,
+            note,
+            expect: Some(approved),
+        };
+        let q = &tool.qualified;
+        self.session.begin(request).await.map_err(|r| match r {
+            Refused::Capture(e) => {
+                format!("{q} was not run: its file changes could not be captured for undo: {e}")
+            }
+            Refused::Unrecorded(e) => {
+                format!("{q} was not run: it could not be recorded in the audit log: {e}")
+            }
+            Refused::NotAllowed(e) => {
+                format!("{q} was not run: {e} (only the user can change grants)")
+            }
+            Refused::Gone(e) => format!(
+                "{q} was not run: plugin `{}` cannot be opened any more: {e}",
+                tool.plugin
+            ),
+            Refused::Changed { plugin } => format!(
+                "{q} was not run: the grant of `{plugin}` changed while the call waited for approval; ask for it again"
+            ),
+            Refused::Unknown(e) => format!("{q} was not run: {e}"),
+        })
+    }
+
+    /// Run a begun call until it ends or `cancelled` resolves.
+    pub async fn finish(
+        &self,
+        tool: &Tool,
+        running: Running<'_>,
+        cancelled: impl Future<Output = ()>,
+    ) -> Finished {
+        let recorded = running
+            .run(async {
+                cancelled.await;
+                "cancelled by the user".to_string()
+            })
+            .await;
+        if let Some((_, e)) = &recorded.unrecorded {
+            tracing::warn!("the end of a call could not be recorded in the audit log: {e}");
+        }
+        if let Err(e) = &recorded.captured {
+            tracing::warn!(
+                "{}'s changes could not be journaled ({e}); the next `warden undo` here captures them",
+                tool.qualified
+            );
+        }
+        let changed = recorded.changed();
+        let outcome = match recorded.out {
+            _ if recorded.cancelled => {
+                error_outcome(format!("{} was cancelled by the user", tool.qualified))
+            }
             Ok(out) => outcome(tool, out),
             Err(e) => error_outcome(e.to_string()),
         };
-        o.ended = Some(ended);
-        o
+        Finished {
+            outcome,
+            changed,
+            cancelled: recorded.cancelled,
+        }
     }
 }
 
@@ -165,7 +285,6 @@ pub fn error_outcome(text: String) -> Outcome {
         cut,
         value: None,
         denials: vec![],
-        ended: None,
     }
 }
 
@@ -182,7 +301,6 @@ fn outcome(tool: &Tool, out: CallOutput) -> Outcome {
         cut,
         value,
         denials: out.denials,
-        ended: None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::approval::{Approvals, Asker, Decision};
 use super::event::{DenialNote, Event};
-use super::govern::Guard;
+use super::govern::{self, Guard};
 use super::provider::{Item, Observer, Provider, Request, ToolCall, Usage};
 use super::tools::{self, Class, Outcome, Toolbox};
 use serde_json::Value;
@@ -53,7 +53,8 @@ pub struct Agent<'a> {
     pub workspace: &'a Path,
     pub instructions: &'a str,
     pub limits: Limits,
-    /// Audit records and undo capture around each call, when present.
+    /// Records of the calls the agent refuses itself, when present (the
+    /// calls it makes are recorded by the toolbox's session).
     pub guard: Option<&'a mut dyn Guard>,
 }
 
@@ -241,44 +242,50 @@ impl Agent<'_> {
                 return self.deny(turn, call, sink, &tool.qualified, reason);
             }
         };
+        // The call is approved by what its plugin can do now (a grant
+        // widened during the session is not approved by its old class), and
+        // runs only if the plugin is still that when it begins.
+        let (plugin, current) = match tools.look(tool).await {
+            Ok(seen) => seen,
+            Err(reason) => return self.deny(turn, call, sink, &tool.qualified, reason),
+        };
         let asker = self.asker.as_mut().map(|a| &mut **a as &mut dyn Asker);
-        let by = match self.approvals.decide(tool, &input, self.workspace, asker) {
+        let by = match self
+            .approvals
+            .decide(&current, &input, self.workspace, asker)
+        {
             Decision::Run { by } => by,
             Decision::Deny { reason } => {
                 return self.deny(turn, call, sink, &tool.qualified, reason);
             }
         };
+        let tool = &current;
         // What runs is exactly what was decided on.
         let approved = input.to_string();
         // Recorded (and, if it can change files, captured) before it runs;
         // if that cannot be done, it does not run.
-        if let Some(g) = self.guard.as_deref_mut()
-            && let Err(reason) = g.before(turn, tool, &approved, by)
+        let running = match tools
+            .begin(tool, &approved, govern::note(turn, Some(by)), plugin)
+            .await
         {
-            sink.event(&Event::ToolCallDenied {
-                call_id: call.id.clone(),
-                tool: tool.qualified.clone(),
-                reason: reason.clone(),
-            });
-            return (tools::error_outcome(reason), false);
-        }
+            Ok(r) => r,
+            Err(reason) => {
+                sink.event(&Event::ToolCallDenied {
+                    call_id: call.id.clone(),
+                    tool: tool.qualified.clone(),
+                    reason: reason.clone(),
+                });
+                return (tools::error_outcome(reason), false);
+            }
+        };
         sink.event(&Event::ToolCallApproved {
             call_id: call.id.clone(),
             tool: tool.qualified.clone(),
             class: tool.class,
             by: by.to_string(),
         });
-        let (outcome, was_cancelled) = tokio::select! {
-            o = tools.call(tool, &approved) => (o, false),
-            () = cancelled(cancel) => (
-                tools::error_outcome(format!("{} was cancelled by the user", tool.qualified)),
-                true,
-            ),
-        };
-        let captured = self
-            .guard
-            .as_deref_mut()
-            .and_then(|g| g.after(turn, tool, &outcome));
+        let ended = tools.finish(tool, running, cancelled(cancel)).await;
+        let (outcome, was_cancelled, captured) = (ended.outcome, ended.cancelled, ended.changed);
         sink.event(&Event::ToolCallFinished {
             call_id: call.id.clone(),
             tool: tool.qualified.clone(),

@@ -21,10 +21,11 @@ use std::path::Path;
 use warden_core::capability::process::confine::Sandbox;
 use warden_core::component::Package;
 use warden_core::dirs::Dirs;
-use warden_core::grant::{self, Context};
-use warden_core::policy::{self as org, Policy, Subject};
+use warden_core::grant::Context;
+use warden_core::policy::{self as org, Policy};
 use warden_core::registry::{Registry, Source};
-use warden_core::runtime::{Loaded, Prepared, Runtime, ToolSpec};
+use warden_core::runtime::{Loaded, Runtime};
+use warden_core::session::{Session, Setup};
 
 /// What every command needs.
 pub struct App {
@@ -98,34 +99,19 @@ impl App {
         Ok((package, source, loaded))
     }
 
-    /// A plugin's tools, and the plugin bound to its grant in `ctx` (or why
-    /// its grant does not let it run there).
-    async fn prepare(
-        &self,
-        name: &str,
-        ctx: &Context,
-    ) -> anyhow::Result<(Vec<ToolSpec>, warden_core::Result<Prepared>)> {
-        let (package, source, loaded) = self.open(name)?;
-        let tools = self.registry.tools(name, &self.rt, &loaded).await?;
-        let granted = self.registry.grant(name, &package, &source)?;
-        let effective = grant::effective(&package.manifest, &granted, ctx);
-        // The organisation's policy is asked again before every run, so a
-        // policy tightened after a grant refuses the plugin from then on.
-        // A long-lived server (`warden mcp`) or agent session reads the
-        // policy files again before each call.
-        let subject = Subject::new(&self.user, &package.manifest);
-        let requests = org::for_call(&subject, &effective, &ctx.workspace);
-        let prepared = self.policy.check_all(&requests).and_then(|()| {
-            loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
-                std::env::var(k).ok()
-            })
-        });
-        let prepared = prepared.map(|p| {
-            p.with_gate(std::sync::Arc::new(move || {
-                Policy::from_env(|k| std::env::var_os(k)).check_all(&requests)
-            }))
-        });
-        Ok((tools, prepared))
+    /// A session of calls in `ctx`, named `name`: every call of `warden
+    /// call`, `warden mcp` and the agent goes through one (see
+    /// [`warden_core::session`]).
+    fn session(&self, ctx: Context, name: &str, audit: warden_core::audit::Log) -> Session {
+        let setup = Setup {
+            rt: self.rt.clone(),
+            registry: self.registry.clone(),
+            user: self.user.clone(),
+            env: std::sync::Arc::new(|k| std::env::var_os(k)),
+            audit,
+            name: name.to_string(),
+        };
+        Session::new(setup, ctx)
     }
 
     fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {

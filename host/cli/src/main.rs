@@ -444,7 +444,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Map an error to the documented exit code.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    match err.downcast_ref::<Error>() {
+    // A session shares why a plugin may not run among its calls.
+    let shared = || err.downcast_ref::<std::sync::Arc<Error>>().map(|e| &**e);
+    match err.downcast_ref::<Error>().or_else(shared) {
         Some(Error::NotGranted { .. } | Error::PolicyDenied { .. }) => 3,
         Some(
             Error::Timeout { .. }

@@ -13,7 +13,9 @@
 //! - [`registry`]: installed and bundled plugins on disk;
 //! - [`policy`]: the organisation's Cedar policy above every grant.
 //! - [`audit`]: the tamper-evident log of every decision;
-//! - [`journal`]: per-turn capture of file changes, and undo.
+//! - [`journal`]: per-turn capture of file changes, and undo;
+//! - [`session`]: one recorded call, the sequence every caller runs a tool
+//!   through.
 
 pub mod audit;
 pub mod bindings;
@@ -31,6 +33,7 @@ pub mod manifest;
 pub mod policy;
 pub mod registry;
 pub mod runtime;
+pub mod session;
 
 pub use error::{Error, Result};
 

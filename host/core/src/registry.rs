@@ -86,6 +86,19 @@ impl Registry {
         self.dirs.config.join("grants").join(format!("{name}.toml"))
     }
 
+    /// The files that decide what plugin `name` may do: its grant, its
+    /// install record and its component. A long-lived session re-opens the
+    /// plugin when one of them changes.
+    pub fn watched(&self, name: &str) -> Result<Vec<PathBuf>> {
+        Self::check_name(name)?;
+        let dir = self.plugin_dir(name);
+        Ok(vec![
+            self.grant_path(name),
+            dir.join("plugin.json"),
+            dir.join("component.wasm"),
+        ])
+    }
+
     fn check_name(name: &str) -> Result<()> {
         check_name(name).map_err(|_| Error::PluginNotFound {
             name: name.to_string(),

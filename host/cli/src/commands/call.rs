@@ -7,12 +7,11 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use warden_core::Error;
-use warden_core::audit::Record;
+use warden_core::audit::Kind;
 use warden_core::capability::{CapabilityKind, Denial};
 use warden_core::escape::escape;
-use warden_core::journal::Journal;
-use warden_core::manifest::Access;
-use warden_core::runtime::{MAX_INPUT_BYTES, Prepared, ToolFailure};
+use warden_core::runtime::{MAX_INPUT_BYTES, ToolFailure};
+use warden_core::session::{Note, Refused, Request};
 
 impl App {
     /// Run one tool and print its result.
@@ -34,55 +33,36 @@ impl App {
             });
         };
         let ctx = self.context(workspace)?;
-        let (tools, prepared) = self.prepare(plugin, &ctx).await?;
-        if !tools.iter().any(|t| t.name == tool) {
-            anyhow::bail!(Error::ToolNotFound {
-                plugin: plugin.into(),
-                tool: tool.into(),
-            });
-        }
-        let prepared = match prepared {
-            Ok(p) => p,
-            Err(e) => {
-                self.record(
-                    Record::refused_call(plugin, tool, &ctx.workspace, &e).in_turn(session, None),
-                )?;
-                return Err(e.into());
-            }
+        let unrecorded = |what: &str, e: anyhow::Error| {
+            e.context(format!(
+                "refused {what} {qualified}: it could not be recorded in the audit log"
+            ))
         };
-        // A plugin that can change files (itself or through a program) runs
-        // as a captured turn, so `warden undo` can take its changes back.
-        let turn = if writes(&prepared) {
-            let begun = Journal::open(self.registry.dirs(), &ctx.workspace)
-                .and_then(|j| j.begin_next(session));
-            match begun {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    let e = anyhow::anyhow!(
-                        "{qualified} was not run: its file changes could not be captured for undo: {e}"
-                    );
-                    let why = Error::Conflict(e.to_string());
-                    self.record(
-                        Record::refused_call(plugin, tool, &ctx.workspace, &why)
-                            .in_turn(session, None),
-                    )?;
-                    return Err(e);
-                }
-            }
-        } else {
-            None
-        };
-        let turn_no = turn.as_ref().map(|t| t.id().1);
-        let stamp = |r: warden_core::audit::Record| r.in_turn(session, turn_no);
-        self.record(stamp(Record::call(
+        let audit = self.audit_log().map_err(|e| unrecorded("the call", e))?;
+        let calls = self.session(ctx, session, audit);
+        let request = Request {
             plugin,
             tool,
-            &ctx.workspace,
-            report::effective(prepared.effective()),
             input,
-        )))?;
+            note: Note::default(),
+            expect: None,
+        };
+        let running = match calls.begin(request).await {
+            Ok(r) => r,
+            Err(Refused::Unknown(e) | Refused::Gone(e)) => return Err(e.into()),
+            Err(Refused::NotAllowed(e)) => return Err(anyhow::Error::new(e)),
+            Err(Refused::Changed { plugin }) => {
+                anyhow::bail!("{qualified} was not run: the grant of `{plugin}` changed meanwhile")
+            }
+            Err(Refused::Capture(e)) => anyhow::bail!(
+                "{qualified} was not run: its file changes could not be captured for undo: {e}"
+            ),
+            Err(Refused::Unrecorded(e)) => return Err(unrecorded("the call", e.into())),
+        };
+        let prepared = running.prepared().clone();
+        let workspace = calls.workspace();
         if !self.json {
-            eprintln!("{qualified} in {} under:", ctx.workspace.display());
+            eprintln!("{qualified} in {} under:", workspace.display());
             for line in report::effective(prepared.effective()) {
                 eprintln!("  {line}");
             }
@@ -94,28 +74,21 @@ impl App {
                 l.output_bytes / 1024
             );
         }
-        let out = prepared.call(tool, input).await;
-        // The turn is journaled before the result is reported. If that
-        // fails, the turn stays in progress on disk and the next journal
-        // operation in this workspace finishes it.
-        let captured = turn.map(|t| t.finish()).transpose();
-        let mut result = stamp(Record::result(plugin, tool, out.as_ref()));
-        if let Ok(Some(t)) = &captured {
-            result.detail =
-                Some(json!({"changed": t.changes.iter().map(|c| &c.path).collect::<Vec<_>>()}));
+        let recorded = running.run(std::future::pending()).await;
+        if let Some((kind, e)) = recorded.unrecorded {
+            let what = match kind {
+                Kind::Denial => "recording the denial of",
+                Kind::Result => "reporting the result of",
+                _ => "the call",
+            };
+            return Err(unrecorded(what, e.into()));
         }
-        if let Ok(o) = &out {
-            for d in &o.denials {
-                self.record(stamp(Record::denial(plugin, tool, d)))?;
-            }
-        }
-        self.record(result)?;
-        let captured = captured.map_err(|e| {
+        let captured = recorded.captured.map_err(|e| {
             anyhow::anyhow!(
                 "{qualified} ran, but its file changes could not be journaled: {e}; the next `warden undo` in this workspace will capture them"
             )
         })?;
-        let out = out?;
+        let out = recorded.out?;
         if let (Some(t), false) = (&captured, self.json) {
             eprintln!(
                 "turn {} of session {session}: {} path(s) changed (undo with `warden undo`)",
@@ -135,7 +108,7 @@ impl App {
             return self
                 .print_json(&json!({
                     "tool": qualified,
-                    "workspace": ctx.workspace,
+                    "workspace": workspace,
                     "grants": prepared.effective(),
                     "limits": prepared.limits(),
                     "ok": out.result.is_ok(),
@@ -282,16 +255,3 @@ fn print_result(value: &serde_json::Value) {
 
 /// The session of `warden call` without `--session`.
 pub const DEFAULT_SESSION: &str = "cli";
-
-/// Whether a call may change files: a writable file grant, or any program.
-pub fn writes(p: &Prepared) -> bool {
-    let e = p.effective();
-    e.files.iter().any(|f| f.access == Access::Write) || !e.programs.is_empty()
-}
-
-/// Whether a call of `p` can have an effect that outlives it (files,
-/// programs, network requests), so its audit record is forced to the disk
-/// before it runs.
-pub fn lasting(p: &Prepared) -> bool {
-    writes(p) || !p.effective().network.is_empty()
-}

@@ -13,7 +13,6 @@
 //! files is captured as a turn of the session [`MCP_SESSION`].
 
 use super::App;
-use super::call::{lasting, writes};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
@@ -21,13 +20,12 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use warden_core::audit::Durability;
 use warden_core::escape::escape;
-use warden_core::runtime::{CallOutput, Prepared, ToolFailure};
+use warden_core::runtime::{CallOutput, ToolFailure, ToolSpec};
+use warden_core::session::{Note, Refused, Request, Session};
 
 /// What rmcp's HTTP service answers with.
 type HttpResponse =
@@ -36,82 +34,49 @@ type HttpResponse =
 /// Separates plugin and tool in MCP tool names.
 const SEPARATOR: &str = "__";
 
-/// One exposed tool.
-struct Exposed {
-    plugin: Arc<Prepared>,
-    plugin_name: String,
-    tool: String,
-    qualified: String,
-}
-
-/// The MCP server: tools fixed at start-up, calls through the host.
+/// The MCP server: every call through the session, which checks the
+/// plugin's grant and installed state again before each call.
 #[derive(Clone)]
 pub struct WardenMcp {
-    tools: Arc<Vec<Tool>>,
-    index: Arc<HashMap<String, Exposed>>,
-    audit: warden_core::audit::Log,
-    workspace: Arc<std::path::PathBuf>,
-    journal: warden_core::journal::Journal,
+    session: Arc<Session>,
 }
 
 /// The session of calls made over MCP; each call of a plugin that can
 /// change files is its next turn (`warden undo`, `warden rollback mcp`).
 pub const MCP_SESSION: &str = "mcp";
 
+/// A tool's input schema, when MCP clients accept it: one bad tool must
+/// not make clients reject the whole list.
+fn object_schema(spec: &ToolSpec) -> Option<&serde_json::Map<String, serde_json::Value>> {
+    spec.input_schema
+        .as_object()
+        .filter(|map| map.get("type") == Some(&serde_json::json!("object")))
+}
+
 impl App {
-    /// Prepare every plugin that may run in `workspace` and list its tools.
-    /// Plugins whose grants do not let them run are left out, with a note
-    /// on stderr saying why.
+    /// The server for `workspace`. Plugins whose grants do not let them run
+    /// are not offered, with a note on stderr saying why.
     pub async fn mcp_server(&self, workspace: &Path) -> anyhow::Result<WardenMcp> {
         let ctx = self.context(workspace)?;
-        let mut tools = Vec::new();
-        let mut index = HashMap::new();
+        let session = self.session(ctx, MCP_SESSION, self.audit_log()?);
+        // A journal that cannot be used stops the server now, not its first
+        // writing call.
+        session.journal()?;
         for name in self.registry.names()? {
-            let (specs, prepared) = self.prepare(&name, &ctx).await?;
-            let prepared = match prepared {
-                Ok(p) => Arc::new(p),
-                Err(e) => {
-                    eprintln!("warden mcp: not offering plugin `{name}`: {e}");
-                    continue;
-                }
-            };
-            for spec in specs {
-                let exposed = format!("{name}{SEPARATOR}{}", spec.name);
-                // MCP requires an object schema; one bad tool must not make
-                // clients reject the whole list.
-                let schema = match spec.input_schema {
-                    serde_json::Value::Object(map)
-                        if map.get("type") == Some(&serde_json::json!("object")) =>
-                    {
-                        map
-                    }
-                    _ => {
-                        eprintln!(
-                            "warden mcp: not offering `{name}.{}`: its input schema is not a JSON object schema",
-                            escape(&spec.name)
-                        );
-                        continue;
-                    }
-                };
-                let description = format!("[{name}] {}", spec.description);
-                tools.push(Tool::new(exposed.clone(), description, Arc::new(schema)));
-                index.insert(
-                    exposed,
-                    Exposed {
-                        plugin: prepared.clone(),
-                        plugin_name: name.clone(),
-                        tool: spec.name.clone(),
-                        qualified: format!("{name}.{}", spec.name),
-                    },
+            let plugin = session.plugin(&name).await?;
+            if let Err(e) = plugin.allowed() {
+                eprintln!("warden mcp: not offering plugin `{name}`: {e}");
+                continue;
+            }
+            for spec in plugin.tools.iter().filter(|s| object_schema(s).is_none()) {
+                eprintln!(
+                    "warden mcp: not offering `{name}.{}`: its input schema is not a JSON object schema",
+                    escape(&spec.name)
                 );
             }
         }
         Ok(WardenMcp {
-            tools: Arc::new(tools),
-            index: Arc::new(index),
-            audit: self.audit_log()?,
-            journal: warden_core::journal::Journal::open(self.registry.dirs(), &ctx.workspace)?,
-            workspace: Arc::new(ctx.workspace),
+            session: Arc::new(session),
         })
     }
 
@@ -228,6 +193,69 @@ fn tool_error(text: String) -> CallToolResponse {
     CallToolResponse::Complete(CallToolResult::error(vec![ContentBlock::text(text)]))
 }
 
+impl WardenMcp {
+    /// The tools offered now: those of plugins whose grants, as they are on
+    /// disk now, let them run in the workspace.
+    async fn offered(&self) -> Vec<Tool> {
+        let names = match self.session.registry().names() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!("cannot list plugins: {e}");
+                return vec![];
+            }
+        };
+        let mut tools = Vec::new();
+        for name in names {
+            let plugin = match self.session.plugin(&name).await {
+                Ok(p) if p.allowed().is_ok() => p,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::info!("not offering plugin `{name}`: {e}");
+                    continue;
+                }
+            };
+            for spec in &plugin.tools {
+                if let Some(schema) = object_schema(spec) {
+                    tools.push(Tool::new(
+                        format!("{name}{SEPARATOR}{}", spec.name),
+                        format!("[{name}] {}", spec.description),
+                        Arc::new(schema.clone()),
+                    ));
+                }
+            }
+        }
+        tools
+    }
+
+    /// The plugin and tool an MCP tool name stands for: a plugin installed
+    /// now, or one offered earlier in this session (whose calls are then
+    /// refused, and recorded, if it cannot run any more). Plugin names may
+    /// hold `_`, so every split is tried.
+    async fn resolve(&self, exposed: &str) -> Option<(String, String)> {
+        let mut names = self.session.registry().names().unwrap_or_default();
+        names.extend(self.session.opened());
+        for name in names {
+            let Some(tool) = exposed
+                .strip_prefix(name.as_str())
+                .and_then(|rest| rest.strip_prefix(SEPARATOR))
+            else {
+                continue;
+            };
+            let tools = match self.session.plugin(&name).await {
+                Ok(p) => p.tools.clone(),
+                Err(_) => self.session.last_tools(&name).unwrap_or_default(),
+            };
+            if tools
+                .iter()
+                .any(|t| t.name == tool && object_schema(t).is_some())
+            {
+                return Some((name, tool.to_string()));
+            }
+        }
+        None
+    }
+}
+
 impl ServerHandler for WardenMcp {
     fn get_info(&self) -> ServerConfig {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
@@ -243,7 +271,7 @@ impl ServerHandler for WardenMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
+        Ok(ListToolsResult::with_all_items(self.offered().await))
     }
 
     async fn call_tool(
@@ -251,115 +279,74 @@ impl ServerHandler for WardenMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some(exposed) = self.index.get(request.name.as_ref()) else {
+        let Some((plugin, tool)) = self.resolve(request.name.as_ref()).await else {
             return Ok(tool_error(format!(
                 "no tool named {:?}; tools/list shows the tools this server offers",
                 escape(&request.name)
             )));
         };
+        let qualified = format!("{plugin}.{tool}");
         let input = serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
-        let (plugin, tool) = (exposed.plugin_name.as_str(), exposed.tool.as_str());
         // Nothing runs, and no outcome is reported, that is not in the log.
         let unrecorded = |e: warden_core::audit::Error| {
             tool_error(format!(
-                "{}: refused: it could not be recorded in the audit log: {e}",
-                exposed.qualified
+                "{qualified}: refused: it could not be recorded in the audit log: {e}"
             ))
         };
-        // A call that can change files is a captured turn. Capture blocks
-        // (file lock, workspace scan), so it runs off the async thread;
-        // writable calls in one workspace take turns.
-        let turn = if writes(&exposed.plugin) {
-            let journal = self.journal.clone();
-            match tokio::task::spawn_blocking(move || journal.begin_next(MCP_SESSION)).await {
-                Ok(Ok(t)) => Some(t),
-                Ok(Err(e)) => {
-                    return Ok(tool_error(format!(
-                        "{}: not run: its file changes could not be captured for undo: {e}",
-                        exposed.qualified
-                    )));
-                }
-                Err(e) => return Err(ErrorData::internal_error(e.to_string(), None)),
+        let call = Request {
+            plugin: &plugin,
+            tool: &tool,
+            input: &input,
+            note: Note::default(),
+            expect: None,
+        };
+        let cancelled = async {
+            context.ct.cancelled().await;
+            "cancelled by the client".to_string()
+        };
+        let recorded = match self.session.call(call, cancelled).await {
+            Ok(r) => r,
+            Err(Refused::Unrecorded(e)) => return Ok(unrecorded(e)),
+            Err(Refused::Capture(e)) => {
+                return Ok(tool_error(format!(
+                    "{qualified}: not run: its file changes could not be captured for undo: {e}"
+                )));
             }
-        } else {
-            None
-        };
-        let turn_no = turn.as_ref().map(|t| t.id().1);
-        let stamp = |r: warden_core::audit::Record| r.in_turn(MCP_SESSION, turn_no);
-        let finish = |turn: Option<warden_core::journal::Turn>| async move {
-            match turn {
-                Some(t) => tokio::task::spawn_blocking(move || t.finish())
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()))
-                    .map(Some),
-                None => Ok(None),
+            Err(Refused::NotAllowed(e)) => {
+                return Ok(tool_error(format!(
+                    "{qualified}: refused: {e} (this client cannot change grants)"
+                )));
+            }
+            Err(Refused::Gone(e)) => {
+                return Ok(tool_error(format!(
+                    "{qualified}: refused: plugin `{plugin}` cannot be opened any more: {e}"
+                )));
+            }
+            Err(Refused::Unknown(e)) => return Ok(tool_error(e.to_string())),
+            Err(Refused::Changed { .. }) => {
+                return Ok(tool_error(format!(
+                    "{qualified}: refused: its grant changed while the call began; call it again"
+                )));
             }
         };
-        let record = warden_core::audit::Record::call(
-            plugin,
-            tool,
-            &self.workspace,
-            super::report::effective(exposed.plugin.effective()),
-            &input,
-        );
-        // Forced to the disk before anything with a lasting effect runs; a
-        // call that can only read is written, not synced (see Durability).
-        let durability = if lasting(&exposed.plugin) {
-            Durability::Synced
-        } else {
-            Durability::Written
-        };
-        if let Err(e) = self.audit.append_with(stamp(record), durability) {
-            return Ok(unrecorded(e));
+        if recorded.cancelled {
+            if let Some((_, e)) = recorded.unrecorded {
+                return Ok(unrecorded(e));
+            }
+            return Err(ErrorData::internal_error(
+                format!("{qualified} was cancelled"),
+                None,
+            ));
         }
-        let call = exposed.plugin.call(tool, &input);
-        let out = tokio::select! {
-            out = call => out,
-            () = context.ct.cancelled() => {
-                // A turn that cannot be finished now is finished by the next
-                // journal operation in the workspace.
-                let _ = finish(turn).await;
-                let stopped = warden_core::Error::Trap { tool: exposed.qualified.clone(), message: "cancelled by the client".into() };
-                if let Err(e) = self.audit.append_with(stamp(warden_core::audit::Record::result(plugin, tool, Err(&stopped))), Durability::Written) {
-                    return Ok(unrecorded(e));
-                }
-                return Err(ErrorData::internal_error(format!("{} was cancelled", exposed.qualified), None));
-            }
-        };
-        let captured = finish(turn).await;
-        let mut result = stamp(warden_core::audit::Record::result(
-            plugin,
-            tool,
-            out.as_ref(),
-        ));
-        if let Ok(Some(t)) = &captured {
-            result.detail = Some(serde_json::json!({
-                "changed": t.changes.iter().map(|c| &c.path).collect::<Vec<_>>()
-            }));
-        }
-        let recorded = match &out {
-            Ok(o) => o
-                .denials
-                .iter()
-                .map(|d| stamp(warden_core::audit::Record::denial(plugin, tool, d)))
-                .chain([result])
-                .try_for_each(|r| self.audit.append_with(r, Durability::Written).map(drop)),
-            Err(_) => self
-                .audit
-                .append_with(result, Durability::Written)
-                .map(drop),
-        };
-        if let Err(e) = captured {
+        if let Err(e) = recorded.captured {
             return Ok(tool_error(format!(
-                "{} ran, but its file changes could not be journaled: {e}; the next `warden undo` in this workspace will capture them",
-                exposed.qualified
+                "{qualified} ran, but its file changes could not be journaled: {e}; the next `warden undo` in this workspace will capture them"
             )));
         }
-        if let Err(e) = recorded {
+        if let Some((_, e)) = recorded.unrecorded {
             return Ok(unrecorded(e));
         }
-        Ok(match out {
+        Ok(match recorded.out {
             Ok(out) => match &out.result {
                 Ok(serde_json::Value::String(text)) => CallToolResponse::Complete(
                     CallToolResult::success(vec![ContentBlock::text(text.clone())]),
@@ -369,7 +356,7 @@ impl ServerHandler for WardenMcp {
                         value.to_string(),
                     )]))
                 }
-                Err(failure) => tool_error(failure_text(&exposed.qualified, &out, failure)),
+                Err(failure) => tool_error(failure_text(&qualified, &out, failure)),
             },
             Err(e) => tool_error(e.to_string()),
         })

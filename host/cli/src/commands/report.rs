@@ -85,43 +85,7 @@ fn describe_path(p: &PathSpec) -> String {
 
 /// The effective grant: one line per path and variable.
 pub fn effective(e: &Effective) -> Vec<String> {
-    let mut lines: Vec<String> = e
-        .files
-        .iter()
-        .map(|f| {
-            format!(
-                "files  {} {}",
-                f.access,
-                escape(&f.host.display().to_string())
-            )
-        })
-        .collect();
-    lines.extend(e.env.iter().map(|v| format!("env    {v}")));
-    for p in &e.programs {
-        let patterns: Vec<String> = p.patterns.iter().map(|a| format!("`{a}`")).collect();
-        lines.push(format!(
-            "run    {} as {} with arguments {}",
-            p.name,
-            p.path.display(),
-            patterns.join(" and ")
-        ));
-    }
-    lines.extend(e.network.iter().map(|o| format!("net    {o}")));
-    if lines.is_empty() {
-        lines.push("nothing".into());
-    }
-    let writable = e.files.iter().any(|f| f.access == Access::Write);
-    if writable {
-        for p in &e.protected {
-            if e.files
-                .iter()
-                .any(|f| f.access == Access::Write && p.starts_with(&f.host))
-            {
-                lines.push(format!("kept read-only: {}", p.display()));
-            }
-        }
-    }
-    lines
+    warden_core::session::rule(e)
 }
 
 /// What a reviewer should know, in sentences.

@@ -9,14 +9,13 @@ use std::process::ExitCode;
 use tokio::sync::watch;
 use warden_agent::approval::{Answer, Approvals, Asker, Mode};
 use warden_agent::event::Event;
-use warden_agent::govern::{Governance, PluginFacts};
+use warden_agent::govern::Governance;
 use warden_agent::provider::{Item, Provider, Retry};
 use warden_agent::session::{self, Transcript};
 use warden_agent::tools::Toolbox;
 use warden_agent::turns::{Agent, Ended, Limits, Sink};
 use warden_agent::{config, instructions};
 use warden_core::escape::escape;
-use warden_core::journal::Journal;
 
 /// What `run`, `exec` and `resume` share.
 pub struct AgentArgs {
@@ -75,21 +74,28 @@ impl App {
             return Ok(ExitCode::from(2));
         }
         let ctx = self.context(&workspace)?;
-        let mut tools = Toolbox::default();
-        let mut facts = std::collections::HashMap::new();
+        let id = loaded
+            .as_ref()
+            .map_or_else(session::new_id, |l| l.header.id.clone());
+        // Every call is recorded before it runs and every call that can
+        // change files is captured for undo, as with `warden call`: without
+        // the log and the journal, nothing runs.
+        let calls = self.session(
+            ctx.clone(),
+            &id,
+            self.audit_log()
+                .context("the agent cannot run without the audit log")?,
+        );
+        calls
+            .journal()
+            .context("the agent cannot run without the undo journal")?;
+        let calls = std::sync::Arc::new(calls);
+        let mut tools = Toolbox::new(calls.clone());
         for name in self.registry.names()? {
-            let (specs, prepared) = self.prepare(&name, &ctx).await?;
-            match prepared {
-                Ok(p) => {
-                    facts.insert(
-                        name.clone(),
-                        PluginFacts {
-                            rule: super::report::effective(p.effective()),
-                            captures: super::call::writes(&p),
-                            lasting: super::call::lasting(&p),
-                        },
-                    );
-                    for note in tools.add(&name, specs, p) {
+            let plugin = calls.plugin(&name).await?;
+            match plugin.allowed() {
+                Ok(_) => {
+                    for note in tools.add(&plugin) {
                         eprintln!("warden: {note}");
                     }
                 }
@@ -107,21 +113,7 @@ impl App {
         let model = endpoint.model.clone();
         let provider = Provider::new(endpoint, Retry::default())?;
 
-        let id = loaded
-            .as_ref()
-            .map_or_else(session::new_id, |l| l.header.id.clone());
-        // Every call is recorded before it runs and every call that can
-        // change files is captured for undo, as with `warden call`: without
-        // the log and the journal, nothing runs.
-        let mut governance = Governance::new(
-            self.audit_log()
-                .context("the agent cannot run without the audit log")?,
-            Journal::open(dirs, &ctx.workspace)
-                .context("the agent cannot run without the undo journal")?,
-            &id,
-            &ctx.workspace,
-            facts,
-        );
+        let mut governance = Governance::new(calls.clone());
         let mut transcript =
             Transcript::create(&sessions, &id, &ctx.workspace, &kind, &model, task)
                 .map_err(anyhow::Error::msg)
