@@ -340,13 +340,27 @@ impl Log {
     pub fn append_with(&self, record: Record, durability: Durability) -> Result<Entry> {
         let synced = durability == Durability::Synced;
         let key = self.key()?;
+        // Non-blocking open, then a regular-file check: a FIFO planted at
+        // the log's path must refuse the call, not hang it.
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
             .open(&self.path)
             .map_err(io("open", &self.path))?;
+        if !file
+            .metadata()
+            .map_err(io("open", &self.path))?
+            .file_type()
+            .is_file()
+        {
+            return Err(io("open", &self.path)(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "it is not a regular file",
+            )));
+        }
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| io("lock", &self.path)(e.into()))?;
         let len = file.metadata().map_err(io("read", &self.path))?.len();
@@ -430,7 +444,9 @@ impl Log {
     }
 
     fn read_head(&self) -> Result<Option<Head>> {
-        match std::fs::read_to_string(&self.head) {
+        match crate::configfile::read_text(&self.head, MAX_LINE_BYTES as u64)
+            .and_then(|t| t.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))
+        {
             Ok(text) => serde_json::from_str(&text)
                 .map(Some)
                 .map_err(|e| Error::Tampered {

@@ -18,6 +18,7 @@ mod undo;
 
 use anyhow::Context as _;
 use std::path::Path;
+use std::sync::Arc;
 use warden::component::Package;
 use warden::confine::Sandbox;
 use warden::dirs::Dirs;
@@ -115,14 +116,41 @@ impl App {
         // policy files again before each call.
         let subject = Subject::new(&self.user, &package.manifest);
         let requests = org::for_call(&subject, &effective, &ctx.workspace);
+        // Beyond the grant, the policy is asked about what each call really
+        // reaches (see warden::policy::access), with the policy the gate
+        // read for that call.
+        let access = Arc::new(org::access::Access::new(
+            subject,
+            &ctx.workspace,
+            Arc::new(self.policy.clone()),
+        ));
+        // A program sees every path of the plugin's file grants, through
+        // the kernel rather than warden's guard.
+        let program_roots: Vec<(std::path::PathBuf, bool)> = if effective.programs.is_empty() {
+            Vec::new()
+        } else {
+            effective
+                .files
+                .iter()
+                .map(|f| (f.host.clone(), f.access == warden::manifest::Access::Write))
+                .collect()
+        };
         let prepared = self.policy.check_all(&requests).and_then(|()| {
             loaded.prepare(&self.rt, effective, &ctx.workspace, |k| {
                 std::env::var(k).ok()
             })
         });
         let prepared = prepared.map(|p| {
-            p.with_gate(std::sync::Arc::new(move || {
-                Policy::from_env(|k| std::env::var_os(k)).check_all(&requests)
+            let net = access.clone();
+            p.with_policy(
+                access.clone(),
+                Arc::new(move |origin: &str| net.origin(origin).map_err(|r| r.reason())),
+            )
+            .with_gate(Arc::new(move || {
+                let policy = Policy::from_env(|k| std::env::var_os(k));
+                policy.check_all(&requests)?;
+                access.set_policy(Arc::new(policy));
+                access.visible_to_programs(&program_roots)
             }))
         });
         Ok((tools, prepared))

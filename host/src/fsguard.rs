@@ -35,6 +35,21 @@ use types::{ErrorCode, HostDescriptor, HostDirectoryEntryStream};
 
 /// Most denials recorded per call; further ones are still refused.
 pub const MAX_DENIALS: usize = 64;
+/// Most policy answers remembered per call; past it each use is asked again.
+pub const MAX_POLICY_ANSWERS: usize = 4096;
+
+/// Asked about the real host path of every file use, with whether it
+/// writes (the organisation's policy, see [`crate::policy::access`]).
+pub trait PathPolicy: Send + Sync {
+    /// Whether any answer could be a refusal (else nothing is resolved
+    /// or asked, so a workspace without a policy pays nothing).
+    fn active(&self) -> bool;
+    /// `Err` carries the reason the use of `real` is refused.
+    fn check(&self, real: &Path, write: bool) -> Result<(), String>;
+}
+
+/// The policy hook a guard carries.
+pub type PathCheck = Arc<dyn PathPolicy>;
 
 pub use crate::denial::Denial;
 
@@ -63,6 +78,10 @@ struct Rules {
 pub struct FsGuard {
     rules: Arc<Rules>,
     denials: Vec<Denial>,
+    /// The organisation's policy, when one is in force.
+    policy: Option<PathCheck>,
+    /// Its answers in this call: (real path, writes) → refusal reason.
+    answers: std::collections::HashMap<(PathBuf, bool), Option<String>>,
 }
 
 impl FsGuard {
@@ -110,7 +129,42 @@ impl FsGuard {
                 workspace: workspace.to_path_buf(),
             }),
             denials: Vec::new(),
+            policy: None,
+            answers: Default::default(),
         })
+    }
+
+    /// Ask `check` about the real path of every file use from now on.
+    pub fn with_policy(mut self, check: PathCheck) -> Self {
+        self.policy = Some(check);
+        self
+    }
+
+    fn policy_active(&self) -> bool {
+        self.policy.as_ref().is_some_and(|p| p.active())
+    }
+
+    /// The organisation's policy on `real`, asked once per path and access
+    /// in a call: refused uses are recorded like any other denial.
+    fn ask_policy(&mut self, operation: &'static str, real: &Path, write: bool) -> FsResult<()> {
+        let Some(check) = self.policy.as_ref().filter(|p| p.active()) else {
+            return Ok(());
+        };
+        let key = (real.to_path_buf(), write);
+        let refusal = match self.answers.get(&key) {
+            Some(answer) => answer.clone(),
+            None => {
+                let answer = check.check(real, write).err();
+                if self.answers.len() < MAX_POLICY_ANSWERS {
+                    self.answers.insert(key, answer.clone());
+                }
+                answer
+            }
+        };
+        match refusal {
+            None => Ok(()),
+            Some(reason) => Err(self.deny(operation, real, &reason, None)),
+        }
     }
 
     /// Refusals recorded so far.
@@ -355,7 +409,7 @@ impl GuardedView<'_> {
                 .guard
                 .deny(op, &target, &reason, Some((&p, Access::Write))));
         }
-        Ok(())
+        self.guard.ask_policy(op, &target, true)
     }
 
     /// Refuse reading anything but the granted file in a single-file preopen.
@@ -368,6 +422,14 @@ impl GuardedView<'_> {
         let Some(dir) = self.dir_of(fd)? else {
             return Ok(());
         };
+        if self.guard.policy_active() {
+            // Both the entry named and, if it is a symlink, what it leads to.
+            for follow in [false, true] {
+                if let Ok(Target::At(real)) = resolve(&dir, path, follow) {
+                    self.guard.ask_policy(op, &real, false)?;
+                }
+            }
+        }
         let Some(only) = self.guard.single_file_rule(&dir).cloned() else {
             return Ok(());
         };
@@ -419,6 +481,21 @@ impl GuardedView<'_> {
             return Err(self.guard.deny_descriptor(op, &file));
         }
         Ok(())
+    }
+
+    /// Ask the organisation's policy about the real path of an open
+    /// descriptor.
+    fn check_opened_policy(&mut self, fd: &Resource<Descriptor>, writes: bool) -> FsResult<()> {
+        if !self.guard.policy_active() {
+            return Ok(());
+        }
+        let file = match self.inner.table.get(fd)? {
+            Descriptor::Dir(d) => d.dir.clone(),
+            Descriptor::File(f) => f.file.clone(),
+        };
+        let real = real_path(&file).map_err(ErrorCode::from)?;
+        self.guard
+            .ask_policy(if writes { "write" } else { "read" }, &real, writes)
     }
 
     fn downgrade_if_protected(&mut self, fd: &Resource<Descriptor>) -> FsResult<()> {
@@ -500,6 +577,12 @@ impl HostDescriptor for GuardedView<'_> {
         match opened {
             Ok(new) => {
                 self.downgrade_if_protected(&new)?;
+                // What was opened is what the policy is asked about, so a
+                // path swapped after the check above gains nothing.
+                if let Err(e) = self.check_opened_policy(&new, writes) {
+                    HostDescriptor::drop(&mut self.inner, new).map_err(FsError::trap)?;
+                    return Err(e);
+                }
                 Ok(new)
             }
             Err(e) => {
@@ -610,6 +693,7 @@ impl HostDescriptor for GuardedView<'_> {
         &mut self,
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<types::DirectoryEntryStream>> {
+        self.check_opened_policy(&fd, false)?;
         if let Some(dir) = self.dir_of(&fd)?
             && self.guard.single_file_rule(&dir).is_some()
         {

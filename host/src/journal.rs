@@ -44,7 +44,7 @@
 //! later change would be lost.
 
 pub mod diff;
-mod restore;
+pub mod restore;
 mod scan;
 
 pub use scan::{Change, Snapshot, State};
@@ -85,6 +85,16 @@ pub enum Error {
         .0.join(", ")
     )]
     Conflict(Vec<String>),
+    /// Stored contents the restore needs are missing or damaged; nothing
+    /// was changed.
+    #[error(
+        "not restoring: the journal's copy of {} is missing or damaged, so undoing would lose {}; nothing in the workspace was changed: {} (restore {} by hand, e.g. from version control, or undo to a turn whose copies are intact)",
+        if .0.len() == 1 { "one file".to_string() } else { format!("{} files", .0.len()) },
+        if .0.len() == 1 { "it" } else { "them" },
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        if .0.len() == 1 { "that file" } else { "those files" }
+    )]
+    Damaged(Vec<restore::Damage>),
     /// Some paths could not be restored; the others were.
     #[error("restored {restored} paths, but not: {}", .failed.join("; "))]
     Partial {
@@ -438,6 +448,12 @@ impl Journal {
             if !conflicts.is_empty() {
                 return Err(Error::Conflict(conflicts));
             }
+        }
+        // Even with --force: a restore that cannot put a file back must not
+        // start, or it deletes the user's file and has nothing to replace it.
+        let damaged = plan.damaged(&root, &self.store);
+        if !damaged.is_empty() {
+            return Err(Error::Damaged(damaged));
         }
         let result = plan.apply(&root, &self.store);
         // A partial restore leaves the turns to be undone again (with

@@ -20,6 +20,7 @@ pub mod argv;
 pub mod audit;
 pub mod bundled;
 pub mod component;
+pub mod configfile;
 pub mod confine;
 pub mod denial;
 pub mod dirs;

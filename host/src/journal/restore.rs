@@ -46,6 +46,27 @@ impl Plan {
         out
     }
 
+    /// Every stored content the restore needs that is not there whole:
+    /// (path, digest, object file, why). Checked before anything is
+    /// touched, so a damaged journal changes nothing instead of leaving a
+    /// file deleted with nothing to put in its place.
+    pub fn damaged(&self, root: &Dir, store: &Store) -> Vec<Damage> {
+        let mut out = Vec::new();
+        for (path, (_, target)) in &self.paths {
+            if let Some(State::File { sha256, .. }) = target
+                && current(root, path) != *target
+                && let Err(why) = store.verify(sha256)
+            {
+                out.push(Damage {
+                    path: path.clone(),
+                    object: store.object_path(sha256),
+                    why,
+                });
+            }
+        }
+        out
+    }
+
     /// Restore every path. Failures (a directory on the way replaced by a
     /// symlink, a directory that is not empty) are collected, the rest
     /// restored.
@@ -59,9 +80,16 @@ impl Plan {
         // Remove what should not be there (or is of another type), deepest first.
         for (path, (_, target)) in self.paths.iter().rev() {
             let now = current(root, path);
+            // A file or link that becomes another file or link is replaced
+            // by a rename below, never removed first: if writing the new
+            // one fails, the old one is still there.
             let keep = matches!(
                 (&now, target),
                 (Some(State::Dir { .. }), Some(State::Dir { .. }))
+                    | (
+                        Some(State::File { .. } | State::Symlink { .. }),
+                        Some(State::File { .. } | State::Symlink { .. })
+                    )
             );
             if now.is_some() && !keep && now != *target {
                 let r = parent(root, path).and_then(|(dir, name)| match now {
@@ -103,6 +131,29 @@ impl Plan {
                 failed,
             })
         }
+    }
+}
+
+/// A stored content that a restore needs and cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The workspace path it would restore.
+    pub path: String,
+    /// The object file in the journal's store.
+    pub object: std::path::PathBuf,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (journal object {}: {})",
+            self.path,
+            self.object.display(),
+            self.why
+        )
     }
 }
 
