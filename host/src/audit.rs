@@ -507,10 +507,11 @@ impl Log {
 
     /// Every record, in order, without checking MACs (see [`Log::verify`]).
     pub fn entries(&self) -> Result<Vec<Entry>> {
-        let text = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io("read", &self.path)(e)),
+        // Never waits on a FIFO in the log's place.
+        let text = match crate::configfile::read_bounded(&self.path, u64::MAX - 1) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(Vec::new()),
+            Err(e) => return Err(io("read", &self.path)(e.into())),
         };
         let text = String::from_utf8_lossy(&text);
         text.lines()
@@ -531,8 +532,18 @@ impl Log {
         // that cached it for appending.
         let key = mac::Key::load_or_create(&self.key_path)
             .map_err(io("read or create the key", &self.key_path))?;
-        let file = match std::fs::File::open(&self.path) {
-            Ok(f) => Some(f),
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&self.path)
+        {
+            Ok(f) if f.metadata().is_ok_and(|m| m.file_type().is_file()) => Some(f),
+            Ok(_) => {
+                return Err(io("read", &self.path)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "it is not a regular file",
+                )));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io("read", &self.path)(e)),
         };

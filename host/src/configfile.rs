@@ -51,9 +51,9 @@ impl From<ReadError> for std::io::Error {
     }
 }
 
-/// The bytes of the regular file at `path`, at most `limit` of them;
-/// `Ok(None)` if nothing is there. Never blocks on a FIFO or device.
-pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+/// The regular file at `path`, opened for reading; `Ok(None)` if nothing
+/// is there. Never blocks on a FIFO or device: those are refused.
+pub fn open_regular(path: &Path) -> Result<Option<(std::fs::File, u64)>, ReadError> {
     let file = match std::fs::OpenOptions::new()
         .read(true)
         .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32)
@@ -67,10 +67,34 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadErro
     if !meta.file_type().is_file() {
         return Err(ReadError::NotRegular(kind_of(&meta.file_type())));
     }
-    if meta.len() > limit {
+    Ok(Some((file, meta.len())))
+}
+
+/// At most the first `limit` bytes of the regular file at `path`, and
+/// whether there was more; `Ok(None)` if nothing is there.
+pub fn read_head(path: &Path, limit: u64) -> Result<Option<(Vec<u8>, bool)>, ReadError> {
+    let Some((file, _)) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    let more = bytes.len() as u64 > limit;
+    bytes.truncate(limit as usize);
+    Ok(Some((bytes, more)))
+}
+
+/// The bytes of the regular file at `path`, at most `limit` of them;
+/// `Ok(None)` if nothing is there. Never blocks on a FIFO or device.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    let Some((file, len)) = open_regular(path)? else {
+        return Ok(None);
+    };
+    if len > limit {
         return Err(ReadError::TooLarge(limit));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    let mut bytes = Vec::with_capacity(len as usize);
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(ReadError::Io)?;

@@ -253,11 +253,10 @@ impl Journal {
 
     fn index(&self) -> Result<Index> {
         let path = self.dir.join("index.json");
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        match read_journal_file(&path)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
-            Err(e) => Err(io("read", &path)(e)),
+            None => Ok(Index::default()),
         }
     }
 
@@ -413,7 +412,8 @@ impl Journal {
             for turn in std::fs::read_dir(&session).map_err(io("read", &session))? {
                 let path = turn.map_err(io("read", &session))?.path();
                 if path.extension().is_some_and(|e| e == "json") {
-                    let bytes = std::fs::read(&path).map_err(io("read", &path))?;
+                    let bytes = read_journal_file(&path)?
+                        .ok_or_else(|| io("read", &path)(std::io::ErrorKind::NotFound.into()))?;
                     all.push(
                         serde_json::from_slice::<TurnRecord>(&bytes)
                             .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))?,
@@ -494,6 +494,11 @@ impl Turn {
         j.save_index(&index)?;
         Ok(record)
     }
+}
+
+/// Read one of the journal's own files, never waiting on a FIFO in its place.
+fn read_journal_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    crate::configfile::read_bounded(path, u64::MAX - 1).map_err(|e| io("read", path)(e.into()))
 }
 
 /// Write a file atomically and durably: temp file, fsync, rename, fsync dir.

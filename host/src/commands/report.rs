@@ -136,7 +136,7 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
         m.files
             .iter()
             .filter(|f| access.is_none_or(|a| f.access == a))
-            .map(|f| escape(&describe_path(&f.path)))
+            .map(|f| escape(&f.path.to_string()))
             .collect()
     };
     let writes = paths(Some(Access::Write));
@@ -157,7 +157,7 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
         }
         if !reads.is_empty() {
             out.push(format!(
-                "{who} read, but not change, files under: {}.",
+                "{who} read, but not change, files under: {} (read-only grants).",
                 reads.join(", ")
             ));
         }

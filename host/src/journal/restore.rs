@@ -12,6 +12,10 @@ use std::os::unix::fs::PermissionsExt as _;
 
 /// `O_NOFOLLOW`: a symlink at the final component is an error, not a detour.
 const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+/// `O_NOFOLLOW | O_NONBLOCK`, for reading what a path holds: a FIFO swapped
+/// in after its type was looked at is not waited on.
+const NOFOLLOW_NONBLOCK: i32 =
+    (rustix::fs::OFlags::NOFOLLOW.bits() | rustix::fs::OFlags::NONBLOCK.bits()) as i32;
 
 /// For every path the undone turns touched: the state the newest of them
 /// left (what should be there now), and the state before the oldest (what
@@ -203,8 +207,14 @@ fn current(root: &Dir, path: &str) -> Option<State> {
         })
     } else if m.is_file() {
         let mut f = dir
-            .open_with(name, OpenOptions::new().read(true).custom_flags(NOFOLLOW))
+            .open_with(
+                name,
+                OpenOptions::new().read(true).custom_flags(NOFOLLOW_NONBLOCK),
+            )
             .ok()?;
+        if !f.metadata().ok()?.is_file() {
+            return None;
+        }
         let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {

@@ -88,7 +88,9 @@ impl Store {
 
     /// Copy a file into the store while hashing it.
     fn put(&self, file: &Path) -> Result<String> {
-        let mut src = std::fs::File::open(file).map_err(io("read", file))?;
+        // A regular file seen by the walk may have been swapped for a FIFO
+        // or a symlink since: neither is waited on nor followed.
+        let mut src = open_regular(file).map_err(io("read", file))?;
         std::fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
         let tmp = self
             .dir
