@@ -204,13 +204,36 @@ impl Access {
     }
 }
 
+impl Access {
+    /// Run `f` on a thread of its own. The file and network hooks are
+    /// called from inside a guest's call, on wasmtime's fiber stack, where
+    /// Cedar's stack-depth guard sees too little room and refuses to
+    /// evaluate ("recursion limit reached"); a plain thread has a normal
+    /// stack. Answers are cached per call, so this is paid once per path.
+    fn off_fiber<T: Send>(&self, f: impl FnOnce(&Self) -> T + Send) -> T
+    where
+        Self: Sync,
+    {
+        std::thread::scope(|s| match s.spawn(|| f(self)).join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+    }
+
+    /// [`Access::origin`], callable from inside a guest's call.
+    pub fn origin_from_guest(&self, origin: &str) -> Result<(), Refused> {
+        self.off_fiber(|a| a.origin(origin))
+    }
+}
+
 impl crate::fsguard::PathPolicy for Access {
     fn active(&self) -> bool {
         self.is_active()
     }
 
     fn check(&self, real: &Path, write: bool) -> Result<(), String> {
-        self.file(real, write).map_err(|r| r.reason())
+        self.off_fiber(|a| a.file(real, write))
+            .map_err(|r| r.reason())
     }
 }
 
