@@ -340,8 +340,9 @@ impl Log {
     pub fn append_with(&self, record: Record, durability: Durability) -> Result<Entry> {
         let synced = durability == Durability::Synced;
         let key = self.key()?;
-        // Non-blocking open, then a regular-file check: a FIFO planted at
-        // the log's path must refuse the call, not hang it.
+        // Non-blocking open, then a type check: a FIFO or socket planted at
+        // the log's path must refuse the call, not hang it. (A device such
+        // as /dev/full is left to fail on the write, as a full disk does.)
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .append(true)
@@ -350,16 +351,15 @@ impl Log {
             .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
             .open(&self.path)
             .map_err(io("open", &self.path))?;
-        if !file
-            .metadata()
-            .map_err(io("open", &self.path))?
-            .file_type()
-            .is_file()
+        let kind = file.metadata().map_err(io("open", &self.path))?.file_type();
         {
-            return Err(io("open", &self.path)(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "it is not a regular file",
-            )));
+            use std::os::unix::fs::FileTypeExt as _;
+            if kind.is_fifo() || kind.is_socket() {
+                return Err(io("open", &self.path)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "it is a FIFO or socket, not a regular file",
+                )));
+            }
         }
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| io("lock", &self.path)(e.into()))?;

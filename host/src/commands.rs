@@ -144,9 +144,7 @@ impl App {
             let net = access.clone();
             p.with_policy(
                 access.clone(),
-                Arc::new(move |origin: &str| {
-                    net.origin_from_guest(origin).map_err(|r| r.reason())
-                }),
+                Arc::new(move |origin: &str| net.origin_from_guest(origin).map_err(|r| r.reason())),
             )
             .with_gate(Arc::new(move || {
                 let policy = Policy::from_env(|k| std::env::var_os(k));

@@ -989,7 +989,14 @@ fn issue16_config_files_that_are_fifos_fail_closed_at_once() {
     let w = Warden::new();
     let fx = Fixture::new();
     let ws = fx.ws.to_str().unwrap();
-    let read = ["call", "fs.read", "--workspace", ws, "--input", r#"{"path":"a.txt"}"#];
+    let read = [
+        "call",
+        "fs.read",
+        "--workspace",
+        ws,
+        "--input",
+        r#"{"path":"a.txt"}"#,
+    ];
     // The audit key and anchor exist once a call was recorded.
     let r = w.run(&read);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -1055,7 +1062,12 @@ fn issue16_config_files_that_are_fifos_fail_closed_at_once() {
             path.display()
         );
         use std::os::unix::fs::FileTypeExt as _;
-        assert!(std::fs::symlink_metadata(path).unwrap().file_type().is_fifo());
+        assert!(
+            std::fs::symlink_metadata(path)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
         std::fs::remove_file(path).unwrap();
         if let Some(bytes) = saved {
             std::fs::write(path, bytes).unwrap();
@@ -1121,7 +1133,9 @@ fn issue16_plugin_audit_describes_what_its_programs_can_reach() {
         "{text}"
     );
     assert!(
-        text.contains("  - Its programs can read, but not change, files under: . (read-only grants).\n"),
+        text.contains(
+            "  - Its programs can read, but not change, files under: . (read-only grants).\n"
+        ),
         "{text}"
     );
     // fetch neither opens files nor runs programs.

@@ -345,8 +345,12 @@ const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","param
 fn issue16_mcp_http_refuses_foreign_origins_and_hosts() {
     let home = Home::new();
     let fx = Fixture::new();
-    let server =
-        HttpServer::start_with(&home, &fx.ws, "", &["--allow-origin", "https://app.example"]);
+    let server = HttpServer::start_with(
+        &home,
+        &fx.ws,
+        "",
+        &["--allow-origin", "https://app.example"],
+    );
     let port = server.port;
     let own = format!("http://127.0.0.1:{port}");
     let own_localhost = format!("http://localhost:{port}");
@@ -425,8 +429,8 @@ fn issue16_mcp_http_refuses_foreign_origins_and_hosts() {
     assert!(!fx.ws.join("pwned.txt").exists(), "a refused request wrote");
 
     // The refusal is recorded, once per origin.
-    let log: Value = serde_json::from_str(&home.warden(&["log", "--decision", "deny", "--json"]))
-        .unwrap();
+    let log: Value =
+        serde_json::from_str(&home.warden(&["log", "--decision", "deny", "--json"])).unwrap();
     let refused: Vec<&Value> = log["records"]
         .as_array()
         .unwrap()

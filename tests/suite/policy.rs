@@ -687,7 +687,12 @@ fn issue16_a_policy_forbid_holds_for_files_reached_through_a_broad_grant() {
         org.policy().display()
     );
 
-    for path in [".ssh/id_rsa", "innocent.txt", "keys/id_rsa", "./.ssh/id_rsa"] {
+    for path in [
+        ".ssh/id_rsa",
+        "innocent.txt",
+        "keys/id_rsa",
+        "./.ssh/id_rsa",
+    ] {
         let input = serde_json::json!({ "path": path }).to_string();
         let r = org.run("alice", &["call", "fs.read", "--input", &input]);
         assert_eq!(r.code, 3, "{path}: {}", r.stderr);
@@ -695,8 +700,7 @@ fn issue16_a_policy_forbid_holds_for_files_reached_through_a_broad_grant() {
         // fs.read looks at the file first (stat), then opens it: the
         // first use is the one refused.
         assert!(
-            r.stderr.contains(&format!(" {key}: {reason}"))
-                && r.stderr.contains("denied: files "),
+            r.stderr.contains(&format!(" {key}: {reason}")) && r.stderr.contains("denied: files "),
             "{path}: {}",
             r.stderr
         );
@@ -708,21 +712,33 @@ fn issue16_a_policy_forbid_holds_for_files_reached_through_a_broad_grant() {
         );
     }
     // Listing the directory, and searching the whole tree for the key.
-    let r = org.run("alice", &["call", "fs.list", "--input", r#"{"path":".ssh"}"#]);
+    let r = org.run(
+        "alice",
+        &["call", "fs.list", "--input", r#"{"path":".ssh"}"#],
+    );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(!r.stdout.contains("id_rsa"), "{}", r.stdout);
     let r = org.run(
         "alice",
-        &["call", "search.search", "--input", r#"{"pattern":"PRIVATE"}"#],
+        &[
+            "call",
+            "search.search",
+            "--input",
+            r#"{"pattern":"PRIVATE"}"#,
+        ],
     );
     assert!(!r.stdout.contains("PRIVATE"), "{}", r.stdout);
     // Writes: directly and through the symlinked directory.
     for path in [".ssh/authorized_keys", "keys/authorized_keys", ".ssh/new"] {
-        let input = serde_json::json!({ "path": path, "content": "ssh-ed25519 attacker\n" })
-            .to_string();
+        let input =
+            serde_json::json!({ "path": path, "content": "ssh-ed25519 attacker\n" }).to_string();
         let r = org.run("alice", &["call", "edit.write", "--input", &input]);
         assert_eq!(r.code, 3, "{path}: {}", r.stderr);
-        assert!(r.stderr.contains("rule `no-ssh-keys`"), "{path}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("rule `no-ssh-keys`"),
+            "{path}: {}",
+            r.stderr
+        );
     }
     assert_eq!(
         std::fs::read_to_string(ssh.join("authorized_keys")).unwrap(),
@@ -799,8 +815,8 @@ fn issue16_a_policy_forbid_holds_for_files_a_program_would_see() {
     org.read_works("alice");
 
     std::fs::remove_dir_all(org.ws.join("deep")).unwrap();
-    let input = serde_json::json!({"program": "sh", "args": ["-c", "echo ran > ran.txt"]})
-        .to_string();
+    let input =
+        serde_json::json!({"program": "sh", "args": ["-c", "echo ran > ran.txt"]}).to_string();
     let r = org.run("alice", &["call", "spawner.run", "--input", &input]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
@@ -944,7 +960,11 @@ fn issue16_a_policy_or_roles_file_that_is_a_fifo_fails_closed_at_once() {
     };
     let p = org.policy().display().to_string();
     // Compiled once before the clock runs (a cold cache compiles for long).
-    let r = org.run_as("alice", false, &["call", "fs.read", "--input", r#"{"path":"a.txt"}"#]);
+    let r = org.run_as(
+        "alice",
+        false,
+        &["call", "fs.read", "--input", r#"{"path":"a.txt"}"#],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     mkfifo(&org.policy());
@@ -978,8 +998,7 @@ fn issue16_a_policy_or_roles_file_that_is_a_fifo_fails_closed_at_once() {
     let r = read(&org);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr
-            .contains("it is a directory, not a regular file"),
+        r.stderr.contains("it is a directory, not a regular file"),
         "{}",
         r.stderr
     );
@@ -993,7 +1012,10 @@ fn issue16_a_policy_or_roles_file_that_is_a_fifo_fails_closed_at_once() {
         .map(|(_, _, why)| why)
         .collect();
     assert_eq!(refused.len(), 3, "{refused:?}");
-    assert!(refused[0].contains("it is a FIFO (named pipe)"), "{refused:?}");
+    assert!(
+        refused[0].contains("it is a FIFO (named pipe)"),
+        "{refused:?}"
+    );
     let r = read(&org);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("hello"), "{}", r.stdout);

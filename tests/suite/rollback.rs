@@ -447,7 +447,9 @@ fn issue16_undo_with_a_damaged_journal_changes_nothing() {
         "--json",
     ]);
     assert_eq!(r.json()["result"]["exit_code"], 0);
-    let turns = w.ok(&["diff", "cli", "--json", "--workspace", ws.s()]).json();
+    let turns = w
+        .ok(&["diff", "cli", "--json", "--workspace", ws.s()])
+        .json();
     let objects = w.data().join("journal/objects");
     let object_of = |path: &str| {
         let change = turns[0]["changes"]
@@ -462,17 +464,33 @@ fn issue16_undo_with_a_damaged_journal_changes_nothing() {
     let after = tree(&ws.root);
     type Damage = fn(&std::path::Path);
     let damages: [(&str, &str, Damage); 4] = [
-        ("a.txt", "its content does not match its digest (damaged or truncated)", |o| {
-            std::fs::write(o, "one\ntwo\nthree!\n").unwrap()
+        (
+            "a.txt",
+            "its content does not match its digest (damaged or truncated)",
+            |o| std::fs::write(o, "one\ntwo\nthree!\n").unwrap(),
+        ),
+        (
+            "bin.dat",
+            "its content does not match its digest (damaged or truncated)",
+            |o| std::fs::write(o, [0u8, 255]).unwrap(),
+        ),
+        ("old.txt", "it is missing", |o| {
+            std::fs::remove_file(o).unwrap()
         }),
-        ("bin.dat", "its content does not match its digest (damaged or truncated)", |o| {
-            std::fs::write(o, [0u8, 255]).unwrap()
-        }),
-        ("old.txt", "it is missing", |o| std::fs::remove_file(o).unwrap()),
-        ("old.txt", "it cannot be read: it is not a regular file", |o| {
-            std::fs::remove_file(o).unwrap();
-            assert!(std::process::Command::new("mkfifo").arg(o).status().unwrap().success());
-        }),
+        (
+            "old.txt",
+            "it cannot be read: it is not a regular file",
+            |o| {
+                std::fs::remove_file(o).unwrap();
+                assert!(
+                    std::process::Command::new("mkfifo")
+                        .arg(o)
+                        .status()
+                        .unwrap()
+                        .success()
+                );
+            },
+        ),
     ];
     let mut refusals = 0;
     for (path, why, damage) in damages {

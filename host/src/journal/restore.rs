@@ -209,7 +209,9 @@ fn current(root: &Dir, path: &str) -> Option<State> {
         let mut f = dir
             .open_with(
                 name,
-                OpenOptions::new().read(true).custom_flags(NOFOLLOW_NONBLOCK),
+                OpenOptions::new()
+                    .read(true)
+                    .custom_flags(NOFOLLOW_NONBLOCK),
             )
             .ok()?;
         if !f.metadata().ok()?.is_file() {
