@@ -1007,3 +1007,179 @@ fn audit_names_requested_variables_that_are_not_granted() {
     );
     assert!(!text.contains("not granted: env WARDEN_TEST_VAR"), "{text}");
 }
+
+/// Issue 16, item 16, for every other file warden reads at start: a grant
+/// file, `config.toml`, the audit key, its anchor and the log itself, each
+/// replaced by a FIFO. warden must fail at once (never wait for a writer)
+/// with an error naming the file, leave the FIFO as it was, and work again
+/// once the file is back.
+#[test]
+fn issue16_config_files_that_are_fifos_fail_closed_at_once() {
+    let w = Warden::new();
+    let fx = Fixture::new();
+    let ws = fx.ws.to_str().unwrap();
+    let read = [
+        "call",
+        "fs.read",
+        "--workspace",
+        ws,
+        "--input",
+        r#"{"path":"a.txt"}"#,
+    ];
+    // The audit key and anchor exist once a call was recorded.
+    let r = w.run(&read);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let config = w.home.path().join("config/warden");
+    let data = w.data().join("warden");
+    let grant = config.join("grants/fs.toml");
+    std::fs::create_dir_all(grant.parent().unwrap()).unwrap();
+    let cases: [(&Path, &[&str]); 5] = [
+        (&grant, &read),
+        (&config.join("config.toml"), &["exec", "say hello"]),
+        (&data.join("audit.key"), &read),
+        (&data.join("audit.head"), &read),
+        (&data.join("audit.log"), &read),
+    ];
+    for (path, args) in cases {
+        let saved = std::fs::read(path).ok();
+        let _ = std::fs::remove_file(path);
+        let made = Command::new("mkfifo").arg(path).status().unwrap();
+        assert!(made.success());
+        let started = std::time::Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let h = w.home.path().to_path_buf();
+        std::thread::spawn(move || {
+            let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+                .args(&args)
+                .current_dir(&h)
+                .env("HOME", &h)
+                .env("XDG_CONFIG_HOME", h.join("config"))
+                .env("XDG_DATA_HOME", h.join("data"))
+                .env(
+                    "XDG_CACHE_HOME",
+                    Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+                )
+                .env_remove("WARDEN_LOG")
+                .env_remove("WARDEN_PROFILE")
+                .env_remove("WARDEN_MODEL")
+                .env_remove("OPENAI_API_KEY")
+                .env_remove("ANTHROPIC_API_KEY")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let _ = tx.send(out);
+        });
+        let out = rx
+            .recv_timeout(std::time::Duration::from_secs(15))
+            .unwrap_or_else(|_| {
+                // Open the FIFO for writing so the hung warden can finish.
+                let _ = std::fs::OpenOptions::new().write(true).open(path);
+                panic!("warden hung on a FIFO at {}", path.display())
+            });
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}: {stderr}", path.display());
+        assert!(
+            stderr.contains(&path.display().to_string()),
+            "{}: {stderr}",
+            path.display()
+        );
+        assert!(
+            stderr.contains("FIFO") || stderr.contains("not a regular file"),
+            "{}: {stderr}",
+            path.display()
+        );
+        use std::os::unix::fs::FileTypeExt as _;
+        assert!(
+            std::fs::symlink_metadata(path)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
+        std::fs::remove_file(path).unwrap();
+        if let Some(bytes) = saved {
+            std::fs::write(path, bytes).unwrap();
+        }
+        // Served again.
+        let r = w.run(&read);
+        assert_eq!(r.code, 0, "after {}: {}", path.display(), r.stderr);
+        assert!(r.stdout.contains("hi"), "{}", r.stdout);
+    }
+    assert_eq!(fx.read("a.txt"), "hi");
+}
+
+/// Issue 16, item 17: `warden plugin audit` describes what a plugin AND the
+/// programs it runs can reach. exec imports no wasi:filesystem, but its
+/// programs run with its file grant of the whole workspace (writable), and
+/// some get extra paths and environment variables; the summary must say so
+/// instead of "Cannot touch any file". A plugin that neither opens files
+/// nor runs programs still says it cannot touch any file. Auditing changes
+/// nothing, and the plugin is still callable afterwards.
+#[test]
+fn issue16_plugin_audit_describes_what_its_programs_can_reach() {
+    let w = Warden::new();
+    let r = w.run(&["plugin", "audit", "exec"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let risks: Vec<&str> = r
+        .stdout
+        .split_once("risk summary:\n")
+        .unwrap()
+        .1
+        .lines()
+        .collect();
+    assert!(
+        !risks.iter().any(|l| l.contains("Cannot touch any file")),
+        "{risks:#?}"
+    );
+    for want in [
+        "  - Does not open files itself (it does not import wasi:filesystem), but the programs it runs can:",
+        "  - Its programs can create, change and delete files under: . (.git and warden's own files stay read-only unless granted by name).",
+        "  - Can run these programs once you grant them: cargo, npm, pytest, make, go. Each runs with the plugin's file grants (what it can read and write, above), without network, with matching arguments only.",
+        "  - Program cargo also reads ~/.rustup, ~/.cargo/bin, ~/.cargo/registry, ~/.cargo/git, ~/.cargo/config.toml; may be given the environment variables RUST_BACKTRACE, RUST_LOG, CARGO_TERM_COLOR.",
+        "  - Program npm also reads ~/.nvm; also writes ~/.npm; may be given the environment variables CI.",
+        "  - Cannot reach the network (it does not import wasi:http).",
+    ] {
+        assert!(risks.contains(&want), "missing {want:?} in {risks:#?}");
+    }
+    let v = w.run(&["plugin", "audit", "exec", "--json"]).json();
+    let json_risks: Vec<&str> = v["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        json_risks
+            .iter()
+            .any(|r| r.starts_with("Its programs can create, change and delete files under: .")),
+        "{json_risks:?}"
+    );
+    // git's programs read the tree and write .git.
+    let text = w.run(&["plugin", "audit", "git"]).stdout;
+    assert!(
+        text.contains("  - Its programs can create, change and delete files under: .git ("),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  - Its programs can read, but not change, files under: . (read-only grants).\n"
+        ),
+        "{text}"
+    );
+    // fetch neither opens files nor runs programs.
+    let text = w.run(&["plugin", "audit", "fetch"]).stdout;
+    assert!(
+        text.contains("Cannot touch any file (it does not import wasi:filesystem, and no program it runs is given a path)."),
+        "{text}"
+    );
+    // Nothing was installed or granted by auditing; fs still answers.
+    assert!(!w.home.path().join("config/warden/grants").exists());
+    let root = repo_root();
+    let r = w.run_in(
+        &root,
+        &["call", "fs.read", "--input", r#"{"path":"Cargo.toml"}"#],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

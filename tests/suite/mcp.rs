@@ -45,7 +45,7 @@ impl Home {
             .env_remove("WARDEN_MCP_TOKEN");
     }
 
-    fn warden(&self, args: &[&str]) {
+    fn warden(&self, args: &[&str]) -> String {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
         cmd.args(args);
         self.env(&mut cmd);
@@ -55,6 +55,7 @@ impl Home {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `warden log --json` of one plugin's records.
@@ -316,8 +317,12 @@ struct HttpServer {
 
 impl HttpServer {
     fn start(home: &Home, ws: &Path, token: &str) -> Self {
+        Self::start_with(home, ws, token, &[])
+    }
+
+    fn start_with(home: &Home, ws: &Path, token: &str, extra: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-        cmd.args(["mcp", "--http", "127.0.0.1:0"]);
+        cmd.args(["mcp", "--http", "127.0.0.1:0"]).args(extra);
         if !token.is_empty() {
             cmd.args(["--token", token]);
         }
@@ -423,4 +428,187 @@ fn the_conformance_suite_passes_the_scenarios_for_a_tools_server() {
         assert!(out.status.success(), "{scenario} failed:\n{text}");
         assert!(text.contains("0 failed"), "{scenario}:\n{text}");
     }
+}
+
+/// One HTTP/1.1 POST of `body` to `/mcp` with `headers`: the status code,
+/// the response's headers and its body, read to the end.
+fn post(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut req = format!(
+        "POST /mcp HTTP/1.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    tcp.write_all(req.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    (status, head.to_string(), body.to_string())
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"origin-test","version":"0"}}}"#;
+
+/// Issue 16, item 12: a browser page (any site, or a rebound DNS name) must
+/// not be able to drive a loopback `warden mcp --http`. Every `Origin` that
+/// is not the server's own or given with --allow-origin gets 403 before any
+/// MCP handling, also with a valid session id; so does a `Host` that is not
+/// the server's. The refusal is in the audit log, nothing is written, and
+/// clients that send no Origin (and the allowed origins) keep working.
+#[test]
+fn issue16_mcp_http_refuses_foreign_origins_and_hosts() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let server = HttpServer::start_with(
+        &home,
+        &fx.ws,
+        "",
+        &["--allow-origin", "https://app.example"],
+    );
+    let port = server.port;
+    let own = format!("http://127.0.0.1:{port}");
+    let own_localhost = format!("http://localhost:{port}");
+    let wrong_port = format!("http://127.0.0.1:{}", port.wrapping_add(1));
+    let tricked = format!("http://localhost:{port}@evil.example");
+
+    // A session opened by a legitimate client (no Origin).
+    let (status, head, body) = post(port, &[], INITIALIZE);
+    assert_eq!(status, 200, "{head}\n{body}");
+    let session = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("mcp-session-id"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no session id in {head}"));
+    let s = [("Mcp-Session-Id", session.as_str())];
+    let (status, _, _) = post(
+        port,
+        &s,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    );
+    assert_eq!(status, 202);
+
+    let write = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"edit__write","arguments":{"path":"pwned.txt","content":"from a web page"}}}"#;
+    for origin in [
+        "https://evil.example",
+        "null",
+        wrong_port.as_str(),
+        "https://127.0.0.1",
+        tricked.as_str(),
+        "http://app.example",
+    ] {
+        let (status, head, body) = post(
+            port,
+            &[("Origin", origin), ("Mcp-Session-Id", session.as_str())],
+            write,
+        );
+        assert_eq!(status, 403, "{origin}: {head}\n{body}");
+        assert!(
+            body.starts_with(&format!(
+                "warden mcp: refusing a request from origin `{origin}`: "
+            )),
+            "{origin}: {body}"
+        );
+        assert!(
+            body.contains("start `warden mcp --http` with --allow-origin"),
+            "{body}"
+        );
+    }
+    // Two Origin headers, one of them allowed: refused too.
+    let (status, _, body) = post(
+        port,
+        &[
+            ("Origin", own.as_str()),
+            ("Origin", "https://evil.example"),
+            ("Mcp-Session-Id", session.as_str()),
+        ],
+        write,
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("more than one Origin header"), "{body}");
+    // DNS rebinding: the page's own name in Host, no Origin sent.
+    let evil_host = format!("evil.example:{port}");
+    let (status, _, body) = post(
+        port,
+        &[
+            ("Host", evil_host.as_str()),
+            ("Mcp-Session-Id", session.as_str()),
+        ],
+        write,
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("Host header is not allowed"), "{body}");
+    assert!(!fx.ws.join("pwned.txt").exists(), "a refused request wrote");
+
+    // The refusal is recorded, once per origin.
+    let log: Value =
+        serde_json::from_str(&home.warden(&["log", "--decision", "deny", "--json"])).unwrap();
+    let refused: Vec<&Value> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["record"])
+        .filter(|r| r["capability"] == "mcp-http")
+        .collect();
+    let evil: Vec<&&Value> = refused
+        .iter()
+        .filter(|r| r["resource"] == "https://evil.example")
+        .collect();
+    assert_eq!(evil.len(), 1, "{refused:?}");
+    assert_eq!(evil[0]["kind"], "denial");
+    assert!(
+        evil[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("it is not an allowed origin"),
+        "{:?}",
+        evil[0]
+    );
+
+    // The server's own origins, the allowed one, and no Origin: answered.
+    for origin in [own.as_str(), own_localhost.as_str(), "https://app.example"] {
+        let (status, head, body) = post(port, &[("Origin", origin)], INITIALIZE);
+        assert_eq!(status, 200, "{origin}: {head}\n{body}");
+    }
+    let (status, _, body) = post(port, &s, write);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("bytes"), "{body}");
+    assert_eq!(fx.read("pwned.txt"), "from a web page");
+}
+
+#[test]
+fn an_unusable_allow_origin_is_refused_at_start() {
+    let home = Home::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.args([
+        "mcp",
+        "--http",
+        "127.0.0.1:0",
+        "--allow-origin",
+        "https://app.example/path",
+    ]);
+    home.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--allow-origin \"https://app.example/path\": an origin has no path"),
+        "{stderr}"
+    );
 }

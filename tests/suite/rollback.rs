@@ -396,3 +396,140 @@ fn mcp_calls_that_change_files_are_turns_of_the_mcp_session() {
     );
     ws.assert_original();
 }
+
+/// Every file, directory and symlink under `root`, with its content (or
+/// link target) and mode: the workspace byte for byte.
+fn tree(root: &std::path::Path) -> std::collections::BTreeMap<String, (Vec<u8>, u32)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let mode = m.permissions().mode() & 0o7777;
+            if m.is_dir() {
+                out.insert(rel, (b"<dir>".to_vec(), mode));
+                stack.push(p);
+            } else if m.is_symlink() {
+                let to = std::fs::read_link(&p).unwrap();
+                out.insert(rel, (to.as_os_str().as_encoded_bytes().to_vec(), 0));
+            } else {
+                out.insert(rel, (std::fs::read(&p).unwrap(), mode));
+            }
+        }
+    }
+    out
+}
+
+/// Issue 16, item 14: undo with a damaged journal must not delete the
+/// user's file. A program changes one file, rewrites another and deletes a
+/// third in one turn; then each stored copy the restore needs is in turn
+/// overwritten, truncated, deleted and replaced by a FIFO. Each time
+/// `warden rollback` (with and without --force) changes nothing in the
+/// workspace, byte for byte, names the bad object and the path it would
+/// restore, and the refusal is in the audit log. With the journal intact
+/// again the same rollback restores everything.
+#[test]
+fn issue16_undo_with_a_damaged_journal_changes_nothing() {
+    let w = with_shell();
+    let ws = workspace();
+    let script = "printf 'changed\\n' > a.txt; printf 'x' > bin.dat; rm old.txt";
+    let r = w.ok(&[
+        "call",
+        "spawner.run",
+        "--workspace",
+        ws.s(),
+        "--input",
+        &sh_input(script),
+        "--json",
+    ]);
+    assert_eq!(r.json()["result"]["exit_code"], 0);
+    let turns = w
+        .ok(&["diff", "cli", "--json", "--workspace", ws.s()])
+        .json();
+    let objects = w.data().join("journal/objects");
+    let object_of = |path: &str| {
+        let change = turns[0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["path"] == path)
+            .unwrap_or_else(|| panic!("{path} not in {turns}"));
+        let sha = change["before"]["sha256"].as_str().unwrap().to_string();
+        objects.join(&sha[..2]).join(&sha[2..])
+    };
+    let after = tree(&ws.root);
+    type Damage = fn(&std::path::Path);
+    let damages: [(&str, &str, Damage); 4] = [
+        (
+            "a.txt",
+            "its content does not match its digest (damaged or truncated)",
+            |o| std::fs::write(o, "one\ntwo\nthree!\n").unwrap(),
+        ),
+        (
+            "bin.dat",
+            "its content does not match its digest (damaged or truncated)",
+            |o| std::fs::write(o, [0u8, 255]).unwrap(),
+        ),
+        ("old.txt", "it is missing", |o| {
+            std::fs::remove_file(o).unwrap()
+        }),
+        (
+            "old.txt",
+            "it cannot be read: it is not a regular file",
+            |o| {
+                std::fs::remove_file(o).unwrap();
+                assert!(
+                    std::process::Command::new("mkfifo")
+                        .arg(o)
+                        .status()
+                        .unwrap()
+                        .success()
+                );
+            },
+        ),
+    ];
+    let mut refusals = 0;
+    for (path, why, damage) in damages {
+        let object = object_of(path);
+        let saved = std::fs::read(&object).unwrap();
+        damage(&object);
+        for force in [false, true] {
+            let mut args = vec!["rollback", "cli", "--workspace", ws.s()];
+            if force {
+                args.push("--force");
+            }
+            let r = w.run(&args);
+            assert_ne!(r.code, 0, "{path}: {}", r.stderr);
+            assert!(
+                r.stderr.contains(&format!(
+                    "not restoring: the journal's copy of one file is missing or damaged, so undoing would lose it; nothing in the workspace was changed: {path} (journal object {}: {why})",
+                    object.display()
+                )),
+                "{path}: {}",
+                r.stderr
+            );
+            assert_eq!(tree(&ws.root), after, "{path}: the workspace changed");
+            refusals += 1;
+        }
+        let _ = std::fs::remove_file(&object);
+        std::fs::write(&object, saved).unwrap();
+    }
+    let denied: Vec<serde_json::Value> = w
+        .records(&["--decision", "deny"])
+        .into_iter()
+        .map(|e| e["record"].clone())
+        .filter(|r| r["kind"] == "rollback")
+        .collect();
+    assert_eq!(denied.len(), refusals, "{denied:?}");
+    assert!(
+        denied.iter().all(|r| r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nothing in the workspace was changed")),
+        "{denied:?}"
+    );
+    w.ok(&["rollback", "cli", "--workspace", ws.s()]);
+    ws.assert_original();
+}

@@ -19,6 +19,9 @@ use warden_core::escape::escape;
 
 /// Most remembered approvals per project.
 pub const MAX_REMEMBERED: usize = 1000;
+/// Largest remembered-approvals file read (1000 approvals of a few hundred
+/// bytes each fit many times over).
+pub const MAX_REMEMBERED_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest file shown in an edit preview diff.
 pub const MAX_PREVIEW_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -87,10 +90,10 @@ impl Approvals {
     pub fn new(mode: Mode, dir: Option<&Path>, workspace: &Path) -> Result<Self, String> {
         let path = dir.map(|d| d.join(format!("{}.json", project_key(workspace))));
         let remembered = match &path {
-            Some(p) => match std::fs::read(p) {
-                Ok(bytes) => serde_json::from_slice::<Remembered>(&bytes)
+            Some(p) => match warden_core::configfile::read_bounded(p, MAX_REMEMBERED_BYTES) {
+                Ok(Some(bytes)) => serde_json::from_slice::<Remembered>(&bytes)
                     .map_err(|e| format!("{}: invalid remembered approvals: {e}", p.display()))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Remembered::default(),
+                Ok(None) => Remembered::default(),
                 Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
             },
             None => Remembered::default(),

@@ -120,13 +120,11 @@ pub fn resolve(
 }
 
 fn read(path: &Path) -> Result<File, String> {
-    let text = match std::fs::read(path) {
-        Ok(bytes) if bytes.len() > MAX_CONFIG_BYTES => {
-            return Err(format!("larger than {MAX_CONFIG_BYTES} bytes"));
-        }
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(File::default()),
-        Err(e) => return Err(format!("cannot read: {e}")),
+    // Never waits on a FIFO or device planted at the config path.
+    let text = match warden_core::configfile::read_bounded(path, MAX_CONFIG_BYTES as u64) {
+        Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?,
+        Ok(None) => return Ok(File::default()),
+        Err(e) => return Err(e.to_string()),
     };
     toml::from_str(&text).map_err(|e| format!("invalid config: {}", e.message()))
 }

@@ -19,9 +19,13 @@ pub fn build(workspace: &Path, cwd: &Path) -> String {
     let mut left = MAX_AGENTS_BYTES;
     for dir in dirs_down(workspace, cwd) {
         let path = dir.join("AGENTS.md");
-        let Ok(content) = std::fs::read_to_string(&path) else {
+        // A project's file: read no more than can be used, and never wait
+        // on a FIFO planted under that name.
+        let Ok(Some((bytes, _))) = warden_core::configfile::read_head(&path, left as u64 + 4)
+        else {
             continue;
         };
+        let content = String::from_utf8_lossy(&bytes).into_owned();
         let shown = path
             .strip_prefix(workspace)
             .unwrap_or(&path)

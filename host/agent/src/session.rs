@@ -158,8 +158,11 @@ pub fn load(dir: &Path, id: &str) -> Result<Loaded, String> {
             path.display()
         ));
     }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = warden_core::configfile::read_bounded(&path, MAX_TRANSCRIPT_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .ok_or_else(|| format!("no session {id} (see `warden sessions`)"))?;
+    let text = String::from_utf8(text)
+        .map_err(|_| format!("cannot read {}: it is not UTF-8 text", path.display()))?;
     let mut header = None;
     let mut items = Vec::new();
     let mut turns = 0;
@@ -233,7 +236,7 @@ pub fn list(dir: &Path) -> Result<Vec<Header>, String> {
             continue;
         }
         // Only the first line is needed.
-        let Ok(file) = std::fs::File::open(&path) else {
+        let Ok(Some((file, _))) = warden_core::configfile::open_regular(&path) else {
             continue;
         };
         let mut first = String::new();

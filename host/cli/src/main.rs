@@ -47,6 +47,11 @@ enum Command {
         /// Bearer token HTTP clients must send (default: $WARDEN_MCP_TOKEN).
         #[arg(long, env = "WARDEN_MCP_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// With --http: a further browser origin (scheme://host[:port]) whose
+        /// pages may call the server; repeatable. Requests whose `Origin` is
+        /// neither this nor the server's own loopback origin get 403.
+        #[arg(long = "allow-origin", value_name = "ORIGIN", requires = "http")]
+        allow_origin: Vec<String>,
     },
     /// Work on a task with a model, through the granted tools only; asks
     /// before anything that writes or runs a program.
@@ -353,9 +358,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             workspace,
             http: Some(addr),
             token,
+            allow_origin,
         } => {
             let server = app.mcp_server(&workspace).await?;
-            commands::serve_http(server, addr, token).await?;
+            commands::serve_http(server, addr, token, &allow_origin).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Log {

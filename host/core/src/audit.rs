@@ -332,13 +332,27 @@ impl Log {
     pub fn append_with(&self, record: Record, durability: Durability) -> Result<Entry> {
         let synced = durability == Durability::Synced;
         let key = self.key()?;
+        // Non-blocking open, then a type check: a FIFO or socket planted at
+        // the log's path must refuse the call, not hang it. (A device such
+        // as /dev/full is left to fail on the write, as a full disk does.)
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
             .open(&self.path)
             .map_err(io("open", &self.path))?;
+        let kind = file.metadata().map_err(io("open", &self.path))?.file_type();
+        {
+            use std::os::unix::fs::FileTypeExt as _;
+            if kind.is_fifo() || kind.is_socket() {
+                return Err(io("open", &self.path)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "it is a FIFO or socket, not a regular file",
+                )));
+            }
+        }
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| io("lock", &self.path)(e.into()))?;
         let len = file.metadata().map_err(io("read", &self.path))?.len();
@@ -422,7 +436,9 @@ impl Log {
     }
 
     fn read_head(&self) -> Result<Option<Head>> {
-        match std::fs::read_to_string(&self.head) {
+        match crate::configfile::read_text(&self.head, MAX_LINE_BYTES as u64)
+            .and_then(|t| t.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))
+        {
             Ok(text) => serde_json::from_str(&text)
                 .map(Some)
                 .map_err(|e| Error::Tampered {
@@ -483,10 +499,11 @@ impl Log {
 
     /// Every record, in order, without checking MACs (see [`Log::verify`]).
     pub fn entries(&self) -> Result<Vec<Entry>> {
-        let text = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io("read", &self.path)(e)),
+        // Never waits on a FIFO in the log's place.
+        let text = match crate::configfile::read_bounded(&self.path, u64::MAX - 1) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(Vec::new()),
+            Err(e) => return Err(io("read", &self.path)(e.into())),
         };
         let text = String::from_utf8_lossy(&text);
         text.lines()
@@ -507,8 +524,18 @@ impl Log {
         // that cached it for appending.
         let key = mac::Key::load_or_create(&self.key_path)
             .map_err(io("read or create the key", &self.key_path))?;
-        let file = match std::fs::File::open(&self.path) {
-            Ok(f) => Some(f),
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&self.path)
+        {
+            Ok(f) if f.metadata().is_ok_and(|m| m.file_type().is_file()) => Some(f),
+            Ok(_) => {
+                return Err(io("read", &self.path)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "it is not a regular file",
+                )));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io("read", &self.path)(e)),
         };

@@ -97,18 +97,27 @@ impl Package {
     }
 
     /// Read a component file, refusing oversized files before reading them.
+    /// A FIFO or device is refused at once rather than waited on.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?;
-        if meta.len() > MAX_COMPONENT_BYTES as u64 {
-            return Err(Error::NotAComponent {
-                path: path.display().to_string(),
-                reason: format!(
-                    "{} bytes is over the limit of {MAX_COMPONENT_BYTES}",
-                    meta.len()
-                ),
-            });
-        }
-        let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+        use crate::configfile::ReadError;
+        let bytes = match crate::configfile::read_bounded(path, MAX_COMPONENT_BYTES as u64) {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                return Err(Error::io(
+                    "cannot read",
+                    path,
+                    std::io::ErrorKind::NotFound.into(),
+                ));
+            }
+            Err(ReadError::TooLarge(_)) => {
+                let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or_default();
+                return Err(Error::NotAComponent {
+                    path: path.display().to_string(),
+                    reason: format!("{size} bytes is over the limit of {MAX_COMPONENT_BYTES}"),
+                });
+            }
+            Err(e) => return Err(Error::io("cannot read", path, e.into())),
+        };
         Self::from_bytes(bytes, &path.display().to_string())
     }
 }

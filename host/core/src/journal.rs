@@ -44,7 +44,7 @@
 //! later change would be lost.
 
 pub mod diff;
-mod restore;
+pub mod restore;
 mod scan;
 
 use crate::error::IoFailure;
@@ -81,6 +81,16 @@ pub enum Error {
         .0.join(", ")
     )]
     Conflict(Vec<String>),
+    /// Stored contents the restore needs are missing or damaged; nothing
+    /// was changed.
+    #[error(
+        "not restoring: the journal's copy of {} is missing or damaged, so undoing would lose {}; nothing in the workspace was changed: {} (restore {} by hand, e.g. from version control, or undo to a turn whose copies are intact)",
+        if .0.len() == 1 { "one file".to_string() } else { format!("{} files", .0.len()) },
+        if .0.len() == 1 { "it" } else { "them" },
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        if .0.len() == 1 { "that file" } else { "those files" }
+    )]
+    Damaged(Vec<restore::Damage>),
     /// Some paths could not be restored; the others were.
     #[error("restored {restored} paths, but not: {}", .failed.join("; "))]
     Partial {
@@ -269,11 +279,10 @@ impl Journal {
 
     fn index(&self) -> Result<Index> {
         let path = self.dir.join("index.json");
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        match read_journal_file(&path)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
-            Err(e) => Err(io("read", &path)(e)),
+            None => Ok(Index::default()),
         }
     }
 
@@ -429,7 +438,8 @@ impl Journal {
             for turn in std::fs::read_dir(&session).map_err(io("read", &session))? {
                 let path = turn.map_err(io("read", &session))?.path();
                 if path.extension().is_some_and(|e| e == "json") {
-                    let bytes = std::fs::read(&path).map_err(io("read", &path))?;
+                    let bytes = read_journal_file(&path)?
+                        .ok_or_else(|| io("read", &path)(std::io::ErrorKind::NotFound.into()))?;
                     all.push(
                         serde_json::from_slice::<TurnRecord>(&bytes)
                             .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))?,
@@ -464,6 +474,12 @@ impl Journal {
             if !conflicts.is_empty() {
                 return Err(Error::Conflict(conflicts));
             }
+        }
+        // Even with --force: a restore that cannot put a file back must not
+        // start, or it deletes the user's file and has nothing to replace it.
+        let damaged = plan.damaged(&root, &self.store);
+        if !damaged.is_empty() {
+            return Err(Error::Damaged(damaged));
         }
         let result = plan.apply(&root, &self.store);
         // A partial restore leaves the turns to be undone again (with
@@ -504,6 +520,11 @@ impl Turn {
         j.save_index(&index)?;
         Ok(record)
     }
+}
+
+/// Read one of the journal's own files, never waiting on a FIFO in its place.
+fn read_journal_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    crate::configfile::read_bounded(path, u64::MAX - 1).map_err(|e| io("read", path)(e.into()))
 }
 
 /// Write a file atomically and durably: temp file, fsync, rename, fsync dir.

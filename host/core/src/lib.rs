@@ -22,6 +22,7 @@ pub mod bindings;
 pub mod bundled;
 pub mod capability;
 pub mod component;
+pub mod configfile;
 pub mod dirs;
 pub mod error;
 pub mod escape;

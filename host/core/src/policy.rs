@@ -45,6 +45,7 @@
 //! `Warden::Plugin`, `Path`, `Program`, `Origin` and `Env`; every context
 //! carries `user`, `plugin`, `phase` and `workspace`.
 
+pub mod access;
 pub mod request;
 
 pub use request::{current_user, for_call, for_grant};
@@ -58,7 +59,6 @@ use cedar_policy::{
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
@@ -78,19 +78,19 @@ pub const BASE_PERMIT: &str = "warden-base-permit";
 
 /// The organisation's policy: none, or one or two layers (the managed file
 /// and `WARDEN_POLICY`), each of which must allow a request.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Policy {
     layers: Vec<Layer>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Layer {
     Loaded(Box<Loaded>),
     Broken { file: PathBuf, reason: String },
 }
 
 /// One parsed and validated policy with its roles.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Loaded {
     file: PathBuf,
     set: PolicySet,
@@ -297,24 +297,15 @@ impl Layer {
 }
 
 /// Read a file of at most [`MAX_POLICY_BYTES`]; `None` if it does not exist.
+/// A FIFO, device or directory is refused at once rather than waited on.
 fn read_bounded(path: &Path) -> std::result::Result<Option<String>, String> {
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read it: {e}")),
-    };
-    let mut bytes = Vec::new();
-    f.take(MAX_POLICY_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    if bytes.len() as u64 > MAX_POLICY_BYTES {
-        return Err(format!(
-            "it is larger than the limit of {MAX_POLICY_BYTES} bytes"
-        ));
+    match crate::configfile::read_bounded(path, MAX_POLICY_BYTES) {
+        Ok(None) => Ok(None),
+        Ok(Some(bytes)) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| "it is not UTF-8 text".to_string()),
+        Err(e) => Err(e.to_string()),
     }
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|_| "it is not UTF-8 text".to_string())
 }
 
 /// Describe a Cedar error with where it is in `text` and Cedar's hint.

@@ -20,6 +20,13 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// Largest grant file read: a grant is written by people or `warden plugin
+/// grant`, and a huge one is damage or an attack on the parser.
+pub const MAX_GRANT_BYTES: u64 = 1024 * 1024;
+/// Largest `plugin.json` or cached tool list read (it holds every tool's
+/// schema, each bounded by the runtime).
+pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Where a plugin came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -140,9 +147,9 @@ impl Registry {
             return Ok(None);
         }
         let path = self.plugin_dir(name).join("plugin.json");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let text = match crate::configfile::read_text(&path, MAX_RECORD_BYTES) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
                 return Err(Error::PluginNotFound {
                     name: name.to_string(),
                 });
@@ -182,9 +189,10 @@ impl Registry {
     /// gets what it requests; an installed one without a grant gets nothing.
     pub fn grant(&self, name: &str, package: &Package, source: &Source) -> Result<Grant> {
         let path = self.grant_path(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Grant::parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(match source {
+        // A FIFO or device at the grant's path fails closed at once.
+        match crate::configfile::read_text(&path, MAX_GRANT_BYTES) {
+            Ok(Some(text)) => Grant::parse(&text),
+            Ok(None) => Ok(match source {
                 Source::Bundled => Grant::everything_requested(&package.manifest),
                 Source::Installed { .. } => Grant::default(),
             }),
@@ -274,7 +282,7 @@ impl Registry {
         }
         let hex = loaded.digest.trim_start_matches("sha256:");
         let path = self.dirs.cache.join("tools").join(format!("{hex}.json"));
-        if let Ok(text) = std::fs::read_to_string(&path)
+        if let Ok(Some(text)) = crate::configfile::read_text(&path, MAX_RECORD_BYTES)
             && let Ok(tools) = serde_json::from_str(&text)
         {
             return Ok(tools);

@@ -745,6 +745,7 @@ impl Loaded {
             process,
             env: env_values,
             gate: None,
+            org_net: None,
         })
     }
 }
@@ -915,9 +916,23 @@ pub struct Prepared {
     net: Arc<NetPolicy>,
     env: Vec<(String, String)>,
     gate: Option<Gate>,
+    /// The organisation's policy on each origin reached, if one is in force.
+    org_net: Option<crate::capability::network::outgoing::OriginCheck>,
 }
 
 impl Prepared {
+    /// Ask the organisation's policy about every real path (`files`) and
+    /// origin (`net`) a call reaches, not only about the grant.
+    pub fn with_policy(
+        mut self,
+        files: crate::capability::files::guard::PathCheck,
+        net: crate::capability::network::outgoing::OriginCheck,
+    ) -> Self {
+        self.fs = self.fs.with_policy(files);
+        self.org_net = Some(net);
+        self
+    }
+
     /// Run `gate` first on every call; its error refuses the call.
     pub fn with_gate(mut self, gate: Gate) -> Self {
         self.gate = Some(gate);
@@ -973,7 +988,7 @@ impl Prepared {
             &self.limits,
             self.fs.for_call(),
             process,
-            NetHooks::new(self.net.clone(), deadline),
+            NetHooks::new(self.net.clone(), deadline).with_policy(self.org_net.clone()),
             &self.env,
         );
         let pre = &self.pre;

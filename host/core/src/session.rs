@@ -391,14 +391,49 @@ impl Session {
         // agent session runs refuses the plugin from then on.
         let subject = Subject::new(&self.user, &package.manifest);
         let requests = org::for_call(&subject, &effective, &self.ctx.workspace);
-        Policy::from_env(|k| env(k)).check_all(&requests)?;
+        let policy = Policy::from_env(|k| env(k));
+        policy.check_all(&requests)?;
+        // Beyond the grant, the policy is asked about what each call really
+        // reaches (see crate::policy::access), with the policy the gate
+        // read for that call.
+        let access = Arc::new(org::access::Access::new(
+            subject,
+            &self.ctx.workspace,
+            Arc::new(policy),
+        ));
+        // A program sees every path of the plugin's file grants, through
+        // the kernel rather than warden's guard.
+        let program_roots: Vec<(PathBuf, bool)> = if effective.programs.is_empty() {
+            Vec::new()
+        } else {
+            effective
+                .files
+                .iter()
+                .map(|f| (f.host.clone(), f.access == Access::Write))
+                .collect()
+        };
         let vars = env.clone();
         let prepared = loaded.prepare(&self.rt, effective, &self.ctx.workspace, |k| {
             vars(k).and_then(|v| v.into_string().ok())
         })?;
-        Ok(prepared.with_gate(Arc::new(move || {
-            Policy::from_env(|k| env(k)).check_all(&requests)
-        })))
+        let net = access.clone();
+        Ok(prepared
+            .with_policy(
+                access.clone(),
+                Arc::new(move |origin: &str| net.origin_from_guest(origin).map_err(|r| r.reason())),
+            )
+            .with_gate(Arc::new(move || {
+                let policy = Policy::from_env(|k| env(k));
+                policy.check_all(&requests)?;
+                access.set_policy(Arc::new(policy));
+                access.visible_to_programs(&program_roots)
+            })))
+    }
+
+    /// The audit log this session records into, for what its caller
+    /// records of its own (an MCP server's refused HTTP origins).
+    pub fn audit(&self) -> &Log {
+        &self.audit
     }
 
     fn append(&self, record: Record, durability: Durability) -> Result<(), crate::audit::Error> {

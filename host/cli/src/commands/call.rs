@@ -218,6 +218,9 @@ fn hint(plugin: &str, d: &Denial) -> String {
         (None, CapabilityKind::Process) => format!(
             "no grant of yours allows this as asked: it is outside the argument pattern or refused by warden's rules for the program (see `warden plugin audit {plugin}`)"
         ),
+        (None, _) if d.reason.starts_with("denied by organisation policy") => {
+            "no grant can allow this: the organisation's policy forbids it".into()
+        }
         (None, CapabilityKind::Files) => {
             "no grant allows this: the plugin tried to reach outside its granted directories".into()
         }

@@ -352,17 +352,7 @@ impl App {
 }
 
 fn read_examples(path: &Path) -> anyhow::Result<String> {
-    use std::io::Read as _;
-    let f = std::fs::File::open(path)
-        .with_context(|| format!("cannot read examples {}", path.display()))?;
-    let mut text = String::new();
-    f.take(MAX_EXAMPLES_BYTES + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read examples {}", path.display()))?;
-    anyhow::ensure!(
-        text.len() as u64 <= MAX_EXAMPLES_BYTES,
-        "examples {} are larger than {MAX_EXAMPLES_BYTES} bytes",
-        path.display()
-    );
-    Ok(text)
+    warden_core::configfile::read_text(path, MAX_EXAMPLES_BYTES)
+        .with_context(|| format!("cannot read examples {}", path.display()))?
+        .with_context(|| format!("cannot read examples {}: it does not exist", path.display()))
 }

@@ -88,36 +88,67 @@ pub fn effective(e: &Effective) -> Vec<String> {
     warden_core::session::rule(e)
 }
 
-/// What a reviewer should know, in sentences.
+/// What a reviewer should know, in sentences: what the plugin itself can
+/// reach, and what the programs it runs can reach. Programs see the
+/// plugin's file grants whether or not the plugin imports wasi:filesystem,
+/// so a plugin without file imports is not "harmless to files" when it runs
+/// programs.
 pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
     let mut risks = Vec::new();
-    let files = imports
-        .iter()
-        .any(|i| i.capability == Some(CapabilityKind::Files));
-    let writes = m.files.iter().filter(|f| f.access == Access::Write);
-    let outside = m
+    let has = |c: CapabilityKind| imports.iter().any(|i| i.capability == Some(c));
+    let files = has(CapabilityKind::Files);
+    let runs = has(CapabilityKind::Process) && !m.programs.is_empty();
+    let paths = |access: Option<Access>| -> Vec<String> {
+        m.files
+            .iter()
+            .filter(|f| access.is_none_or(|a| f.access == a))
+            .map(|f| escape(&f.path.to_string()))
+            .collect()
+    };
+    let writes = paths(Some(Access::Write));
+    let reads = paths(Some(Access::Read));
+    let outside: Vec<String> = m
         .files
         .iter()
-        .filter(|f| matches!(f.path, PathSpec::Absolute(_)));
-    if files {
-        let w: Vec<String> = writes.map(|f| f.path.to_string()).collect();
-        if w.is_empty() {
-            risks.push("Can read, but not change, the files it is granted.".into());
-        } else {
-            risks.push(format!(
-                "Can create, change and delete files under: {} (.git and warden's own files stay read-only unless granted by name).",
-                w.join(", ")
+        .filter(|f| matches!(f.path, PathSpec::Absolute(_)))
+        .map(|f| escape(&f.path.to_string()))
+        .collect();
+    let reach = |who: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        if !writes.is_empty() {
+            out.push(format!(
+                "{who} create, change and delete files under: {} (.git and warden's own files stay read-only unless granted by name).",
+                writes.join(", ")
             ));
         }
-        let o: Vec<String> = outside.map(|f| escape(&f.path.to_string())).collect();
-        if !o.is_empty() {
-            risks.push(format!(
-                "Asks for paths outside the workspace: {}.",
-                o.join(", ")
+        if !reads.is_empty() {
+            out.push(format!(
+                "{who} read, but not change, files under: {} (read-only grants).",
+                reads.join(", ")
             ));
         }
-    } else {
-        risks.push("Cannot touch any file (it does not import wasi:filesystem).".into());
+        out
+    };
+    match (files, runs) {
+        (true, _) if m.files.is_empty() => {
+            risks.push(
+                "Imports wasi:filesystem but requests no path, so it can touch no file.".into(),
+            );
+        }
+        (true, _) => risks.extend(reach("Can")),
+        (false, true) if !m.files.is_empty() => {
+            risks.push("Does not open files itself (it does not import wasi:filesystem), but the programs it runs can:".into());
+            risks.extend(reach("Its programs can"));
+        }
+        (false, _) => {
+            risks.push("Cannot touch any file (it does not import wasi:filesystem, and no program it runs is given a path).".into());
+        }
+    }
+    if (files || runs) && !outside.is_empty() {
+        risks.push(format!(
+            "Asks for paths outside the workspace: {}.",
+            outside.join(", ")
+        ));
     }
     if !m.env.is_empty() {
         risks.push(format!(
@@ -125,15 +156,44 @@ pub fn risks(m: &Manifest, imports: &[Import]) -> Vec<String> {
             m.env.join(", ")
         ));
     }
-    if imports
-        .iter()
-        .any(|i| i.capability == Some(CapabilityKind::Process))
-    {
+    if has(CapabilityKind::Process) {
         let names: Vec<String> = m.programs.iter().map(|p| escape(&p.program)).collect();
         risks.push(format!(
-            "Can run these programs once you grant them: {}. Each runs confined to the plugin's file grants, without network, with matching arguments only.",
+            "Can run these programs once you grant them: {}. Each runs with the plugin's file grants (what it can read and write, above), without network, with matching arguments only.",
             names.join(", ")
         ));
+        for p in &m.programs {
+            let mut extra = Vec::new();
+            if !p.reads.is_empty() {
+                let r: Vec<String> = p
+                    .reads
+                    .iter()
+                    .map(|r| escape(&String::from(r.clone())))
+                    .collect();
+                extra.push(format!("also reads {}", r.join(", ")));
+            }
+            if !p.writes.is_empty() {
+                let w: Vec<String> = p
+                    .writes
+                    .iter()
+                    .map(|w| escape(&String::from(w.clone())))
+                    .collect();
+                extra.push(format!("also writes {}", w.join(", ")));
+            }
+            if !p.env.is_empty() {
+                extra.push(format!(
+                    "may be given the environment variables {}",
+                    p.env.join(", ")
+                ));
+            }
+            if !extra.is_empty() {
+                risks.push(format!(
+                    "Program {} {}.",
+                    escape(&p.program),
+                    extra.join("; ")
+                ));
+            }
+        }
     } else {
         risks.push("Cannot start processes (it does not import warden:plugin/process).".into());
     }

@@ -25,7 +25,10 @@ impl Key {
     /// Read the key at `path`, or create it (mode 0600) from the kernel's
     /// random source when there is none yet.
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
-        match std::fs::read_to_string(path) {
+        // Bounded and non-blocking: a FIFO at the key's path fails at once.
+        match crate::configfile::read_text(path, 4096)
+            .and_then(|t| t.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))
+        {
             Ok(text) => Self::parse(&text).ok_or_else(|| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

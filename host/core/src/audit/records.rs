@@ -103,7 +103,8 @@ impl Record {
             },
             // The organisation's policy, asked again as the call began,
             // refused it: nothing ran.
-            Err(e @ crate::Error::PolicyDenied { .. }) => {
+            // (An unusable policy refuses what it governs just the same.)
+            Err(e @ (crate::Error::PolicyDenied { .. } | crate::Error::Policy { .. })) => {
                 (Decision::Deny, "refused by policy", Some(e.to_string()))
             }
             Err(e) => (Decision::Allow, "stopped", Some(e.to_string())),

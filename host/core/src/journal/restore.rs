@@ -12,6 +12,10 @@ use std::os::unix::fs::PermissionsExt as _;
 
 /// `O_NOFOLLOW`: a symlink at the final component is an error, not a detour.
 const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+/// `O_NOFOLLOW | O_NONBLOCK`, for reading what a path holds: a FIFO swapped
+/// in after its type was looked at is not waited on.
+const NOFOLLOW_NONBLOCK: i32 =
+    (rustix::fs::OFlags::NOFOLLOW.bits() | rustix::fs::OFlags::NONBLOCK.bits()) as i32;
 
 /// For every path the undone turns touched: the state the newest of them
 /// left (what should be there now), and the state before the oldest (what
@@ -46,6 +50,27 @@ impl Plan {
         out
     }
 
+    /// Every stored content the restore needs that is not there whole:
+    /// (path, digest, object file, why). Checked before anything is
+    /// touched, so a damaged journal changes nothing instead of leaving a
+    /// file deleted with nothing to put in its place.
+    pub fn damaged(&self, root: &Dir, store: &Store) -> Vec<Damage> {
+        let mut out = Vec::new();
+        for (path, (_, target)) in &self.paths {
+            if let Some(State::File { sha256, .. }) = target
+                && current(root, path) != *target
+                && let Err(why) = store.verify(sha256)
+            {
+                out.push(Damage {
+                    path: path.clone(),
+                    object: store.object_path(sha256),
+                    why,
+                });
+            }
+        }
+        out
+    }
+
     /// Restore every path. Failures (a directory on the way replaced by a
     /// symlink, a directory that is not empty) are collected, the rest
     /// restored.
@@ -59,9 +84,16 @@ impl Plan {
         // Remove what should not be there (or is of another type), deepest first.
         for (path, (_, target)) in self.paths.iter().rev() {
             let now = current(root, path);
+            // A file or link that becomes another file or link is replaced
+            // by a rename below, never removed first: if writing the new
+            // one fails, the old one is still there.
             let keep = matches!(
                 (&now, target),
                 (Some(State::Dir { .. }), Some(State::Dir { .. }))
+                    | (
+                        Some(State::File { .. } | State::Symlink { .. }),
+                        Some(State::File { .. } | State::Symlink { .. })
+                    )
             );
             if now.is_some() && !keep && now != *target {
                 let r = parent(root, path).and_then(|(dir, name)| match now {
@@ -103,6 +135,29 @@ impl Plan {
                 failed,
             })
         }
+    }
+}
+
+/// A stored content that a restore needs and cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The workspace path it would restore.
+    pub path: String,
+    /// The object file in the journal's store.
+    pub object: std::path::PathBuf,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (journal object {}: {})",
+            self.path,
+            self.object.display(),
+            self.why
+        )
     }
 }
 
@@ -152,8 +207,16 @@ fn current(root: &Dir, path: &str) -> Option<State> {
         })
     } else if m.is_file() {
         let mut f = dir
-            .open_with(name, OpenOptions::new().read(true).custom_flags(NOFOLLOW))
+            .open_with(
+                name,
+                OpenOptions::new()
+                    .read(true)
+                    .custom_flags(NOFOLLOW_NONBLOCK),
+            )
             .ok()?;
+        if !f.metadata().ok()?.is_file() {
+            return None;
+        }
         let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {

@@ -331,6 +331,29 @@ pub fn for_call(subject: &Subject, effective: &Effective, workspace: &Path) -> V
         path: p.path.display().to_string(),
         argv: p.patterns.iter().map(ToString::to_string).collect(),
     }));
+    // The paths a program is given besides the plugin's grants (a
+    // toolchain, a package cache) are reached too, so they are asked about.
+    for p in &effective.programs {
+        for (path, write) in p
+            .reads
+            .iter()
+            .map(|r| (r, false))
+            .chain(p.writes.iter().map(|w| (w, true)))
+        {
+            let inside_workspace = path.starts_with(workspace);
+            let path = path.display().to_string();
+            caps.push(Capability::FsRead {
+                path: path.clone(),
+                inside_workspace,
+            });
+            if write {
+                caps.push(Capability::FsWrite {
+                    path,
+                    inside_workspace,
+                });
+            }
+        }
+    }
     caps.extend(effective.network.iter().map(|o| Capability::NetConnect {
         origin: o.to_string(),
     }));

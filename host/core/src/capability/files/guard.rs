@@ -51,6 +51,19 @@ pub const MAX_DENIAL_RESOURCE_BYTES: usize = 4096;
 
 pub use crate::capability::Denial;
 
+/// Asked about the real host path of every file use, with whether it
+/// writes (the organisation's policy, see [`crate::policy::access`]).
+pub trait PathPolicy: Send + Sync {
+    /// Whether any answer could be a refusal (else nothing is asked, so a
+    /// workspace without a policy pays nothing).
+    fn active(&self) -> bool;
+    /// `Err` carries the reason the use of `real` is refused.
+    fn check(&self, real: &Path, write: bool) -> Result<(), String>;
+}
+
+/// The policy hook a guard carries.
+pub type PathCheck = Arc<dyn PathPolicy>;
+
 /// How much one call may write through the plugin's own file handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteLimits {
@@ -90,12 +103,16 @@ struct Granted {
 
 /// What a plugin's file grants resolve to, opened once and shared by
 /// every call.
+#[derive(Clone)]
 struct Rules {
     preopens: Vec<Preopen>,
     grants: Vec<Granted>,
     protected: Vec<PathBuf>,
     hidden: Vec<PathBuf>,
     workspace: PathBuf,
+    /// The organisation's policy, asked last about every use the grants
+    /// allow, with the same real path.
+    policy: Option<PathCheck>,
 }
 
 /// What an operation does to the path it names.
@@ -274,12 +291,19 @@ impl FsGuard {
                 protected: both_spellings(&effective.protected),
                 hidden: both_spellings(&effective.hidden),
                 workspace: workspace.to_path_buf(),
+                policy: None,
             }),
             limits: WriteLimits::NONE,
             denials: Vec::new(),
             quota: Arc::default(),
             listings: HashMap::new(),
         })
+    }
+
+    /// Ask `check` about the real path of every file use the grants allow.
+    pub fn with_policy(mut self, check: PathCheck) -> Self {
+        Arc::make_mut(&mut self.rules).policy = Some(check);
+        self
     }
 
     /// Count the plugin's writes against `limits`.
@@ -417,6 +441,13 @@ impl Rules {
             if let Some(p) = self.protected_by(target, replace) {
                 return Err(refuse(protected_reason(&p), Some((p, Access::Write))));
             }
+        }
+        // Last, and on the same real path: a forbid holds whatever grant
+        // shape reached the resource (issue 16 item 15).
+        if let Some(policy) = self.policy.as_ref().filter(|p| p.active()) {
+            policy
+                .check(target, want != Want::Read)
+                .map_err(|reason| refuse(reason, None))?;
         }
         Ok(())
     }

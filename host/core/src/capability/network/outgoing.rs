@@ -49,6 +49,11 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+/// Asked with every `scheme://host:port` a request is about to reach (the
+/// organisation's policy, see [`crate::policy::access`]); `Err` carries the
+/// reason it is refused.
+pub type OriginCheck = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
 /// Time kept back from a call's deadline so the guest sees a network
 /// timeout and can report it, rather than being stopped.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
@@ -59,6 +64,7 @@ pub struct NetHooks {
     policy: Arc<NetPolicy>,
     denials: Arc<Mutex<Denials>>,
     deadline: std::time::Instant,
+    org: Option<OriginCheck>,
 }
 
 impl NetHooks {
@@ -68,7 +74,15 @@ impl NetHooks {
             policy,
             denials: Arc::default(),
             deadline,
+            org: None,
         }
+    }
+
+    /// Ask `check` about every origin (and resolved address) a request of
+    /// this call reaches, whatever grant let it through.
+    pub fn with_policy(mut self, check: Option<OriginCheck>) -> Self {
+        self.org = check;
+        self
     }
 
     /// The requests refused so far in this call (bounded).
@@ -102,6 +116,7 @@ impl WasiHttpHooks for NetHooks {
             policy: self.policy.clone(),
             denials: self.denials.clone(),
             options,
+            org: self.org.clone(),
         };
         // The total time: warden's limit, and never past the call's own
         // deadline (less a margin, so the guest can report the timeout).
@@ -124,6 +139,7 @@ struct Exchange {
     policy: Arc<NetPolicy>,
     denials: Arc<Mutex<Denials>>,
     options: Option<RequestOptions>,
+    org: Option<OriginCheck>,
 }
 
 impl Exchange {
@@ -311,14 +327,51 @@ impl Exchange {
         if let Err(r) = self.policy.check_target(target) {
             return Err(self.refuse(r));
         }
+        // The organisation's policy on the origin itself, before any DNS
+        // query, whatever grant (a wildcard, a CIDR block) matched it.
+        self.ask_org(&target.origin(), None)?;
         let policy = self.policy.clone();
         let t = target.clone();
         let lookup = tokio::task::spawn_blocking(move || policy.resolve(&t, &SystemResolver));
-        match tokio::time::timeout(CONNECT_TIMEOUT, lookup).await {
-            Err(_) => Err(Error::DnsTimeout),
-            Ok(Err(e)) => Err(Error::InternalError(Some(e.to_string()))),
-            Ok(Ok(Err(e))) => Err(self.net_error(e)),
-            Ok(Ok(Ok(addrs))) => Ok(addrs),
+        let addrs = match tokio::time::timeout(CONNECT_TIMEOUT, lookup).await {
+            Err(_) => return Err(Error::DnsTimeout),
+            Ok(Err(e)) => return Err(Error::InternalError(Some(e.to_string()))),
+            Ok(Ok(Err(e))) => return Err(self.net_error(e)),
+            Ok(Ok(Ok(addrs))) => addrs,
+        };
+        // And on every address a name led to: a forbid written for an
+        // address holds when a name that resolves to it is used.
+        if matches!(target.host(), TargetHost::Name(_)) {
+            for a in &addrs {
+                let ip = a.ip().to_canonical();
+                let host = match ip {
+                    std::net::IpAddr::V4(v4) => v4.to_string(),
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                };
+                let origin = format!("{}://{host}:{}", target.scheme(), target.port());
+                self.ask_org(&origin, Some(ip))?;
+            }
+        }
+        Ok(addrs)
+    }
+
+    /// The organisation's policy on `origin` (reached through `address`
+    /// when it is a resolved address): a refusal is recorded and the guest
+    /// gets `HTTP-request-denied` (`destination-IP-prohibited` for an
+    /// address).
+    fn ask_org(&self, origin: &str, address: Option<std::net::IpAddr>) -> Result<(), Error> {
+        let Some(check) = &self.org else {
+            return Ok(());
+        };
+        match check(origin) {
+            Ok(()) => Ok(()),
+            Err(reason) => Err(self.refuse(crate::capability::network::Refusal {
+                operation: "connect",
+                resource: origin.to_string(),
+                reason,
+                allow: None,
+                address,
+            })),
         }
     }
 }
