@@ -925,3 +925,71 @@ fn records_are_exported_to_an_otlp_collector() {
         r.stderr
     );
 }
+
+/// Issue 16, classes 4 and 9, as a user meets them through `warden call`:
+/// warden's own directories inside the workspace (here the workspace is
+/// the home holding them) are invisible, and a FIFO is refused at once
+/// instead of hanging the call. Each refusal is exit 3 with the denial in
+/// the audit log, nothing on disk changes, and the host answers a benign
+/// call afterwards.
+#[test]
+fn issue16_hidden_dirs_and_fifos_are_refused_audited_and_the_host_answers() {
+    let w = Cli::new();
+    w.install("hostile", &[]);
+    let ws = w.home.path().to_path_buf();
+    let ws_arg = ws.to_str().unwrap();
+    std::fs::write(ws.join("note.txt"), "hello").unwrap();
+    let fifo = ws.join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let key = w.data().join("audit.key");
+    let key_before = std::fs::read(&key).unwrap();
+    let read = |path: &str| {
+        w.run(&[
+            "call",
+            "hostile.read",
+            "--workspace",
+            ws_arg,
+            "--input",
+            &serde_json::json!({ "path": path }).to_string(),
+        ])
+    };
+    for path in ["data/warden/audit.key", "config/warden", "pipe"] {
+        let r = read(path);
+        assert_eq!(r.code, 3, "{path}: {}{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains(&hex_of(&key_before)), "{path}");
+    }
+    let denials: Vec<Value> = w
+        .records(&["--decision", "deny"])
+        .into_iter()
+        .map(|e| e["record"].clone())
+        .filter(|r| r["kind"] == "denial")
+        .collect();
+    let reason_of = |resource: &Path| {
+        denials
+            .iter()
+            .find(|d| d["resource"] == resource.display().to_string())
+            .map(|d| d["reason"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no denial of {} in {denials:?}", resource.display()))
+    };
+    let hidden = w.data();
+    assert!(
+        reason_of(&key).starts_with(&format!(
+            "{} is warden's own directory: no plugin may see or change it",
+            hidden.display()
+        )),
+        "{denials:?}"
+    );
+    assert!(
+        reason_of(&fifo).starts_with("it is not a regular file or directory"),
+        "{denials:?}"
+    );
+    assert_eq!(std::fs::read(&key).unwrap(), key_before);
+    let ok = read("note.txt");
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("hello"), "{}", ok.stdout);
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
