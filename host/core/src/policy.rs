@@ -50,7 +50,7 @@ pub mod request;
 
 pub use request::{current_user, for_call, for_grant};
 
-pub use request::{Capability, Phase, Request, Subject};
+pub use request::{Action, Phase, Request, Subject};
 
 use crate::{Error, Result};
 use cedar_policy::{
@@ -243,12 +243,12 @@ impl Policy {
             return Ok(());
         }
         Err(Error::PolicyDenied {
-            subject: match req.capability {
-                Capability::Install | Capability::Grant => format!("user `{}`", req.subject.user),
+            subject: match req.action {
+                Action::Install | Action::Grant => format!("user `{}`", req.subject.user),
                 _ => format!("plugin `{}`", req.subject.plugin),
             },
-            action: req.capability.action(),
-            resource: req.capability.resource_id(&req.subject),
+            action: req.action.id(),
+            resource: req.action.resource_id(&req.subject),
             rule: d.rules.join("`, `"),
             file: d.file,
         })
@@ -420,13 +420,13 @@ impl Loaded {
             Some(&self.schema),
         )
         .map_err(|e| fail("entities", &e))?;
-        let (principal, resource) = match req.capability {
-            Capability::Install | Capability::Grant => (user.clone(), plugin.clone()),
+        let (principal, resource) = match req.action {
+            Action::Install | Action::Grant => (user.clone(), plugin.clone()),
             _ => (
                 plugin.clone(),
                 uid(
-                    req.capability.resource_type(),
-                    &req.capability.resource_id(&req.subject),
+                    req.action.resource_type(),
+                    &req.action.resource_id(&req.subject),
                 )?,
             ),
         };
@@ -448,9 +448,9 @@ impl Loaded {
                 RestrictedExpression::new_string(req.workspace.clone()),
             ),
         ];
-        pairs.extend(req.capability.context());
+        pairs.extend(req.action.context());
         let context = Context::from_pairs(pairs).map_err(|e| fail("context", &e))?;
-        let action = uid("Action", req.capability.action())?;
+        let action = uid("Action", req.action.id())?;
         let request =
             cedar_policy::Request::new(principal, action, resource, context, Some(&self.schema))
                 .map_err(|e| fail("request", &e))?;

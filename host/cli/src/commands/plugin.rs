@@ -10,7 +10,7 @@ use warden_core::audit::{Decision, Kind, Record};
 use warden_core::component::Package;
 use warden_core::escape::escape;
 use warden_core::grant::{self, Grant};
-use warden_core::policy::{self as org, Capability, Subject};
+use warden_core::policy::{self as org, Action, Subject};
 use warden_core::registry::Source;
 
 impl App {
@@ -34,9 +34,9 @@ impl App {
             g
         };
         let subject = Subject::new(&self.user, m);
-        if let Err(e) =
-            self.policy
-                .check_all(&org::for_grant(&subject, Capability::Install, m, &grant))
+        if let Err(e) = self
+            .policy
+            .check_all(&org::for_grant(&subject, Action::Install, m, &grant))
         {
             self.record_policy_refusal(Kind::Install, &m.name, &e)?;
             return Err(e.into());
@@ -212,7 +212,7 @@ impl App {
         let subject = Subject::new(&self.user, &package.manifest);
         if let Err(e) = self.policy.check_all(&org::for_grant(
             &subject,
-            Capability::Grant,
+            Action::Grant,
             &package.manifest,
             &grant,
         )) {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use warden_core::escape::escape;
 use warden_core::grant::Grant;
 use warden_core::policy::{
-    BASE_PERMIT, Capability, Decision, MANAGED_POLICY, Phase, Policy, Request, Subject,
+    Action, BASE_PERMIT, Decision, MANAGED_POLICY, Phase, Policy, Request, Subject,
 };
 
 /// One request, as `warden policy explain` takes it on the command line.
@@ -116,8 +116,8 @@ fn request(
     when: Phase,
 ) -> anyhow::Result<Request> {
     let mut capability =
-        Capability::parse(action, resource, argv, workspace).map_err(anyhow::Error::msg)?;
-    if let Capability::Exec { program, path, .. } = &mut capability
+        Action::parse(action, resource, argv, workspace).map_err(anyhow::Error::msg)?;
+    if let Action::Exec { program, path, .. } = &mut capability
         && path.is_empty()
     {
         let mut g = Grant::from_specs(&[format!("program:{program}")])?;
@@ -133,7 +133,7 @@ fn request(
     }
     Ok(Request {
         subject,
-        capability,
+        action: capability,
         phase: when,
         workspace: workspace.to_string(),
     })
@@ -297,7 +297,7 @@ impl App {
             args.workspace.as_deref().unwrap_or(""),
             phase(&args.phase)?,
         )?;
-        let resource = req.capability.resource_id(&req.subject);
+        let resource = req.action.resource_id(&req.subject);
         let who = format!(
             "user `{}`, plugin `{}` (publisher {})",
             escape(&req.subject.user),
@@ -314,7 +314,7 @@ impl App {
             } else {
                 println!(
                     "allow: {who}: {} `{}`\n  no organisation policy is in force ({MANAGED_POLICY} does not exist and WARDEN_POLICY is not set)",
-                    req.capability.action(),
+                    req.action.id(),
                     escape(&resource)
                 );
             }
@@ -332,7 +332,7 @@ impl App {
             println!(
                 "{}: {who}: {} `{}`\n  decided by {}",
                 verdict(&d),
-                req.capability.action(),
+                req.action.id(),
                 escape(&resource),
                 decided_by(&d)
             );

@@ -17,7 +17,7 @@
 //! The policy used is the one the call's gate last read, so a policy
 //! changed while `warden mcp` runs applies from the next call on.
 
-use super::{Capability, Phase, Policy, Request, Subject};
+use super::{Action, Phase, Policy, Request, Subject};
 use crate::Error;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -85,8 +85,8 @@ impl Access {
         self.current().is_some_and(|p| p.is_active())
     }
 
-    fn ask(&self, capability: Capability) -> Result<(), Refused> {
-        let action = capability.action();
+    fn ask(&self, capability: Action) -> Result<(), Refused> {
+        let action = capability.id();
         let resource = capability.resource_id(&self.subject);
         let Some(policy) = self.current() else {
             // A poisoned lock: nothing is known, so nothing is allowed.
@@ -102,7 +102,7 @@ impl Access {
         }
         let request = Request {
             subject: self.subject.clone(),
-            capability,
+            action: capability,
             phase: Phase::Call,
             workspace: self.workspace.display().to_string(),
         };
@@ -133,12 +133,12 @@ impl Access {
     pub fn file(&self, path: &Path, write: bool) -> Result<(), Refused> {
         let p = path.display().to_string();
         let inside_workspace = path.starts_with(&self.workspace);
-        self.ask(Capability::FsRead {
+        self.ask(Action::FsRead {
             path: p.clone(),
             inside_workspace,
         })?;
         if write {
-            self.ask(Capability::FsWrite {
+            self.ask(Action::FsWrite {
                 path: p,
                 inside_workspace,
             })?;
@@ -148,7 +148,7 @@ impl Access {
 
     /// May the plugin connect to `origin` (`scheme://host:port`)?
     pub fn origin(&self, origin: &str) -> Result<(), Refused> {
-        self.ask(Capability::NetConnect {
+        self.ask(Action::NetConnect {
             origin: origin.to_string(),
         })
     }

@@ -61,9 +61,10 @@ impl Phase {
     }
 }
 
-/// One action on one resource.
+/// One action on one resource, as Cedar sees it: each capability's uses
+/// ([`Action::kind`]), plus installing and granting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Capability {
+pub enum Action {
     /// Install the plugin (the resource is the plugin).
     Install,
     /// Change what the plugin is granted (the resource is the plugin).
@@ -90,39 +91,51 @@ pub enum Capability {
     EnvRead { name: String },
 }
 
-impl Capability {
-    /// The Cedar action's id.
-    pub fn action(&self) -> &'static str {
+impl Action {
+    /// The capability it uses, if any (installing and granting use none).
+    pub fn kind(&self) -> Option<crate::capability::CapabilityKind> {
+        use crate::capability::CapabilityKind as K;
         match self {
-            Capability::Install => "install",
-            Capability::Grant => "grant",
-            Capability::FsRead { .. } => "fs_read",
-            Capability::FsWrite { .. } => "fs_write",
-            Capability::Exec { .. } => "exec",
-            Capability::NetConnect { .. } => "net_connect",
-            Capability::EnvRead { .. } => "env_read",
+            Action::Install | Action::Grant => None,
+            Action::FsRead { .. } | Action::FsWrite { .. } => Some(K::Files),
+            Action::Exec { .. } => Some(K::Process),
+            Action::NetConnect { .. } => Some(K::Network),
+            Action::EnvRead { .. } => Some(K::Env),
+        }
+    }
+
+    /// The Cedar action's id.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Action::Install => "install",
+            Action::Grant => "grant",
+            Action::FsRead { .. } => "fs_read",
+            Action::FsWrite { .. } => "fs_write",
+            Action::Exec { .. } => "exec",
+            Action::NetConnect { .. } => "net_connect",
+            Action::EnvRead { .. } => "env_read",
         }
     }
 
     /// The resource's entity type in the `Warden` namespace.
     pub fn resource_type(&self) -> &'static str {
         match self {
-            Capability::Install | Capability::Grant => "Plugin",
-            Capability::FsRead { .. } | Capability::FsWrite { .. } => "Path",
-            Capability::Exec { .. } => "Program",
-            Capability::NetConnect { .. } => "Origin",
-            Capability::EnvRead { .. } => "Env",
+            Action::Install | Action::Grant => "Plugin",
+            Action::FsRead { .. } | Action::FsWrite { .. } => "Path",
+            Action::Exec { .. } => "Program",
+            Action::NetConnect { .. } => "Origin",
+            Action::EnvRead { .. } => "Env",
         }
     }
 
     /// The resource's entity id.
     pub fn resource_id(&self, subject: &Subject) -> String {
         match self {
-            Capability::Install | Capability::Grant => subject.plugin.clone(),
-            Capability::FsRead { path, .. } | Capability::FsWrite { path, .. } => path.clone(),
-            Capability::Exec { program, .. } => program.clone(),
-            Capability::NetConnect { origin } => origin.clone(),
-            Capability::EnvRead { name } => name.clone(),
+            Action::Install | Action::Grant => subject.plugin.clone(),
+            Action::FsRead { path, .. } | Action::FsWrite { path, .. } => path.clone(),
+            Action::Exec { program, .. } => program.clone(),
+            Action::NetConnect { origin } => origin.clone(),
+            Action::EnvRead { name } => name.clone(),
         }
     }
 
@@ -130,12 +143,12 @@ impl Capability {
     pub(super) fn context(&self) -> Vec<(String, RestrictedExpression)> {
         let s = |k: &str, v: &str| (k.to_string(), RestrictedExpression::new_string(v.into()));
         match self {
-            Capability::Install | Capability::Grant => vec![],
-            Capability::FsRead {
+            Action::Install | Action::Grant => vec![],
+            Action::FsRead {
                 path,
                 inside_workspace,
             }
-            | Capability::FsWrite {
+            | Action::FsWrite {
                 path,
                 inside_workspace,
             } => vec![
@@ -145,7 +158,7 @@ impl Capability {
                     RestrictedExpression::new_bool(*inside_workspace),
                 ),
             ],
-            Capability::Exec { path, argv, .. } => vec![
+            Action::Exec { path, argv, .. } => vec![
                 s("path", path),
                 (
                     "argv".into(),
@@ -155,12 +168,12 @@ impl Capability {
                     ),
                 ),
             ],
-            Capability::NetConnect { origin } => {
+            Action::NetConnect { origin } => {
                 let (scheme, rest) = origin.split_once("://").unwrap_or(("", origin));
                 let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
                 vec![s("origin", origin), s("scheme", scheme), s("host", host)]
             }
-            Capability::EnvRead { name } => vec![s("name", name)],
+            Action::EnvRead { name } => vec![s("name", name)],
         }
     }
 
@@ -184,18 +197,18 @@ impl Capability {
             (p.to_string(), inside)
         };
         Ok(match action {
-            "install" => Capability::Install,
-            "grant" => Capability::Grant,
+            "install" => Action::Install,
+            "grant" => Action::Grant,
             "fs_read" => {
                 let (path, inside_workspace) = path(need("/etc/passwd")?);
-                Capability::FsRead {
+                Action::FsRead {
                     path,
                     inside_workspace,
                 }
             }
             "fs_write" => {
                 let (path, inside_workspace) = path(need("/etc/passwd")?);
-                Capability::FsWrite {
+                Action::FsWrite {
                     path,
                     inside_workspace,
                 }
@@ -203,7 +216,7 @@ impl Capability {
             "exec" => {
                 let program = need("cargo")?.to_string();
                 // The caller resolves a bare name on PATH, as a grant does.
-                Capability::Exec {
+                Action::Exec {
                     path: if program.starts_with('/') {
                         program.clone()
                     } else {
@@ -215,11 +228,11 @@ impl Capability {
             }
             "net_connect" => {
                 let spec = need("https://docs.rs")?;
-                Capability::NetConnect {
+                Action::NetConnect {
                     origin: OriginGrant::parse(spec)?.to_string(),
                 }
             }
-            "env_read" => Capability::EnvRead {
+            "env_read" => Action::EnvRead {
                 name: need("RUST_BACKTRACE")?.to_string(),
             },
             other => {
@@ -237,7 +250,7 @@ pub struct Request {
     /// Who.
     pub subject: Subject,
     /// What, on what.
-    pub capability: Capability,
+    pub action: Action,
     /// When.
     pub phase: Phase,
     /// The canonical workspace, or "" when not tied to one (grant time).
@@ -250,7 +263,7 @@ pub struct Request {
 /// absolute one counts as outside (it may name any workspace).
 pub fn for_grant(
     subject: &Subject,
-    action: Capability,
+    action: Action,
     manifest: &Manifest,
     grant: &Grant,
 ) -> Vec<Request> {
@@ -260,12 +273,12 @@ pub fn for_grant(
             PathSpec::Workspace(_) => (f.path.to_string(), true),
             PathSpec::Absolute(p) => (p.display().to_string(), false),
         };
-        caps.push(Capability::FsRead {
+        caps.push(Action::FsRead {
             path: path.clone(),
             inside_workspace,
         });
         if f.access == Access::Write {
-            caps.push(Capability::FsWrite {
+            caps.push(Action::FsWrite {
                 path,
                 inside_workspace,
             });
@@ -275,7 +288,7 @@ pub fn for_grant(
         grant
             .env
             .iter()
-            .map(|name| Capability::EnvRead { name: name.clone() }),
+            .map(|name| Action::EnvRead { name: name.clone() }),
     );
     for p in &grant.programs {
         let mut argv: Vec<String> = manifest
@@ -285,7 +298,7 @@ pub fn for_grant(
             .map(|r| r.args.to_string())
             .collect();
         argv.extend(p.args.as_ref().map(ToString::to_string));
-        caps.push(Capability::Exec {
+        caps.push(Action::Exec {
             program: p.program.clone(),
             path: p.path.display().to_string(),
             argv,
@@ -294,7 +307,7 @@ pub fn for_grant(
     caps.extend(
         crate::grant::effective_network(manifest, grant)
             .iter()
-            .map(|o| Capability::NetConnect {
+            .map(|o| Action::NetConnect {
                 origin: o.to_string(),
             }),
     );
@@ -305,16 +318,16 @@ pub fn for_grant(
 /// `install` (so a plugin the organisation no longer allows stops), then
 /// each capability of the effective grant.
 pub fn for_call(subject: &Subject, effective: &Effective, workspace: &Path) -> Vec<Request> {
-    let mut caps = vec![Capability::Install];
+    let mut caps = vec![Action::Install];
     for f in &effective.files {
         let path = f.host.display().to_string();
         let inside_workspace = f.host.starts_with(workspace);
-        caps.push(Capability::FsRead {
+        caps.push(Action::FsRead {
             path: path.clone(),
             inside_workspace,
         });
         if f.access == Access::Write {
-            caps.push(Capability::FsWrite {
+            caps.push(Action::FsWrite {
                 path,
                 inside_workspace,
             });
@@ -324,9 +337,9 @@ pub fn for_call(subject: &Subject, effective: &Effective, workspace: &Path) -> V
         effective
             .env
             .iter()
-            .map(|name| Capability::EnvRead { name: name.clone() }),
+            .map(|name| Action::EnvRead { name: name.clone() }),
     );
-    caps.extend(effective.programs.iter().map(|p| Capability::Exec {
+    caps.extend(effective.programs.iter().map(|p| Action::Exec {
         program: p.name.clone(),
         path: p.path.display().to_string(),
         argv: p.patterns.iter().map(ToString::to_string).collect(),
@@ -342,34 +355,29 @@ pub fn for_call(subject: &Subject, effective: &Effective, workspace: &Path) -> V
         {
             let inside_workspace = path.starts_with(workspace);
             let path = path.display().to_string();
-            caps.push(Capability::FsRead {
+            caps.push(Action::FsRead {
                 path: path.clone(),
                 inside_workspace,
             });
             if write {
-                caps.push(Capability::FsWrite {
+                caps.push(Action::FsWrite {
                     path,
                     inside_workspace,
                 });
             }
         }
     }
-    caps.extend(effective.network.iter().map(|o| Capability::NetConnect {
+    caps.extend(effective.network.iter().map(|o| Action::NetConnect {
         origin: o.to_string(),
     }));
     requests(subject, caps, Phase::Call, &workspace.display().to_string())
 }
 
-fn requests(
-    subject: &Subject,
-    caps: Vec<Capability>,
-    phase: Phase,
-    workspace: &str,
-) -> Vec<Request> {
+fn requests(subject: &Subject, caps: Vec<Action>, phase: Phase, workspace: &str) -> Vec<Request> {
     caps.into_iter()
         .map(|capability| Request {
             subject: subject.clone(),
-            capability,
+            action: capability,
             phase,
             workspace: workspace.to_string(),
         })

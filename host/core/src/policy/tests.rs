@@ -19,30 +19,30 @@ fn subject(user: &str, plugin: &str, publisher: Option<&str>) -> Subject {
     }
 }
 
-fn req(user: &str, publisher: Option<&str>, capability: Capability) -> Request {
+fn req(user: &str, publisher: Option<&str>, capability: Action) -> Request {
     Request {
         subject: subject(user, "p", publisher),
-        capability,
+        action: capability,
         phase: Phase::Call,
         workspace: "/w/proj".into(),
     }
 }
 
-fn write(path: &str, inside_workspace: bool) -> Capability {
-    Capability::FsWrite {
+fn write(path: &str, inside_workspace: bool) -> Action {
+    Action::FsWrite {
         path: path.into(),
         inside_workspace,
     }
 }
 
-fn net(origin: &str) -> Capability {
-    Capability::NetConnect {
+fn net(origin: &str) -> Action {
+    Action::NetConnect {
         origin: origin.into(),
     }
 }
 
-fn exec() -> Capability {
-    Capability::Exec {
+fn exec() -> Action {
+    Action::Exec {
         program: "cargo".into(),
         path: "/usr/bin/cargo".into(),
         argv: vec!["test **".into()],
@@ -54,12 +54,12 @@ fn the_example_policy_allows_and_denies_as_documented() {
     let p = example();
     let w = Some("warden");
     let acme = Some("acme");
-    let read = |path: &str| Capability::FsRead {
+    let read = |path: &str| Action::FsRead {
         path: path.into(),
         inside_workspace: false,
     };
     // (user, publisher, capability, allowed, deciding rule)
-    let table: Vec<(&str, Option<&str>, Capability, bool, &str)> = vec![
+    let table: Vec<(&str, Option<&str>, Action, bool, &str)> = vec![
         (
             "carol",
             w,
@@ -96,25 +96,19 @@ fn the_example_policy_allows_and_denies_as_documented() {
         ("alice", acme, exec(), true, BASE_PERMIT),
         ("alice", w, exec(), false, "exec-only-acme"),
         ("alice", None, exec(), false, "exec-only-acme"),
-        ("carol", w, Capability::Install, true, BASE_PERMIT),
+        ("carol", w, Action::Install, true, BASE_PERMIT),
         (
             "carol",
             Some("someone"),
-            Capability::Install,
+            Action::Install,
             false,
             "contractors-install-known-publishers",
         ),
-        (
-            "alice",
-            Some("someone"),
-            Capability::Install,
-            true,
-            BASE_PERMIT,
-        ),
+        ("alice", Some("someone"), Action::Install, true, BASE_PERMIT),
         (
             "carol",
             w,
-            Capability::EnvRead {
+            Action::EnvRead {
                 name: "HOME".into(),
             },
             true,
@@ -182,17 +176,17 @@ fn roles_come_from_the_roles_file_and_only_for_the_named_user() {
     // a user named like a role gets nothing from it
     assert!(!p.decide(&req("lead", None, w())).unwrap().allowed);
     assert!(
-        !p.decide(&req("carol", None, Capability::Install))
+        !p.decide(&req("carol", None, Action::Install))
             .unwrap()
             .allowed
     );
     assert!(
-        !p.decide(&req("dave", None, Capability::Install))
+        !p.decide(&req("dave", None, Action::Install))
             .unwrap()
             .allowed
     );
     assert!(
-        p.decide(&req("alice", None, Capability::Install))
+        p.decide(&req("alice", None, Action::Install))
             .unwrap()
             .allowed
     );
@@ -301,7 +295,7 @@ fn files_that_cannot_be_used_fail_closed() {
     std::fs::write(&bad, "forbid (principal, action, resource) when {").unwrap();
     let p = Policy::from_file(&bad, &dir.path().join("none.toml"));
     assert!(p.broken().is_some());
-    assert!(p.decide(&req("alice", None, Capability::Install)).is_err());
+    assert!(p.decide(&req("alice", None, Action::Install)).is_err());
 
     // a roles file beside the policy is read; a broken one breaks the policy
     let good = dir.path().join("good.cedar");
@@ -369,23 +363,23 @@ fn a_grant_asks_for_the_action_and_each_capability_it_gives() {
     ])
     .unwrap();
     let s = Subject::new("carol", &m);
-    let reqs = for_grant(&s, Capability::Grant, &m, &g);
-    let caps: Vec<_> = reqs.iter().map(|r| r.capability.clone()).collect();
+    let reqs = for_grant(&s, Action::Grant, &m, &g);
+    let caps: Vec<_> = reqs.iter().map(|r| r.action.clone()).collect();
     assert_eq!(
         caps,
         vec![
-            Capability::Grant,
-            Capability::FsRead {
+            Action::Grant,
+            Action::FsRead {
                 path: ".".into(),
                 inside_workspace: true
             },
             write(".", true),
-            Capability::FsRead {
+            Action::FsRead {
                 path: "/srv/data".into(),
                 inside_workspace: false
             },
             write("/srv/data", false),
-            Capability::EnvRead {
+            Action::EnvRead {
                 name: "HOME".into()
             },
             net("https://a.docs.rs:443"),
@@ -413,10 +407,10 @@ fn a_grant_asks_for_the_action_and_each_capability_it_gives() {
         &ctx,
     );
     let reqs = for_call(&Subject::new("alice", &m), &eff, Path::new("/srv"));
-    assert_eq!(reqs[0].capability, Capability::Install);
+    assert_eq!(reqs[0].action, Action::Install);
     assert!(reqs.contains(&Request {
         subject: Subject::new("alice", &m),
-        capability: write("/srv/data", true),
+        action: write("/srv/data", true),
         phase: Phase::Call,
         workspace: "/srv".into(),
     }));
@@ -426,28 +420,28 @@ fn a_grant_asks_for_the_action_and_each_capability_it_gives() {
 #[test]
 fn capabilities_parse_from_the_command_line_spelling() {
     assert_eq!(
-        Capability::parse("net_connect", Some("https://docs.rs"), &[], "").unwrap(),
+        Action::parse("net_connect", Some("https://docs.rs"), &[], "").unwrap(),
         net("https://docs.rs:443")
     );
     assert_eq!(
-        Capability::parse("fs_write", Some("/w/proj/a"), &[], "/w/proj").unwrap(),
+        Action::parse("fs_write", Some("/w/proj/a"), &[], "/w/proj").unwrap(),
         write("/w/proj/a", true)
     );
     assert_eq!(
-        Capability::parse("fs_write", Some("/w/proj-evil/a"), &[], "/w/proj").unwrap(),
+        Action::parse("fs_write", Some("/w/proj-evil/a"), &[], "/w/proj").unwrap(),
         write("/w/proj-evil/a", false)
     );
     assert!(
-        Capability::parse("exec", None, &[], "")
+        Action::parse("exec", None, &[], "")
             .unwrap_err()
             .contains("needs a resource")
     );
     assert!(
-        Capability::parse("launch", Some("x"), &[], "")
+        Action::parse("launch", Some("x"), &[], "")
             .unwrap_err()
             .contains("unknown action")
     );
-    assert!(Capability::parse("net_connect", Some("ftp://x"), &[], "").is_err());
+    assert!(Action::parse("net_connect", Some("ftp://x"), &[], "").is_err());
 }
 
 #[test]
