@@ -102,7 +102,7 @@ impl ProcessState {
     fn refused_changes(&mut self, refused: &[crate::capability::process::overlay::Refusal]) {
         for r in refused {
             tracing::info!(plugin = %self.setup.plugin, path = %r.path.display(), reason = %r.reason, "program's change refused");
-            if self.denials.len() < crate::capability::files::guard::MAX_DENIALS {
+            if self.denials.len() < crate::capability::MAX_DENIALS {
                 self.denials.push(Denial {
                     capability: crate::capability::CapabilityKind::Files,
                     operation: r.operation,
@@ -116,7 +116,7 @@ impl ProcessState {
 
     fn deny(&mut self, argv: &str, reason: String, allow: Option<String>) -> Error {
         tracing::info!(plugin = %self.setup.plugin, command = %argv, %reason, "process denied");
-        if self.denials.len() < crate::capability::files::guard::MAX_DENIALS {
+        if self.denials.len() < crate::capability::MAX_DENIALS {
             self.denials.push(Denial {
                 capability: crate::capability::CapabilityKind::Process,
                 operation: "run",

@@ -43,13 +43,12 @@ use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream, OutputStream, S
 
 use types::{ErrorCode, HostDescriptor, HostDirectoryEntryStream};
 
-/// Most denials recorded per call; further ones are still refused.
-pub const MAX_DENIALS: usize = 64;
 /// Longest resource text kept in a denial: a guest chooses the paths it
 /// names, and denials are returned to the caller.
 pub const MAX_DENIAL_RESOURCE_BYTES: usize = 4096;
 
 pub use crate::capability::Denial;
+use crate::capability::MAX_DENIALS;
 
 /// Asked about the real host path of every file use, with whether it
 /// writes (the organisation's policy, see [`crate::policy::access`]).

@@ -422,7 +422,7 @@ struct Applier<'a> {
 
 impl Applier<'_> {
     fn refuse(&mut self, r: Refusal) {
-        if self.out.refused.len() < crate::capability::files::guard::MAX_DENIALS {
+        if self.out.refused.len() < crate::capability::MAX_DENIALS {
             self.out.refused.push(r);
         }
     }
