@@ -76,6 +76,14 @@ impl HasData for HasLog {
     type Data<'a> = &'a mut LogSink;
 }
 
+/// Link `warden:plugin/log`; `sink` finds the call's log in the store.
+pub fn add_to_linker<T: Send + 'static>(
+    l: &mut wasmtime::component::Linker<T>,
+    sink: fn(&mut T) -> &mut LogSink,
+) -> wasmtime::Result<()> {
+    crate::bindings::warden::plugin::log::add_to_linker::<T, HasLog>(l, sink)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

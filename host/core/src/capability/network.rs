@@ -375,6 +375,14 @@ pub fn redirect_method(status: u16, method: &str, has_body: bool) -> Option<&str
     }
 }
 
+/// Link `wasi:http/types` and `outgoing-handler` only: every request goes
+/// through [`outgoing::NetHooks::send_request`], which applies the grant.
+pub fn add_to_linker<T: wasmtime_wasi_http::WasiHttpView + Send + 'static>(
+    l: &mut wasmtime::component::Linker<T>,
+) -> wasmtime::Result<()> {
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -739,3 +739,12 @@ pub struct HasProcess;
 impl HasData for HasProcess {
     type Data<'a> = &'a mut ProcessState;
 }
+
+/// Link `warden:plugin/process`; `state` finds this capability's state in
+/// the store.
+pub fn add_to_linker<T: Send + 'static>(
+    l: &mut wasmtime::component::Linker<T>,
+    state: fn(&mut T) -> &mut ProcessState,
+) -> wasmtime::Result<()> {
+    crate::bindings::warden::plugin::process::add_to_linker::<T, HasProcess>(l, state)
+}
