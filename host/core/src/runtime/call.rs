@@ -211,7 +211,6 @@ impl Loaded {
     }
 }
 
-
 /// A check run before every call of a [`Prepared`] plugin, such as the
 /// organisation's policy, which may change while a server runs.
 pub type Gate = Arc<dyn Fn() -> Result<()> + Send + Sync>;

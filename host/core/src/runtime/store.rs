@@ -22,7 +22,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// State of one store: one call.
 pub struct State {
-    pub(super) wasi: WasiState,
+    wasi: WasiState,
     pub(super) process: ProcessState,
     pub(super) stdout: MemoryOutputPipe,
     pub(super) stderr: MemoryOutputPipe,
@@ -66,9 +66,9 @@ impl HasData for HasTable {
 /// Which capability interfaces to link beside the baseline.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Links {
-    files: bool,
-    process: bool,
-    network: bool,
+    pub(super) files: bool,
+    pub(super) process: bool,
+    pub(super) network: bool,
 }
 
 impl Links {
@@ -89,7 +89,9 @@ pub(super) fn linker(engine: &Engine, links: Links) -> Result<Linker<State>> {
     let mut l = Linker::<State>::new(engine);
     let link = |r: wasmtime::Result<()>| r.map_err(|e| Error::wasm("cannot link", e));
     link(add_baseline(&mut l))?;
-    link(capability::log::add_to_linker(&mut l, |s: &mut State| &mut s.log))?;
+    link(capability::log::add_to_linker(&mut l, |s: &mut State| {
+        &mut s.log
+    }))?;
     if links.files {
         link(capability::files::add_to_linker(&mut l, guarded))?;
     }
@@ -97,9 +99,10 @@ pub(super) fn linker(engine: &Engine, links: Links) -> Result<Linker<State>> {
         link(capability::network::add_to_linker(&mut l))?;
     }
     if links.process {
-        link(capability::process::add_to_linker(&mut l, |s: &mut State| {
-            &mut s.process
-        }))?;
+        link(capability::process::add_to_linker(
+            &mut l,
+            |s: &mut State| &mut s.process,
+        ))?;
     }
     Ok(l)
 }
@@ -167,7 +170,6 @@ impl wasmtime::ResourceLimiter for Limiter {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
-
 
 pub(super) fn new_store(
     rt: &Runtime,
