@@ -5,13 +5,17 @@
 //! only where a request and a grant overlap, with the lesser access of the
 //! two, and an environment variable only if both name it.
 
-use crate::capability::env;
 use crate::capability::network::OriginGrant;
-use crate::capability::process::argv::ArgvPattern;
-use crate::manifest::{Access, Manifest, PathSpec};
+use crate::capability::{env, files, network, process};
+use crate::manifest::Manifest;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+// Each capability's grant and effective grant live with the rest of that
+// capability; these are the names a grant reader looks for.
+pub use crate::capability::files::{EffectivePath, FileGrant};
+pub use crate::capability::process::{EffectiveProgram, ProgramGrant};
 
 /// What a user granted one plugin. Stored as TOML in the config directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,33 +33,6 @@ pub struct Grant {
     /// Granted origins (`net:` specs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network: Vec<OriginGrant>,
-}
-
-/// One granted program.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProgramGrant {
-    /// The program as the manifest names it.
-    pub program: String,
-    /// Where it was found when granted; empty until resolved. Calls run
-    /// exactly this file: a later `PATH` change or a binary dropped in the
-    /// workspace changes nothing.
-    #[serde(default)]
-    pub path: PathBuf,
-    /// An optional narrower argv pattern; calls must match both this and the
-    /// manifest's pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args: Option<ArgvPattern>,
-}
-
-/// One granted path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileGrant {
-    /// Where.
-    pub path: PathSpec,
-    /// How.
-    pub access: Access,
 }
 
 impl Grant {
@@ -95,46 +72,16 @@ impl Grant {
                     bad("expected `file:PATH[:read|write]`, `env:NAME`, `program:NAME[:PATTERN]` or `net:ORIGIN`".into())
                 })?;
             match kind {
-                "file" => {
-                    let (path, access) = match rest.rsplit_once(':') {
-                        Some((p, "read")) => (p, Access::Read),
-                        Some((p, "write")) => (p, Access::Write),
-                        // A word after the last `:` is an access, never
-                        // part of the path: a typo must not grant a path
-                        // nobody meant.
-                        Some((_, word))
-                            if !word.is_empty()
-                                && word.chars().all(|c| c.is_ascii_alphabetic()) =>
-                        {
-                            return Err(bad(format!(
-                                "unknown access `{word}` (use `read` or `write`, e.g. file:src:read)"
-                            )));
-                        }
-                        _ => (rest, Access::Read),
-                    };
-                    let path = PathSpec::try_from(path.to_string()).map_err(bad)?;
-                    grant.files.push(FileGrant { path, access });
-                }
+                "file" => grant
+                    .files
+                    .push(FileGrant::parse_spec(rest).map_err(|e| bad(e.to_string()))?),
                 "env" => {
                     env::check_name(rest).map_err(bad)?;
                     grant.env.push(rest.to_string());
                 }
-                "program" => {
-                    let (program, args) = match rest.split_once(':') {
-                        Some((p, pattern)) => {
-                            (p, Some(ArgvPattern::parse_spec(pattern).map_err(bad)?))
-                        }
-                        None => (rest, None),
-                    };
-                    if program.is_empty() {
-                        return Err(bad("name the program, e.g. program:cargo".into()));
-                    }
-                    grant.programs.push(ProgramGrant {
-                        program: program.to_string(),
-                        path: PathBuf::new(),
-                        args,
-                    });
-                }
+                "program" => grant
+                    .programs
+                    .push(ProgramGrant::parse_spec(rest).map_err(bad)?),
                 "net" => grant.network.push(OriginGrant::parse(rest).map_err(bad)?),
                 other => {
                     return Err(bad(format!(
@@ -156,130 +103,18 @@ impl Grant {
     /// Refuse a grant that gives what the manifest never asked for, so a
     /// typo on the command line does not silently grant nothing.
     pub fn check_within(&self, manifest: &Manifest) -> Result<()> {
-        for g in &self.files {
-            let covered = manifest.files.iter().any(|r| {
-                let (rp, gp) = (
-                    r.path.resolve(Path::new("/ws")),
-                    g.path.resolve(Path::new("/ws")),
-                );
-                gp.starts_with(&rp) || rp.starts_with(&gp)
-            });
-            if !covered {
-                return Err(Error::Grant {
-                    reason: format!(
-                        "plugin `{}` does not request access to `{}`",
-                        manifest.name, g.path
-                    ),
-                });
-            }
-            // Write where only read was requested would be cut back to
-            // read without a word; say so instead.
-            let writable = manifest.files.iter().any(|r| {
-                let (rp, gp) = (
-                    r.path.resolve(Path::new("/ws")),
-                    g.path.resolve(Path::new("/ws")),
-                );
-                r.access == Access::Write && (gp.starts_with(&rp) || rp.starts_with(&gp))
-            });
-            if g.access == Access::Write && !writable {
-                return Err(Error::Grant {
-                    reason: format!(
-                        "plugin `{}` requests only read access to `{}`, so a write grant is refused; grant `file:{}:read`",
-                        manifest.name, g.path, g.path
-                    ),
-                });
-            }
-        }
-        if let Some(var) = self.env.iter().find(|v| !manifest.env.contains(v)) {
-            return Err(Error::Grant {
-                reason: format!("plugin `{}` does not request env `{var}`", manifest.name),
-            });
-        }
-        if let Some(p) = self
-            .programs
-            .iter()
-            .find(|p| !manifest.programs.iter().any(|r| r.program == p.program))
-        {
-            return Err(Error::Grant {
-                reason: format!(
-                    "plugin `{}` does not request the program `{}`",
-                    manifest.name, p.program
-                ),
-            });
-        }
-        if let Some(o) = self.network.iter().find(|g| {
-            !manifest
-                .network
-                .iter()
-                .any(|r| r.origin.covers(g) || g.covers(&r.origin))
-        }) {
-            let requested: Vec<String> = manifest
-                .network
-                .iter()
-                .map(|r| r.origin.to_string())
-                .collect();
-            return Err(Error::Grant {
-                reason: if requested.is_empty() {
-                    format!(
-                        "plugin `{}` does not request network access, so `net:{o}` would grant nothing",
-                        manifest.name
-                    )
-                } else {
-                    format!(
-                        "plugin `{}` does not request the origin `{o}` (it requests {})",
-                        manifest.name,
-                        requested.join(", ")
-                    )
-                },
-            });
-        }
-        Ok(())
+        let plugin = &manifest.name;
+        files::check_within(&self.files, &manifest.files, plugin)?;
+        env::check_within(&self.env, &manifest.env, plugin)?;
+        process::check_within(&self.programs, &manifest.programs, plugin)?;
+        network::check_within(&self.network, &manifest.network, plugin)
     }
 
-    /// Resolve every program that has no path yet: an absolute name is
-    /// taken as is, a bare name is looked up in `path_var` (the user's
-    /// `PATH`, now, while they are granting it). Symlinks are resolved so the
-    /// grant names the real file.
+    /// Resolve every program that has no path yet: see
+    /// [`process::resolve`].
     pub fn resolve_programs(&mut self, path_var: Option<&std::ffi::OsStr>) -> Result<()> {
-        for p in self
-            .programs
-            .iter_mut()
-            .filter(|p| p.path.as_os_str().is_empty())
-        {
-            let found = if p.program.starts_with('/') {
-                Some(PathBuf::from(&p.program))
-            } else {
-                path_var.and_then(|paths| {
-                    std::env::split_paths(paths)
-                        .filter(|dir| dir.is_absolute())
-                        .map(|dir| dir.join(&p.program))
-                        .find(|candidate| is_executable(candidate))
-                })
-            };
-            let found = found.filter(|f| is_executable(f)).ok_or_else(|| Error::Grant {
-                reason: format!(
-                    "program `{}` was not found on PATH (or is not executable); grant it by absolute path: program:/path/to/{}",
-                    p.program, p.program
-                ),
-            })?;
-            // The directory is resolved, the file name kept: tools such as
-            // rustup's proxies decide what to be by the name they run as.
-            let dir = found.parent().unwrap_or(Path::new("/"));
-            let dir = dir
-                .canonicalize()
-                .map_err(|e| Error::io("cannot resolve", dir, e))?;
-            p.path = match found.file_name() {
-                Some(name) => dir.join(name),
-                None => found.clone(),
-            };
-        }
-        Ok(())
+        process::resolve(&mut self.programs, path_var)
     }
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Where the grant is applied.
@@ -302,36 +137,6 @@ impl Context {
         all.extend(self.protected.iter().cloned());
         all
     }
-}
-
-/// One effective path grant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EffectivePath {
-    /// Absolute host path.
-    pub host: PathBuf,
-    /// The lesser of requested and granted access.
-    pub access: Access,
-    /// The path as the manifest/grant wrote it.
-    pub spec: String,
-}
-
-/// One effective program grant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EffectiveProgram {
-    /// The name calls use.
-    pub name: String,
-    /// The file that runs.
-    pub path: PathBuf,
-    /// Patterns every call must match: the manifest's, and the grant's if any.
-    pub patterns: Vec<ArgvPattern>,
-    /// Extra flags the manifest refuses.
-    pub deny: Vec<String>,
-    /// Environment keys the plugin may pass.
-    pub env: Vec<String>,
-    /// Extra paths visible to the program only, read-only.
-    pub reads: Vec<PathBuf>,
-    /// Extra paths visible to the program only, writable.
-    pub writes: Vec<PathBuf>,
 }
 
 /// The meeting of a manifest and a grant, resolved in a context.
@@ -362,121 +167,29 @@ pub struct Effective {
 /// Compute the effective grant.
 pub fn effective(manifest: &Manifest, grant: &Grant, ctx: &Context) -> Effective {
     let ws = &ctx.workspace;
-    let mut files: Vec<EffectivePath> = Vec::new();
-    for req in &manifest.files {
-        let rp = req.path.resolve(ws);
-        for g in &grant.files {
-            let gp = g.path.resolve(ws);
-            let (host, spec) = if rp.starts_with(&gp) {
-                (rp.clone(), req.path.to_string())
-            } else if gp.starts_with(&rp) {
-                (gp, g.path.to_string())
-            } else {
-                continue;
-            };
-            let access = req.access.min(g.access);
-            match files.iter_mut().find(|e| e.host == host) {
-                Some(existing) => existing.access = existing.access.max(access),
-                None => files.push(EffectivePath { host, access, spec }),
-            }
-        }
-    }
-    let env = env::meet(&manifest.env, &grant.env);
-    // A protected path stays read-only unless the user's grant names it (or
-    // a path inside it) for writing: a broad `.` grant never lifts it, even
-    // when the manifest asked for `.git`.
-    let named: Vec<PathBuf> = grant
-        .files
-        .iter()
-        .filter(|g| g.access == Access::Write)
-        .map(|g| g.path.resolve(ws))
-        .collect();
-    let protected = ctx
-        .protected_paths()
-        .into_iter()
-        .filter(|p| {
-            let lifted = named.iter().any(|n| n.starts_with(p))
-                && files
-                    .iter()
-                    .any(|e| e.access == Access::Write && e.host.starts_with(p));
-            !lifted
-        })
-        .collect();
-    let programs = grant
-        .programs
-        .iter()
-        .filter(|g| !g.path.as_os_str().is_empty())
-        .filter_map(|g| {
-            let req = manifest.programs.iter().find(|r| r.program == g.program)?;
-            let mut patterns = vec![req.args.clone()];
-            patterns.extend(g.args.clone());
-            let home = ctx.home.as_deref();
-            Some(EffectiveProgram {
-                name: g.program.clone(),
-                path: g.path.clone(),
-                patterns,
-                deny: req.deny.clone(),
-                env: req.env.clone(),
-                reads: req.reads.iter().filter_map(|p| p.resolve(home)).collect(),
-                writes: req.writes.iter().filter_map(|p| p.resolve(home)).collect(),
-            })
-        })
-        .collect();
-    // warden's own directories are invisible, not merely read-only: its
-    // audit key and grants are there. Both spellings count, since either
-    // may reach the workspace through a symlink.
-    let mut hidden: Vec<PathBuf> = Vec::new();
-    for p in &ctx.protected {
-        for q in [
-            p.clone(),
-            crate::capability::files::guard::real_or_planned(p),
-        ] {
-            if !hidden.contains(&q) {
-                hidden.push(q);
-            }
-        }
-    }
+    let files = files::meet(&manifest.files, &grant.files, ws);
+    let protected = files::protected(ctx.protected_paths(), &grant.files, &files, ws);
     Effective {
+        programs: process::meet(&manifest.programs, &grant.programs, ctx.home.as_deref()),
+        env: env::meet(&manifest.env, &grant.env),
+        hidden: files::hidden(&ctx.protected),
         files,
-        env,
         protected,
-        hidden,
-        programs,
         home: ctx.home.clone(),
         network: effective_network(manifest, grant),
     }
 }
 
-/// The origins both sides allow: a granted origin inside a requested one as
-/// granted, and a requested origin inside a broader grant as requested.
+/// The origins both sides allow: see [`network::meet`].
 pub fn effective_network(manifest: &Manifest, grant: &Grant) -> Vec<OriginGrant> {
-    let mut out: Vec<OriginGrant> = Vec::new();
-    for g in &grant.network {
-        if manifest.network.iter().any(|r| r.origin.covers(g)) {
-            out.push(g.clone());
-        } else {
-            out.extend(
-                manifest
-                    .network
-                    .iter()
-                    .filter(|r| g.covers(&r.origin))
-                    .map(|r| r.origin.clone()),
-            );
-        }
-    }
-    let mut unique: Vec<OriginGrant> = Vec::with_capacity(out.len());
-    for o in out {
-        if !unique.contains(&o) {
-            unique.push(o);
-        }
-    }
-    unique
+    network::meet(&manifest.network, &grant.network)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::manifest::{Access, PathSpec};
 
     fn manifest(files: &[(&str, Access)], env: &[&str]) -> Manifest {
         Manifest {

@@ -27,11 +27,15 @@
 //! output_kib = 1024
 //! ```
 
-use crate::capability::process::argv::ArgvPattern;
 use crate::limits::LimitRequest;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::path::{Component, Path, PathBuf};
+
+// Each capability's request lives with the rest of that capability; these
+// are the names a manifest reader looks for.
+pub use crate::capability::files::{Access, FileRequest, PathSpec};
+pub use crate::capability::network::NetworkRequest;
+pub use crate::capability::process::{ChildPath, ProgramRequest};
 
 /// Name of the component custom section holding the manifest.
 pub const SECTION: &str = "warden:manifest";
@@ -79,210 +83,6 @@ pub struct Manifest {
     /// Per-call limits it asks for.
     #[serde(default)]
     pub limits: LimitRequest,
-}
-
-/// One requested path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileRequest {
-    /// Where: `.` or a relative path inside the workspace, or an absolute path.
-    pub path: PathSpec,
-    /// How.
-    pub access: Access,
-    /// Why, in the plugin author's words (shown escaped).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-}
-
-/// One requested origin pattern. What the user grants must fall within one
-/// of these (or be narrowed to them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkRequest {
-    /// `scheme://host[:port]`, e.g. `https://*.example.com`, `http://*:*`.
-    pub origin: crate::capability::network::OriginGrant,
-    /// Why, in the plugin author's words (shown escaped).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-}
-
-/// One requested program.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProgramRequest {
-    /// A bare name (looked up on `PATH` once, when the user grants it) or an
-    /// absolute path.
-    pub program: String,
-    /// The argv pattern every call must match (see [`crate::capability::process::argv`]).
-    pub args: ArgvPattern,
-    /// Flags refused on top of warden's built-in list for the program.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deny: Vec<String>,
-    /// Environment keys the plugin may pass to the program.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<String>,
-    /// Paths only the program (not the plugin) may read, e.g. a toolchain:
-    /// absolute, or `~/…` under the user's home.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reads: Vec<ChildPath>,
-    /// Paths only the program may write, e.g. a package cache.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub writes: Vec<ChildPath>,
-    /// Why, in the plugin author's words (shown escaped).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-}
-
-impl ProgramRequest {
-    /// The program's file name, which selects warden's built-in rules.
-    pub fn basename(&self) -> &str {
-        self.program.rsplit('/').next().unwrap_or(&self.program)
-    }
-}
-
-/// A path given to a child process only: absolute or `~/` relative.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum ChildPath {
-    /// Under the user's home directory.
-    Home(PathBuf),
-    /// An absolute path.
-    Absolute(PathBuf),
-}
-
-impl ChildPath {
-    /// Resolve with the user's home directory; `None` when a home-relative
-    /// path has no home to resolve against.
-    pub fn resolve(&self, home: Option<&Path>) -> Option<PathBuf> {
-        match self {
-            ChildPath::Home(rel) => home.map(|h| h.join(rel)),
-            ChildPath::Absolute(p) => Some(p.clone()),
-        }
-    }
-}
-
-impl TryFrom<String> for ChildPath {
-    type Error = String;
-
-    fn try_from(raw: String) -> std::result::Result<Self, String> {
-        if let Some(rel) = raw.strip_prefix("~/") {
-            return match PathSpec::try_from(rel.to_string())? {
-                PathSpec::Workspace(rel) if !rel.as_os_str().is_empty() => Ok(ChildPath::Home(rel)),
-                _ => Err(format!("{raw:?} must name a path under the home directory")),
-            };
-        }
-        match PathSpec::try_from(raw.clone())? {
-            PathSpec::Absolute(p) if p != Path::new("/") => Ok(ChildPath::Absolute(p)),
-            _ => Err(format!(
-                "{raw:?} must be an absolute path (other than /) or start with ~/"
-            )),
-        }
-    }
-}
-
-impl From<ChildPath> for String {
-    fn from(p: ChildPath) -> String {
-        match p {
-            ChildPath::Home(rel) => format!("~/{}", rel.display()),
-            ChildPath::Absolute(abs) => abs.display().to_string(),
-        }
-    }
-}
-
-/// How a path may be used. `Write` implies `Read`: the ordering makes the
-/// meeting of two accesses their minimum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Access {
-    /// Read contents and metadata.
-    Read,
-    /// Everything `Read` allows, plus create, change, rename and delete.
-    Write,
-}
-
-impl std::fmt::Display for Access {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Access::Read => "read",
-            Access::Write => "write",
-        })
-    }
-}
-
-/// A path as written in a manifest or grant, validated when parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum PathSpec {
-    /// Relative to the workspace root (`.` is the root itself); never has
-    /// `..`, so it cannot name anything outside the workspace.
-    Workspace(PathBuf),
-    /// An absolute host path, normalised, without `..`.
-    Absolute(PathBuf),
-}
-
-impl PathSpec {
-    /// Resolve against a workspace root.
-    pub fn resolve(&self, workspace: &Path) -> PathBuf {
-        match self {
-            PathSpec::Workspace(rel) if rel.as_os_str().is_empty() => workspace.to_path_buf(),
-            PathSpec::Workspace(rel) => workspace.join(rel),
-            PathSpec::Absolute(abs) => abs.clone(),
-        }
-    }
-}
-
-impl TryFrom<String> for PathSpec {
-    type Error = String;
-
-    fn try_from(raw: String) -> std::result::Result<Self, String> {
-        if raw.is_empty() {
-            return Err("a path may not be empty (use \".\" for the workspace)".into());
-        }
-        if raw.contains('\0') {
-            return Err(format!("path {raw:?} contains a NUL byte"));
-        }
-        if raw.starts_with('~') {
-            return Err(format!(
-                "path {raw:?}: `~` is not expanded; write the absolute path"
-            ));
-        }
-        let path = Path::new(&raw);
-        let mut clean = PathBuf::new();
-        for part in path.components() {
-            match part {
-                Component::RootDir => clean.push("/"),
-                Component::CurDir => {}
-                Component::Normal(p) => clean.push(p),
-                Component::ParentDir => {
-                    return Err(format!(
-                        "path {raw:?} contains `..`; name the directory itself"
-                    ));
-                }
-                Component::Prefix(_) => return Err(format!("path {raw:?} has a drive prefix")),
-            }
-        }
-        Ok(if path.is_absolute() {
-            PathSpec::Absolute(clean)
-        } else {
-            PathSpec::Workspace(clean)
-        })
-    }
-}
-
-impl From<PathSpec> for String {
-    fn from(spec: PathSpec) -> String {
-        spec.to_string()
-    }
-}
-
-impl std::fmt::Display for PathSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PathSpec::Workspace(rel) if rel.as_os_str().is_empty() => f.write_str("."),
-            PathSpec::Workspace(rel) => write!(f, "{}", rel.display()),
-            PathSpec::Absolute(abs) => write!(f, "{}", abs.display()),
-        }
-    }
 }
 
 impl Manifest {
@@ -363,7 +163,7 @@ impl Manifest {
             ));
         }
         for p in &self.programs {
-            check_program(p)?;
+            p.check()?;
         }
         if self.network.len() > MAX_NETWORK_REQUESTS {
             return Err(format!(
@@ -385,33 +185,6 @@ impl Manifest {
         }
         self.limits.validate()
     }
-}
-
-fn check_program(p: &ProgramRequest) -> std::result::Result<(), String> {
-    let name = &p.program;
-    let bare = !name.contains('/')
-        && (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
-        && !name.starts_with('.');
-    let absolute = matches!(PathSpec::try_from(name.clone()), Ok(PathSpec::Absolute(_)));
-    if !bare && !absolute {
-        return Err(format!(
-            "program {name:?} must be a bare name or an absolute path without `..`"
-        ));
-    }
-    if let Some(why) = crate::capability::process::argv::program_refusal(p.basename()) {
-        return Err(format!("program `{name}` cannot be granted: {why}"));
-    }
-    for key in &p.env {
-        crate::capability::process::argv::check_env_key(key)
-            .map_err(|e| format!("program `{name}`: env {e}"))?;
-    }
-    if p.deny.len() > 64 || p.reads.len() + p.writes.len() > 64 {
-        return Err(format!("program `{name}`: too many entries"));
-    }
-    Ok(())
 }
 
 /// Plugin names: `[a-z][a-z0-9_-]{0,31}`, so they are safe as directory
@@ -472,6 +245,7 @@ fn nesting_depth(text: &str) -> usize {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     const GOOD: &str = r#"
 name = "edit"

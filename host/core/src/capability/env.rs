@@ -65,6 +65,16 @@ pub fn values(
         .collect()
 }
 
+/// Refuse an env grant for a variable the manifest does not request.
+pub fn check_within(granted: &[String], requested: &[String], plugin: &str) -> crate::Result<()> {
+    match granted.iter().find(|v| !requested.contains(v)) {
+        Some(var) => Err(crate::Error::Grant {
+            reason: format!("plugin `{plugin}` does not request env `{var}`"),
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,10 +34,12 @@
 mod origin;
 pub mod outgoing;
 mod ranges;
+mod request;
 mod target;
 
 pub use origin::{HostPattern, OriginGrant, PortPattern};
 pub use ranges::{Cidr, SpecialRange, special_range};
+pub use request::{NetworkRequest, check_within, meet};
 pub use target::{Scheme, Target, TargetHost};
 
 use serde::{Deserialize, Serialize};

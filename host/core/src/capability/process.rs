@@ -14,12 +14,17 @@
 pub mod argv;
 pub mod confine;
 pub mod overlay;
+mod request;
+
+pub use request::{
+    ChildPath, ChildPathError, EffectiveProgram, ProgramGrant, ProgramRequest, check_within, meet,
+    resolve,
+};
 
 use crate::bindings::warden::plugin::process::{Command, Error, Host, Output};
 use crate::capability::Denial;
+use crate::capability::files::{Access, EffectivePath};
 use crate::escape::escape;
-use crate::grant::{EffectivePath, EffectiveProgram};
-use crate::manifest::Access;
 use argv::{FlagPolicy, check_env_key, forced_env};
 use confine::{CONFINE_FAILED, ChildLimits, ChildSpec, PidsCgroup, Sandbox};
 use overlay::{Rules, Staging};
