@@ -81,8 +81,10 @@ impl Grant {
                 }
                 "program" => grant
                     .programs
-                    .push(ProgramGrant::parse_spec(rest).map_err(bad)?),
-                "net" => grant.network.push(OriginGrant::parse(rest).map_err(bad)?),
+                    .push(ProgramGrant::parse_spec(rest).map_err(|e| bad(e.to_string()))?),
+                "net" => grant
+                    .network
+                    .push(OriginGrant::parse(rest).map_err(|e| bad(e.to_string()))?),
                 other => {
                     return Err(bad(format!(
                         "unknown capability `{other}` (use `file`, `env`, `program` or `net`)"

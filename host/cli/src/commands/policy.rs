@@ -115,8 +115,7 @@ fn request(
     workspace: &str,
     when: Phase,
 ) -> anyhow::Result<Request> {
-    let mut capability =
-        Action::parse(action, resource, argv, workspace).map_err(anyhow::Error::msg)?;
+    let mut capability = Action::parse(action, resource, argv, workspace)?;
     if let Action::Exec { program, path, .. } = &mut capability
         && path.is_empty()
     {

@@ -37,10 +37,10 @@ mod ranges;
 mod request;
 mod target;
 
-pub use origin::{HostPattern, OriginGrant, PortPattern};
-pub use ranges::{Cidr, SpecialRange, special_range};
+pub use origin::{HostPattern, OriginError, OriginGrant, PortPattern};
+pub use ranges::{Cidr, CidrError, SpecialRange, special_range};
 pub use request::{NetworkRequest, check_within, meet};
-pub use target::{Scheme, Target, TargetHost};
+pub use target::{GrantProblem, NameProblem, Scheme, Target, TargetHost, UrlError};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -129,7 +129,7 @@ pub enum NetError {
     Refused(Refusal),
     /// The URL or `Location` is not usable (guest: `HTTP-request-URI-invalid`;
     /// for a redirect, hand the 3xx response to the guest instead).
-    Invalid(String),
+    Invalid(UrlError),
     /// The granted name could not be resolved (guest: `DNS-error`).
     Resolve {
         /// The name.

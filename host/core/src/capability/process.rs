@@ -17,8 +17,8 @@ pub mod overlay;
 mod request;
 
 pub use request::{
-    ChildPath, ChildPathError, EffectiveProgram, ProgramGrant, ProgramRequest, check_within, meet,
-    resolve,
+    ChildPath, ChildPathError, EffectiveProgram, ProgramGrant, ProgramRequest, ProgramSpecError,
+    check_within, meet, resolve,
 };
 
 use crate::bindings::warden::plugin::process::{Command, Error, Host, Output};
@@ -254,12 +254,12 @@ impl ProcessState {
             }
             let policy = FlagPolicy::new(name, &program.deny);
             if let Err(why) = policy.check(&cmd.args) {
-                return Err(self.deny(&argv, why, None));
+                return Err(self.deny(&argv, why.to_string(), None));
             }
             if cmd.stdin.is_some()
                 && let Some(why) = policy.stdin_refusal()
             {
-                return Err(self.deny(&argv, why, None));
+                return Err(self.deny(&argv, why.to_string(), None));
             }
         }
         let cwd = match self.resolve_cwd(cmd.cwd.as_deref()) {
@@ -269,12 +269,12 @@ impl ProcessState {
         for name in [&requested, &basename, &target] {
             let policy = FlagPolicy::new(name, &program.deny);
             if let Some(why) = code_path_refusal(&policy, &cmd.args, &cwd, &writable) {
-                return Err(self.deny(&argv, why, None));
+                return Err(self.deny(&argv, why.to_string(), None));
             }
             if policy.picks_toolchain()
                 && let Some(why) = toolchain_file_refusal(&cwd)
             {
-                return Err(self.deny(&argv, why, None));
+                return Err(self.deny(&argv, why.to_string(), None));
             }
         }
         let mut env = vec![
@@ -308,7 +308,7 @@ impl ProcessState {
         }
         let sandbox_ok = self.setup.sandbox.clone();
         if let Err(why) = sandbox_ok {
-            return Err(self.deny(&argv, why, None));
+            return Err(self.deny(&argv, why.to_string(), None));
         }
         let remaining = self
             .deadline

@@ -184,9 +184,12 @@ impl Action {
         resource: Option<&str>,
         argv: &[String],
         workspace: &str,
-    ) -> std::result::Result<Self, String> {
-        let need = |kind: &str| {
-            resource.ok_or_else(|| format!("action `{action}` needs a resource, e.g. {kind}"))
+    ) -> std::result::Result<Self, ActionError> {
+        let need = |example: &'static str| {
+            resource.ok_or_else(|| ActionError::NoResource {
+                action: action.to_string(),
+                example,
+            })
         };
         let path = |p: &str| {
             let inside = if workspace.is_empty() {
@@ -235,13 +238,28 @@ impl Action {
             "env_read" => Action::EnvRead {
                 name: need("RUST_BACKTRACE")?.to_string(),
             },
-            other => {
-                return Err(format!(
-                    "unknown action `{other}` (use install, grant, fs_read, fs_write, exec, net_connect or env_read)"
-                ));
-            }
+            other => return Err(ActionError::Unknown(other.to_string())),
         })
     }
+}
+
+/// Why `warden policy explain` could not make a question of its words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// An action that is not one of the schema's.
+    #[error(
+        "unknown action `{0}` (use install, grant, fs_read, fs_write, exec, net_connect or env_read)"
+    )]
+    Unknown(String),
+    /// An action without the resource it is about.
+    #[error("action `{action}` needs a resource, e.g. {example}")]
+    NoResource {
+        action: String,
+        example: &'static str,
+    },
+    /// An origin that is not one.
+    #[error(transparent)]
+    Origin(#[from] crate::capability::network::OriginError),
 }
 
 /// One question to the policy.

@@ -3,7 +3,8 @@
 
 use super::ranges::ip_bits;
 use super::target::{
-    ends_in_number, parse_ipv6, parse_name, parse_port, parse_target_host, split_authority,
+    GrantProblem, UrlError, ends_in_number, parse_ipv6, parse_name, parse_port, parse_target_host,
+    split_authority,
 };
 use super::{Cidr, Scheme, Target, TargetHost};
 use serde::{Deserialize, Serialize};
@@ -128,10 +129,23 @@ pub struct OriginGrant {
     port: PortPattern,
 }
 
+/// Why a `net:` grant or a manifest's origin was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("network grant {spec:?}: {why}")]
+pub struct OriginError {
+    /// The grant as written.
+    pub spec: String,
+    /// What is wrong with it.
+    pub why: UrlError,
+}
+
 impl OriginGrant {
     /// Parse a grant spec.
-    pub fn parse(spec: &str) -> Result<Self, String> {
-        parse_grant(spec).map_err(|e| format!("network grant {spec:?}: {e}"))
+    pub fn parse(spec: &str) -> Result<Self, OriginError> {
+        parse_grant(spec).map_err(|why| OriginError {
+            spec: spec.to_string(),
+            why,
+        })
     }
 
     /// The scheme.
@@ -172,25 +186,22 @@ impl OriginGrant {
     }
 }
 
-fn parse_grant(spec: &str) -> Result<OriginGrant, String> {
-    let (scheme, rest) = spec.split_once("://").ok_or(
-        "expected scheme://host[:port], e.g. https://example.com or https://*.example.com:*",
-    )?;
+fn parse_grant(spec: &str) -> Result<OriginGrant, UrlError> {
+    let (scheme, rest) = spec
+        .split_once("://")
+        .ok_or(UrlError::Grant(GrantProblem::Shape))?;
     let scheme = Scheme::parse(scheme).ok_or_else(|| {
         if Scheme::parse(&scheme.to_ascii_lowercase()).is_some() {
-            format!(
-                "write the scheme in lowercase ({})",
-                scheme.to_ascii_lowercase()
-            )
+            UrlError::SchemeCase(scheme.to_ascii_lowercase())
         } else {
-            format!("unsupported scheme {scheme:?}: use http or https")
+            UrlError::Scheme(scheme.to_string())
         }
     })?;
     if rest.contains('@') {
-        return Err("a grant has no user info (`user@`)".into());
+        return Err(UrlError::Grant(GrantProblem::UserInfo));
     }
     if rest.contains(['?', '#']) {
-        return Err("a grant names an origin: no query or fragment".into());
+        return Err(UrlError::Grant(GrantProblem::Query));
     }
     let (host, port) = split_authority(rest)?;
     let host = parse_host_pattern(host)?;
@@ -202,45 +213,48 @@ fn parse_grant(spec: &str) -> Result<OriginGrant, String> {
     Ok(OriginGrant { scheme, host, port })
 }
 
-fn parse_host_pattern(host: &str) -> Result<HostPattern, String> {
+fn parse_host_pattern(host: &str) -> Result<HostPattern, UrlError> {
+    let bad = |p: GrantProblem| Err(UrlError::Grant(p));
     if host.is_empty() {
-        return Err("no host".into());
+        return bad(GrantProblem::NoHost);
     }
     if host == "*" {
         return Ok(HostPattern::Any);
     }
     if let Some(suffix) = host.strip_prefix("*.") {
         if suffix.contains('*') {
-            return Err("only one wildcard, as the whole leftmost label (*.example.com)".into());
+            return bad(GrantProblem::TwoWildcards);
         }
         if ends_in_number(suffix) {
-            return Err("a wildcard applies to names; for addresses grant a CIDR block".into());
+            return bad(GrantProblem::WildcardAddress);
         }
         return parse_name(suffix).map(HostPattern::Wildcard);
     }
     if host.contains('*') {
-        return Err(
-            "a wildcard must be the whole leftmost label (*.example.com), or the host `*` alone"
-                .into(),
-        );
+        return bad(GrantProblem::WildcardPlace);
     }
     let (inner, bracketed) = match host.strip_prefix('[') {
-        Some(rest) => (rest.strip_suffix(']').ok_or("unclosed `[`")?, true),
+        Some(rest) => (
+            rest.strip_suffix(']')
+                .ok_or_else(|| UrlError::Unclosed(host.to_string()))?,
+            true,
+        ),
         None => (host, false),
     };
     if let Some((addr, prefix)) = inner.split_once('/') {
         let addr = if bracketed {
             parse_ipv6(addr)?
         } else {
-            IpAddr::V4(Ipv4Addr::from_str(addr).map_err(|_| {
-                format!("{addr:?} before `/` must be an IPv4 address (IPv6 blocks go in brackets: [fc00::/7]); a grant names no path")
-            })?)
+            IpAddr::V4(
+                Ipv4Addr::from_str(addr)
+                    .map_err(|_| UrlError::Grant(GrantProblem::BlockAddress(addr.to_string())))?,
+            )
         };
         let prefix = prefix
             .parse::<u8>()
             .ok()
             .filter(|_| prefix.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| format!("{prefix:?} is not a prefix length"))?;
+            .ok_or_else(|| UrlError::Grant(GrantProblem::Prefix(prefix.to_string())))?;
         let block = Cidr::new(addr, prefix)?;
         let (_, width) = ip_bits(block.net);
         return Ok(if block.prefix == width {
@@ -250,7 +264,7 @@ fn parse_host_pattern(host: &str) -> Result<HostPattern, String> {
         });
     }
     if host.contains('/') {
-        return Err("a grant names an origin: no path".into());
+        return bad(GrantProblem::Path);
     }
     match parse_target_host(host)? {
         TargetHost::Name(n) => Ok(HostPattern::Name(n)),
@@ -259,7 +273,7 @@ fn parse_host_pattern(host: &str) -> Result<HostPattern, String> {
 }
 
 impl FromStr for OriginGrant {
-    type Err = String;
+    type Err = OriginError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
@@ -267,7 +281,7 @@ impl FromStr for OriginGrant {
 }
 
 impl TryFrom<String> for OriginGrant {
-    type Error = String;
+    type Error = OriginError;
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
         Self::parse(&s)
@@ -386,7 +400,7 @@ mod tests {
             ("https://example.com:443:1", "brackets"),
         ];
         for (spec, want) in cases {
-            let err = OriginGrant::parse(spec).expect_err(spec);
+            let err = OriginGrant::parse(spec).expect_err(spec).to_string();
             assert!(
                 err.contains(want),
                 "{spec}: {err:?} should mention {want:?}"

@@ -12,10 +12,21 @@ pub struct Cidr {
     pub(super) prefix: u8,
 }
 
+/// Why a CIDR block was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    /// `/33` for IPv4.
+    #[error("prefix /{prefix} is longer than {width} bits")]
+    TooLong { prefix: u8, width: u8 },
+    /// `10.0.0.1/8`: a typo for something.
+    #[error("{given} has host bits set; the block is {block}")]
+    HostBits { given: String, block: String },
+}
+
 impl Cidr {
     /// The block `addr/prefix`; refused if the prefix is too long or `addr`
     /// has host bits set (`10.0.0.1/8` is a typo for something).
-    pub fn new(addr: IpAddr, prefix: u8) -> Result<Self, String> {
+    pub fn new(addr: IpAddr, prefix: u8) -> Result<Self, CidrError> {
         let (addr, prefix) = match addr {
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) if prefix >= 96 => (IpAddr::V4(v4), prefix - 96),
@@ -25,15 +36,15 @@ impl Cidr {
         };
         let (bits, width) = ip_bits(addr);
         if prefix > width {
-            return Err(format!("prefix /{prefix} is longer than {width} bits"));
+            return Err(CidrError::TooLong { prefix, width });
         }
         let block = Cidr { net: addr, prefix };
         if bits & mask(width, prefix) != bits {
             let net = ip_from_bits(bits & mask(width, prefix), width);
-            return Err(format!(
-                "{addr}/{prefix} has host bits set; the block is {}",
-                Cidr { net, prefix }
-            ));
+            return Err(CidrError::HostBits {
+                given: format!("{addr}/{prefix}"),
+                block: Cidr { net, prefix }.to_string(),
+            });
         }
         Ok(block)
     }

@@ -78,6 +78,139 @@ pub struct Target {
     path: String,
 }
 
+/// Why a URL, an origin grant or a part of either was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// Over [`MAX_URL_BYTES`].
+    #[error("URL is longer than {MAX_URL_BYTES} bytes")]
+    TooLong,
+    /// Nothing but spaces and controls.
+    #[error("empty URL")]
+    Empty,
+    /// A control character inside.
+    #[error("URL contains the control character {0:?}")]
+    Control(char),
+    /// No `scheme:`.
+    #[error("{0:?} is not an absolute URL (http://... or https://...)")]
+    NotAbsolute(String),
+    /// A scheme other than http and https.
+    #[error("unsupported scheme {0:?}: only http and https")]
+    Scheme(String),
+    /// A grant's scheme in capitals.
+    #[error("write the scheme in lowercase ({0})")]
+    SchemeCase(String),
+    /// `https:` without `//`.
+    #[error("{url:?}: expected {scheme}:// and a host")]
+    NoSlashes { url: String, scheme: Scheme },
+    /// No host at all.
+    #[error("the URL has no host")]
+    NoHost,
+    /// `user@host`.
+    #[error("{0:?}: user info (`user@`) in URLs is refused; send credentials in a header")]
+    UserInfo(String),
+    /// A wasi-http authority with a space or control character.
+    #[error("authority {authority:?} contains {c:?}")]
+    AuthorityChar { authority: String, c: char },
+    /// A wasi-http path in absolute-form or `*`.
+    #[error(
+        "request path {0:?} must start with `/`: absolute-form and `*` request targets are refused"
+    )]
+    NotOriginForm(String),
+    /// A wasi-http path with a space, control character or `#`.
+    #[error("request path {path:?} contains {c:?}")]
+    PathChar { path: String, c: char },
+    /// `[` without `]`.
+    #[error("{0:?}: unclosed `[`")]
+    Unclosed(String),
+    /// Something other than `:port` after `[v6]`.
+    #[error("{authority:?}: unexpected {after:?} after the address")]
+    AfterAddress { authority: String, after: String },
+    /// An IPv6 address outside brackets.
+    #[error("{0:?}: an IPv6 address must be in brackets, e.g. [::1]:8080")]
+    Unbracketed(String),
+    /// Not digits, or too many.
+    #[error("{0:?} is not a port number")]
+    NotAPort(String),
+    /// 0 or over 65535.
+    #[error("port {0} is out of range 1-65535")]
+    PortRange(String),
+    /// A host ending in a number that is no IPv4 address.
+    #[error("{0:?} is not a valid IPv4 address")]
+    Ipv4(String),
+    /// `[fe80::1%eth0]`.
+    #[error("[{0}]: IPv6 zone identifiers are not supported")]
+    Zone(String),
+    /// Not an IPv6 address.
+    #[error("[{0}] is not a valid IPv6 address")]
+    Ipv6(String),
+    /// Not a DNS name.
+    #[error("{host:?}: {why}")]
+    Name { host: String, why: NameProblem },
+    /// What only a grant can get wrong.
+    #[error("{0}")]
+    Grant(GrantProblem),
+    /// A CIDR block that is not one.
+    #[error("{0}")]
+    Cidr(#[from] super::ranges::CidrError),
+}
+
+/// What is wrong with a host name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameProblem {
+    /// Unicode, not punycode.
+    #[error("non-ASCII host names are not supported; write the punycode form (xn--...)")]
+    NotAscii,
+    /// Empty or over 253 bytes.
+    #[error("not a host name")]
+    Length,
+    /// A label empty or over 63 bytes.
+    #[error("a label must be 1 to 63 characters")]
+    LabelLength,
+    /// A character DNS names do not have.
+    #[error("{0:?} is not allowed in a host name")]
+    Char(char),
+    /// `-x` or `x-`.
+    #[error("a label cannot start or end with `-`")]
+    Hyphen,
+}
+
+/// What an origin grant may not contain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantProblem {
+    /// Not `scheme://...`.
+    #[error("expected scheme://host[:port], e.g. https://example.com or https://*.example.com:*")]
+    Shape,
+    /// `user@`.
+    #[error("a grant has no user info (`user@`)")]
+    UserInfo,
+    /// `?` or `#`.
+    #[error("a grant names an origin: no query or fragment")]
+    Query,
+    /// `/path`.
+    #[error("a grant names an origin: no path")]
+    Path,
+    /// `https://`.
+    #[error("no host")]
+    NoHost,
+    /// `*.*.example.com` or `a.*.example.com`.
+    #[error("only one wildcard, as the whole leftmost label (*.example.com)")]
+    TwoWildcards,
+    /// `*.10.0.0.1`.
+    #[error("a wildcard applies to names; for addresses grant a CIDR block")]
+    WildcardAddress,
+    /// `foo*.example.com`.
+    #[error("a wildcard must be the whole leftmost label (*.example.com), or the host `*` alone")]
+    WildcardPlace,
+    /// `10.0.0.0x/8`, `[::1]` style errors before `/`.
+    #[error(
+        "{0:?} before `/` must be an IPv4 address (IPv6 blocks go in brackets: [fc00::/7]); a grant names no path"
+    )]
+    BlockAddress(String),
+    /// `/x`.
+    #[error("{0:?} is not a prefix length")]
+    Prefix(String),
+}
+
 impl Target {
     /// Parse an absolute `http` or `https` URL. The scheme and host are
     /// lowercased, a trailing dot is dropped, IPv4 spellings and mapped IPv6
@@ -85,16 +218,17 @@ impl Target {
     /// IPv6 zone identifiers are refused; the fragment is dropped, dot
     /// segments are removed and bytes outside printable ASCII in the path are
     /// percent-encoded. As in browsers, `\` ends the host and counts as `/`.
-    pub fn parse(url: &str) -> Result<Self, String> {
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
         let url = clean_reference(url)?;
         let (scheme, rest) = url
             .split_once(':')
-            .ok_or_else(|| format!("{url:?} is not an absolute URL (http://... or https://...)"))?;
+            .ok_or_else(|| UrlError::NotAbsolute(url.to_string()))?;
         let scheme = Scheme::parse(&scheme.to_ascii_lowercase())
-            .ok_or_else(|| format!("unsupported scheme {scheme:?}: only http and https"))?;
-        let rest = rest
-            .strip_prefix("//")
-            .ok_or_else(|| format!("{url:?}: expected {scheme}:// and a host"))?;
+            .ok_or_else(|| UrlError::Scheme(scheme.to_string()))?;
+        let rest = rest.strip_prefix("//").ok_or_else(|| UrlError::NoSlashes {
+            url: url.to_string(),
+            scheme,
+        })?;
         let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(end);
         let (host, port) = parse_authority(scheme, authority)?;
@@ -116,28 +250,26 @@ impl Target {
         scheme: &str,
         authority: &str,
         path_with_query: &str,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, UrlError> {
         if authority.len() + path_with_query.len() > MAX_URL_BYTES {
-            return Err(format!("request URL is longer than {MAX_URL_BYTES} bytes"));
+            return Err(UrlError::TooLong);
         }
-        let scheme = Scheme::parse(scheme)
-            .ok_or_else(|| format!("unsupported scheme {scheme:?}: only http and https"))?;
+        let scheme = Scheme::parse(scheme).ok_or_else(|| UrlError::Scheme(scheme.to_string()))?;
         if let Some(c) = authority.chars().find(|c| !c.is_ascii_graphic()) {
-            return Err(format!("authority {authority:?} contains {c:?}"));
+            return Err(UrlError::AuthorityChar {
+                authority: authority.to_string(),
+                c,
+            });
         }
         let (host, port) = parse_authority(scheme, authority)?;
         let path = match path_with_query {
             "" => "/".to_string(),
             p if p.starts_with('/') => p.to_string(),
             p if p.starts_with('?') => format!("/{p}"),
-            p => {
-                return Err(format!(
-                    "request path {p:?} must start with `/`: absolute-form and `*` request targets are refused"
-                ));
-            }
+            p => return Err(UrlError::NotOriginForm(p.to_string())),
         };
         if let Some(c) = path.chars().find(|c| !c.is_ascii_graphic() || *c == '#') {
-            return Err(format!("request path {path:?} contains {c:?}"));
+            return Err(UrlError::PathChar { path, c });
         }
         Ok(Target {
             scheme,
@@ -193,7 +325,7 @@ impl Target {
     /// path-absolute (`/x`), query-only (`?q`), fragment-only (`#f`, this
     /// URL) or path-relative (`x`, `../x`). Two leading slashes in any mix
     /// of `/` and `\` make it scheme-relative, as in browsers.
-    pub fn join(&self, reference: &str) -> Result<Target, String> {
+    pub fn join(&self, reference: &str) -> Result<Target, UrlError> {
         let r = clean_reference(reference)?;
         if has_scheme(r) {
             return Target::parse(r);
@@ -227,7 +359,7 @@ impl fmt::Display for Target {
 }
 
 impl FromStr for Target {
-    type Err = String;
+    type Err = UrlError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
@@ -236,16 +368,16 @@ impl FromStr for Target {
 
 /// Bound, trim (leading and trailing spaces and controls, as browsers do)
 /// and refuse control characters inside.
-fn clean_reference(s: &str) -> Result<&str, String> {
+fn clean_reference(s: &str) -> Result<&str, UrlError> {
     if s.len() > MAX_URL_BYTES {
-        return Err(format!("URL is longer than {MAX_URL_BYTES} bytes"));
+        return Err(UrlError::TooLong);
     }
     let s = s.trim_matches(|c: char| c == ' ' || c.is_ascii_control());
     if s.is_empty() {
-        return Err("empty URL".into());
+        return Err(UrlError::Empty);
     }
     if let Some(c) = s.chars().find(|c| c.is_control()) {
-        return Err(format!("URL contains the control character {c:?}"));
+        return Err(UrlError::Control(c));
     }
     Ok(s)
 }
@@ -258,14 +390,12 @@ fn has_scheme(r: &str) -> bool {
     })
 }
 
-fn parse_authority(scheme: Scheme, authority: &str) -> Result<(TargetHost, u16), String> {
+fn parse_authority(scheme: Scheme, authority: &str) -> Result<(TargetHost, u16), UrlError> {
     if authority.is_empty() {
-        return Err("the URL has no host".into());
+        return Err(UrlError::NoHost);
     }
     if authority.contains('@') {
-        return Err(format!(
-            "{authority:?}: user info (`user@`) in URLs is refused; send credentials in a header"
-        ));
+        return Err(UrlError::UserInfo(authority.to_string()));
     }
     let (host, port) = split_authority(authority)?;
     let host = parse_target_host(host)?;
@@ -277,89 +407,94 @@ fn parse_authority(scheme: Scheme, authority: &str) -> Result<(TargetHost, u16),
 }
 
 /// Split `host[:port]` or `[v6][:port]`; the host keeps its brackets.
-pub(super) fn split_authority(a: &str) -> Result<(&str, Option<&str>), String> {
+pub(super) fn split_authority(a: &str) -> Result<(&str, Option<&str>), UrlError> {
     if a.starts_with('[') {
-        let close = a.find(']').ok_or_else(|| format!("{a:?}: unclosed `[`"))?;
+        let close = a
+            .find(']')
+            .ok_or_else(|| UrlError::Unclosed(a.to_string()))?;
         let (host, after) = a.split_at(close + 1);
         return match after {
             "" => Ok((host, None)),
             _ => after
                 .strip_prefix(':')
                 .map(|p| (host, Some(p)))
-                .ok_or_else(|| format!("{a:?}: unexpected {after:?} after the address")),
+                .ok_or_else(|| UrlError::AfterAddress {
+                    authority: a.to_string(),
+                    after: after.to_string(),
+                }),
         };
     }
     match a.rsplit_once(':') {
-        Some((h, _)) if h.contains(':') => Err(format!(
-            "{a:?}: an IPv6 address must be in brackets, e.g. [::1]:8080"
-        )),
+        Some((h, _)) if h.contains(':') => Err(UrlError::Unbracketed(a.to_string())),
         Some((h, p)) => Ok((h, Some(p))),
         None => Ok((a, None)),
     }
 }
 
-pub(super) fn parse_port(p: &str) -> Result<u16, String> {
+pub(super) fn parse_port(p: &str) -> Result<u16, UrlError> {
     if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{p:?} is not a port number"));
+        return Err(UrlError::NotAPort(p.to_string()));
     }
     match p.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("port {p} is out of range 1-65535")),
+        Ok(0) | Err(_) => Err(UrlError::PortRange(p.to_string())),
         Ok(n) => Ok(n),
     }
 }
 
-pub(super) fn parse_target_host(h: &str) -> Result<TargetHost, String> {
+pub(super) fn parse_target_host(h: &str) -> Result<TargetHost, UrlError> {
     if h.is_empty() {
-        return Err("the URL has no host".into());
+        return Err(UrlError::NoHost);
     }
     if let Some(inner) = h.strip_prefix('[') {
         let inner = inner
             .strip_suffix(']')
-            .ok_or_else(|| format!("{h:?}: unclosed `[`"))?;
+            .ok_or_else(|| UrlError::Unclosed(h.to_string()))?;
         return parse_ipv6(inner).map(|ip| TargetHost::Ip(ip.to_canonical()));
     }
     if ends_in_number(h) {
         return parse_ipv4(h)
             .map(|a| TargetHost::Ip(IpAddr::V4(a)))
-            .ok_or_else(|| format!("{h:?} is not a valid IPv4 address"));
+            .ok_or_else(|| UrlError::Ipv4(h.to_string()));
     }
     parse_name(h).map(TargetHost::Name)
 }
 
-pub(super) fn parse_ipv6(s: &str) -> Result<IpAddr, String> {
+pub(super) fn parse_ipv6(s: &str) -> Result<IpAddr, UrlError> {
     if s.contains('%') {
-        return Err(format!("[{s}]: IPv6 zone identifiers are not supported"));
+        return Err(UrlError::Zone(s.to_string()));
     }
     Ipv6Addr::from_str(s)
         .map(IpAddr::V6)
-        .map_err(|_| format!("[{s}] is not a valid IPv6 address"))
+        .map_err(|_| UrlError::Ipv6(s.to_string()))
 }
 
 /// A DNS name: ASCII letters, digits, `-` and `_` in labels of 1 to 63
 /// bytes, 253 bytes in all; lowercased, one trailing dot dropped.
-pub(super) fn parse_name(h: &str) -> Result<String, String> {
+pub(super) fn parse_name(h: &str) -> Result<String, UrlError> {
+    let bad = |why: NameProblem| UrlError::Name {
+        host: h.to_string(),
+        why,
+    };
     if !h.is_ascii() {
-        return Err(format!(
-            "{h:?}: non-ASCII host names are not supported; write the punycode form (xn--...)"
-        ));
+        return Err(bad(NameProblem::NotAscii));
     }
     let lower = h.to_ascii_lowercase();
     let name = lower.strip_suffix('.').unwrap_or(&lower);
     if name.is_empty() || name.len() > 253 {
-        return Err(format!("{h:?} is not a host name"));
+        return Err(bad(NameProblem::Length));
     }
     for label in name.split('.') {
         if label.is_empty() || label.len() > 63 {
-            return Err(format!("{h:?}: a label must be 1 to 63 characters"));
+            return Err(bad(NameProblem::LabelLength));
         }
         if let Some(c) = label
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
         {
-            return Err(format!("{h:?}: {c:?} is not allowed in a host name"));
+            return Err(bad(NameProblem::Char(c)));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(format!("{h:?}: a label cannot start or end with `-`"));
+            return Err(bad(NameProblem::Hyphen));
         }
     }
     Ok(name.to_string())
@@ -479,7 +614,7 @@ mod tests {
             ("http://example.com:/", "not a port"),
         ];
         for (url, want) in cases {
-            let err = Target::parse(url).expect_err(url);
+            let err = Target::parse(url).expect_err(url).to_string();
             assert!(err.contains(want), "{url}: {err:?} should mention {want:?}");
         }
     }
@@ -559,11 +694,16 @@ mod tests {
             ("", "empty"),
         ];
         for (url, want) in cases {
-            let err = Target::parse(url).expect_err(url);
+            let err = Target::parse(url).expect_err(url).to_string();
             assert!(err.contains(want), "{url}: {err:?} should mention {want:?}");
         }
         let long = format!("http://example.com/{}", "a".repeat(MAX_URL_BYTES));
-        assert!(Target::parse(&long).unwrap_err().contains("longer than"));
+        assert!(
+            Target::parse(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("longer than")
+        );
     }
 
     /// GHSA-5qpp-g3j2-8frx: the request line carries only an origin-form

@@ -4,11 +4,22 @@
 //! granted), and [`meet`] gives the [`EffectivePrograms`](EffectiveProgram)
 //! a call may run.
 
-use super::argv::ArgvPattern;
+use super::argv::{ArgvPattern, PatternError};
 use crate::capability::files::{PathError, PathSpec};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// Why a `program:` grant spec was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProgramSpecError {
+    /// `program:` or `program::PATTERN`.
+    #[error("name the program, e.g. program:cargo")]
+    NoName,
+    /// The pattern after the name.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+}
 
 /// Why a program's extra path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,13 +168,13 @@ impl ProgramGrant {
     /// Parse what follows `program:` in a grant spec: `NAME` or
     /// `NAME:PATTERN` (e.g. `cargo:test|check **`). The path is resolved
     /// later, by [`resolve`].
-    pub fn parse_spec(rest: &str) -> std::result::Result<Self, String> {
+    pub fn parse_spec(rest: &str) -> std::result::Result<Self, ProgramSpecError> {
         let (program, args) = match rest.split_once(':') {
             Some((p, pattern)) => (p, Some(ArgvPattern::parse_spec(pattern)?)),
             None => (rest, None),
         };
         if program.is_empty() {
-            return Err("name the program, e.g. program:cargo".into());
+            return Err(ProgramSpecError::NoName);
         }
         Ok(ProgramGrant {
             program: program.to_string(),
