@@ -398,7 +398,9 @@ async fn without_confinement_nothing_runs() {
     let fx = Fixture::new();
     let rt = warden_core::runtime::Runtime::new(None)
         .unwrap()
-        .with_sandbox(Err("bubblewrap (bwrap) is not installed".into()));
+        .with_sandbox(Err(
+            warden_core::capability::process::confine::Unavailable::NoBubblewrap,
+        ));
     let bytes = std::fs::read(super::common::component("spawner")).unwrap();
     let l = rt
         .load(&warden_core::component::Package::from_bytes(bytes, "spawner").unwrap())
@@ -414,7 +416,7 @@ async fn without_confinement_nothing_runs() {
     let (reason, _) = refused(&p, json!({"program": "sh", "args": ["-c", "touch ran"]})).await;
     assert_eq!(
         reason,
-        "sh -c touch ran: bubblewrap (bwrap) is not installed"
+        "sh -c touch ran: bubblewrap (bwrap) is not installed; install it (e.g. `apt install bubblewrap`)"
     );
     assert!(!fx.ws.join("ran").exists());
 }

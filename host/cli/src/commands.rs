@@ -18,7 +18,7 @@ mod undo;
 
 use anyhow::Context as _;
 use std::path::Path;
-use warden_core::capability::process::confine::Sandbox;
+use warden_core::capability::process::confine::{Sandbox, Unavailable};
 use warden_core::component::Package;
 use warden_core::dirs::Dirs;
 use warden_core::grant::Context;
@@ -53,7 +53,7 @@ impl App {
         // Child processes are confined by bubblewrap and Landlock, applied by
         // this same binary; if either is missing, programs are refused.
         let sandbox = std::env::current_exe()
-            .map_err(|e| format!("cannot locate warden's own binary: {e}"))
+            .map_err(|_| Unavailable::NoHelper("/proc/self/exe".into()))
             .and_then(Sandbox::detect);
         let export = match std::env::var("WARDEN_OTLP_ENDPOINT") {
             Ok(url) if !url.is_empty() => Some(std::sync::Arc::new(

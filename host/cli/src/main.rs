@@ -290,7 +290,7 @@ fn main() -> ExitCode {
     if raw.nth(1).is_some_and(|a| a == "__confine") {
         let why = match warden_core::capability::process::confine::ConfineArgs::parse(raw) {
             Ok(args) => warden_core::capability::process::confine::confine_and_exec(args),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         };
         eprintln!("warden-confine: {why}");
         return ExitCode::from(warden_core::capability::process::confine::CONFINE_FAILED as u8);

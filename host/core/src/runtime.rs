@@ -15,7 +15,7 @@ mod store;
 pub use call::{Gate, Loaded, Prepared, ToolSpec};
 pub use output::{CallOutput, TRUNCATED_MARK, ToolFailure};
 
-use crate::capability::process::confine::Sandbox;
+use crate::capability::process::confine::{Sandbox, Unavailable};
 use crate::component::Package;
 use crate::imports;
 use crate::{Error, Result};
@@ -58,7 +58,7 @@ pub struct Runtime {
     /// that wait their turn instead of failing or growing memory.
     slots: std::sync::Arc<tokio::sync::Semaphore>,
     /// How child processes are confined, or why they cannot be.
-    sandbox: Result<Sandbox, String>,
+    sandbox: Result<Sandbox, Unavailable>,
     /// Where each program run is recorded before it starts.
     audit: Option<crate::audit::Log>,
 }
@@ -98,7 +98,7 @@ impl Runtime {
             engine,
             cache_dir,
             slots,
-            sandbox: Err("no confinement is configured for child processes".into()),
+            sandbox: Err(Unavailable::NotConfigured),
             audit: None,
         })
     }
@@ -106,7 +106,7 @@ impl Runtime {
     /// Use `sandbox` (from [`Sandbox::detect`]) to confine child processes.
     /// Without one, or with the reason detection failed, every process
     /// request is refused with that reason.
-    pub fn with_sandbox(mut self, sandbox: Result<Sandbox, String>) -> Self {
+    pub fn with_sandbox(mut self, sandbox: Result<Sandbox, Unavailable>) -> Self {
         self.sandbox = sandbox;
         self
     }

@@ -69,7 +69,7 @@ pub struct ProcessSetup {
     /// The user's home, given to the child as `HOME`.
     pub home: Option<PathBuf>,
     /// Confinement, or why it is not available.
-    pub sandbox: Result<Sandbox, String>,
+    pub sandbox: Result<Sandbox, confine::Unavailable>,
     /// Resource limits of the child's tree.
     pub limits: ChildLimits,
     /// Bytes kept of each output stream.

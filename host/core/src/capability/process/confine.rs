@@ -40,6 +40,66 @@ pub const CONFINE_FAILED: i32 = 125;
 /// (until the helper has mounted the overlay and unmounted it).
 const STAGE_MOUNT: &str = "/run/warden/overlay";
 
+/// Why this machine cannot confine children, so no program runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// The runtime was built without a sandbox.
+    #[error("no confinement is configured for child processes")]
+    NotConfigured,
+    /// No `bwrap`.
+    #[error("bubblewrap (bwrap) is not installed; install it (e.g. `apt install bubblewrap`)")]
+    NoBubblewrap,
+    /// Landlock is off or missing; the kernel's words.
+    #[error("the kernel does not enforce Landlock ({0}); warden will not run programs unconfined")]
+    NoLandlock(String),
+    /// warden's own binary, which confines from inside, is gone.
+    #[error("warden's confinement helper {} is missing", .0.display())]
+    NoHelper(PathBuf),
+}
+
+/// Why the confinement helper (`warden __confine`) could not confine a
+/// program; it reports this and exits with [`CONFINE_FAILED`].
+#[derive(Debug, thiserror::Error)]
+pub enum ConfineError {
+    /// An option without its value.
+    #[error("{0} needs a value")]
+    NeedsValue(String),
+    /// A numeric option that is not a number.
+    #[error("{0:?} is not a number")]
+    NotANumber(OsString),
+    /// An option the helper does not have.
+    #[error("unexpected argument {0:?}")]
+    Unexpected(OsString),
+    /// Nothing after `--`.
+    #[error("no command to run")]
+    NoCommand,
+    /// A path overlay mount options cannot express.
+    #[error("{} contains a character overlay mount options cannot express (`,`, `:` or `\\`); rename it to run programs there", .0.display())]
+    OverlayPath(PathBuf),
+    /// A mount step failed.
+    #[error("{step} {}: {errno}", path.display())]
+    Step {
+        step: &'static str,
+        path: PathBuf,
+        errno: rustix::io::Errno,
+    },
+    /// A hidden path that is a file.
+    #[error("{} is not a directory; cannot hide it", .0.display())]
+    HideNotDirectory(PathBuf),
+    /// Dropping capabilities failed.
+    #[error("capabilities ({0}): {1}")]
+    Capabilities(&'static str, rustix::io::Errno),
+    /// Some capability survived.
+    #[error("capabilities remain after dropping them")]
+    CapabilitiesRemain,
+    /// Landlock refused the ruleset.
+    #[error("{0}")]
+    Landlock(String),
+    /// The kernel did not set no_new_privs with the ruleset.
+    #[error("no_new_privs was not set")]
+    NoNewPrivs,
+}
+
 /// The tools confinement needs, found and checked once.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -51,33 +111,28 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Check that this machine can confine children; the error says why not.
-    pub fn detect(helper: PathBuf) -> Result<Self, String> {
+    pub fn detect(helper: PathBuf) -> Result<Self, Unavailable> {
         let bwrap = BWRAP_CANDIDATES
             .iter()
             .map(PathBuf::from)
             .find(|p| p.is_file())
-            .ok_or(
-                "bubblewrap (bwrap) is not installed; install it (e.g. `apt install bubblewrap`)",
-            )?;
+            .ok_or(Unavailable::NoBubblewrap)?;
         landlock_supported()?;
         if !helper.is_file() {
-            return Err(format!(
-                "warden's confinement helper {} is missing",
-                helper.display()
-            ));
+            return Err(Unavailable::NoHelper(helper));
         }
         Ok(Sandbox { bwrap, helper })
     }
 }
 
-fn landlock_supported() -> Result<(), String> {
+fn landlock_supported() -> Result<(), Unavailable> {
     use landlock::{ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr};
     Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
         .handle_access(AccessFs::from_all(ABI::V1))
         .and_then(|r| r.create())
         .map(drop)
-        .map_err(|e| format!("the kernel does not enforce Landlock ({e}); warden will not run programs unconfined"))
+        .map_err(|e| Unavailable::NoLandlock(e.to_string()))
 }
 
 /// Resource limits of a child's tree.
@@ -243,13 +298,13 @@ pub struct ConfineArgs {
 
 impl ConfineArgs {
     /// Parse the arguments after `__confine`.
-    pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, String> {
+    pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, ConfineError> {
         let mut out = ConfineArgs::default();
         let mut it = args.into_iter();
         while let Some(arg) = it.next() {
             let mut value = || {
                 it.next()
-                    .ok_or_else(|| format!("{} needs a value", arg.to_string_lossy()))
+                    .ok_or_else(|| ConfineError::NeedsValue(arg.to_string_lossy().into_owned()))
             };
             match arg.to_str() {
                 Some("--read") => out.read.push(value()?.into()),
@@ -268,20 +323,20 @@ impl ConfineArgs {
                     out.command = it.collect();
                     break;
                 }
-                _ => return Err(format!("unexpected argument {arg:?}")),
+                _ => return Err(ConfineError::Unexpected(arg)),
             }
         }
         if out.command.is_empty() {
-            return Err("no command to run".into());
+            return Err(ConfineError::NoCommand);
         }
         Ok(out)
     }
 }
 
-fn number(v: OsString) -> Result<u64, String> {
+fn number(v: OsString) -> Result<u64, ConfineError> {
     v.to_str()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("{v:?} is not a number"))
+        .ok_or(ConfineError::NotANumber(v))
 }
 
 /// Confine this process and replace it with the command. Returns only on
@@ -315,24 +370,27 @@ pub fn confine_and_exec(args: ConfineArgs) -> String {
 
 /// Overlays first (each covers whatever bubblewrap mounted below its root),
 /// then the read-only and hidden paths on top of them.
-fn mount_views(args: &ConfineArgs) -> Result<(), String> {
+fn mount_views(args: &ConfineArgs) -> Result<(), ConfineError> {
     use rustix::mount::{MountFlags, UnmountFlags, mount, mount_bind, mount_remount, unmount};
+    let failed = |step: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |errno| ConfineError::Step { step, path, errno }
+    };
     for (root, stage) in &args.overlays {
-        let text = |p: &Path| -> Result<String, String> {
+        let text = |p: &Path| -> Result<String, ConfineError> {
             match p.to_str() {
-                // Overlay options split on `,` and `:`, and escape with `\`.
-                Some(s) if !s.contains([',', ':', '\\']) => Ok(s.to_string()),
-                _ => Err(format!(
-                    "{} contains a character overlay mount options cannot express (`,`, `:` or `\\`); rename it to run programs there",
-                    p.display()
-                )),
+                // Overlay options split on `,` and `:`, and escape with `\`;
+                // a NUL cannot reach here from a path.
+                Some(s) if !s.contains([',', ':', '\\', '\0']) => Ok(s.to_string()),
+                _ => Err(ConfineError::OverlayPath(p.to_path_buf())),
             }
         };
-        let (lower, stage) = (text(root)?, text(stage)?);
+        let (lower, stage_text) = (text(root)?, text(stage)?);
         let data = std::ffi::CString::new(format!(
-            "lowerdir={lower},upperdir={stage}/upper,workdir={stage}/work,userxattr"
+            "lowerdir={lower},upperdir={stage_text}/upper,workdir={stage_text}/work,userxattr"
         ))
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| ConfineError::OverlayPath(root.clone()))?;
+        let stage = stage_text;
         mount(
             "overlay",
             root,
@@ -340,29 +398,24 @@ fn mount_views(args: &ConfineArgs) -> Result<(), String> {
             MountFlags::NOSUID | MountFlags::NODEV,
             data.as_c_str(),
         )
-        .map_err(|e| format!("overlay on {}: {e}", root.display()))?;
+        .map_err(failed("mounting an overlay on", root))?;
         // The child writes only through the overlay, never into the layer.
         unmount(stage.as_str(), UnmountFlags::DETACH)
-            .map_err(|e| format!("unmounting {stage}: {e}"))?;
+            .map_err(failed("unmounting", Path::new(&stage)))?;
     }
     for p in args.protect.iter().filter(|p| p.exists()) {
-        mount_bind(p, p).map_err(|e| format!("binding {}: {e}", p.display()))?;
+        mount_bind(p, p).map_err(failed("binding", p))?;
         mount_remount(
             p,
             MountFlags::BIND | MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
             "",
         )
-        .map_err(|e| format!("making {} read-only: {e}", p.display()))?;
+        .map_err(failed("making read-only", p))?;
     }
     for p in &args.hide {
         match std::fs::symlink_metadata(p) {
             Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(format!(
-                    "{} is not a directory; cannot hide it",
-                    p.display()
-                ));
-            }
+            Ok(_) => return Err(ConfineError::HideNotDirectory(p.clone())),
             Err(_) => continue,
         }
         mount(
@@ -372,14 +425,14 @@ fn mount_views(args: &ConfineArgs) -> Result<(), String> {
             MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
             c"size=4k,mode=0555",
         )
-        .map_err(|e| format!("hiding {}: {e}", p.display()))?;
+        .map_err(failed("hiding", p))?;
     }
     Ok(())
 }
 
 /// Empty every capability set, bounding and ambient included, so that the
 /// program (even as uid 0 of the sandbox) cannot regain the helper's.
-fn drop_capabilities() -> Result<(), String> {
+fn drop_capabilities() -> Result<(), ConfineError> {
     use rustix::thread::{
         CapabilitySet, CapabilitySets, capabilities, clear_ambient_capability_set,
         remove_capability_from_bounding_set, set_capabilities,
@@ -387,19 +440,19 @@ fn drop_capabilities() -> Result<(), String> {
     for cap in CapabilitySet::all().iter() {
         match remove_capability_from_bounding_set(cap) {
             Ok(()) | Err(rustix::io::Errno::INVAL) => {}
-            Err(e) => return Err(format!("bounding set: {e}")),
+            Err(e) => return Err(ConfineError::Capabilities("bounding set", e)),
         }
     }
-    clear_ambient_capability_set().map_err(|e| format!("ambient set: {e}"))?;
+    clear_ambient_capability_set().map_err(|e| ConfineError::Capabilities("ambient set", e))?;
     let none = CapabilitySets {
         effective: CapabilitySet::empty(),
         permitted: CapabilitySet::empty(),
         inheritable: CapabilitySet::empty(),
     };
-    set_capabilities(None, none).map_err(|e| e.to_string())?;
-    let left = capabilities(None).map_err(|e| e.to_string())?;
+    set_capabilities(None, none).map_err(|e| ConfineError::Capabilities("setting", e))?;
+    let left = capabilities(None).map_err(|e| ConfineError::Capabilities("reading", e))?;
     if !(left.effective.is_empty() && left.permitted.is_empty() && left.inheritable.is_empty()) {
-        return Err("capabilities remain after dropping them".into());
+        return Err(ConfineError::CapabilitiesRemain);
     }
     Ok(())
 }
@@ -416,7 +469,7 @@ fn set_limits(args: &ConfineArgs) -> rustix::io::Result<()> {
     setrlimit(Resource::Core, limit(0))
 }
 
-fn restrict(args: &ConfineArgs) -> Result<(), String> {
+fn restrict(args: &ConfineArgs) -> Result<(), ConfineError> {
     use landlock::{
         ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
         RulesetCreatedAttr, path_beneath_rules,
@@ -450,9 +503,9 @@ fn restrict(args: &ConfineArgs) -> Result<(), String> {
             .add_rules(path_beneath_rules(writable, AccessFs::from_all(abi)))?
             .restrict_self()
     };
-    let status = created().map_err(|e| e.to_string())?;
+    let status = created().map_err(|e| ConfineError::Landlock(e.to_string()))?;
     if !status.no_new_privs {
-        return Err("no_new_privs was not set".into());
+        return Err(ConfineError::NoNewPrivs);
     }
     Ok(())
 }
