@@ -42,8 +42,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A manifest failed to parse or validate.
-    #[error("invalid manifest ({origin}): {reason}")]
-    Manifest { origin: String, reason: String },
+    #[error("invalid manifest ({origin}): {problem}")]
+    Manifest {
+        origin: String,
+        problem: crate::manifest::Problem,
+    },
 
     /// A grant specification or grant file is invalid.
     #[error("invalid grant: {reason}")]

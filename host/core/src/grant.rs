@@ -76,7 +76,7 @@ impl Grant {
                     .files
                     .push(FileGrant::parse_spec(rest).map_err(|e| bad(e.to_string()))?),
                 "env" => {
-                    env::check_name(rest).map_err(bad)?;
+                    env::check_name(rest).map_err(|e| bad(e.to_string()))?;
                     grant.env.push(rest.to_string());
                 }
                 "program" => grant

@@ -82,7 +82,7 @@ pub struct LimitRequest {
 
 impl LimitRequest {
     /// Every value asked for is positive and at most its maximum.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), LimitError> {
         let mib = |v: Option<u32>| v.map(u64::from);
         bounded("limits.memory_mib", mib(self.memory_mib), MAX_MEMORY_MIB)?;
         bounded("limits.timeout_ms", self.timeout_ms, MAX_TIMEOUT_MS)?;
@@ -113,16 +113,31 @@ impl LimitRequest {
 }
 
 fn bounded(
-    field: &str,
+    field: &'static str,
     value: Option<u64>,
     max: impl Into<u64>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), LimitError> {
     let max = max.into();
     match value {
-        Some(0) => Err(format!("{field} must be positive")),
-        Some(v) if v > max => Err(format!("{field} = {v} is over the maximum of {max}")),
+        Some(0) => Err(LimitError::Zero(field)),
+        Some(value) if value > max => Err(LimitError::OverMaximum { field, value, max }),
         _ => Ok(()),
     }
+}
+
+/// A limit a manifest asks for that warden does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// `0`, which would make every call fail.
+    #[error("{0} must be positive")]
+    Zero(&'static str),
+    /// Over the maximum warden allows for the field.
+    #[error("{field} = {value} is over the maximum of {max}")]
+    OverMaximum {
+        field: &'static str,
+        value: u64,
+        max: u64,
+    },
 }
 
 /// Per-call limits after defaults and maxima.
@@ -233,7 +248,7 @@ mod tests {
             assert_eq!(l.validate(), Ok(()), "{field} at its maximum");
             set(&mut l, max + 1);
             assert_eq!(
-                l.validate(),
+                l.validate().map_err(|e| e.to_string()),
                 Err(format!(
                     "limits.{field} = {} is over the maximum of {max}",
                     max + 1
@@ -241,7 +256,7 @@ mod tests {
             );
             set(&mut l, 0);
             assert_eq!(
-                l.validate(),
+                l.validate().map_err(|e| e.to_string()),
                 Err(format!("limits.{field} must be positive"))
             );
         }

@@ -89,23 +89,19 @@ impl Manifest {
     /// Parse and validate manifest text. `origin` names where it came from in
     /// error messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let bad = |reason: String| Error::Manifest {
+        let bad = |problem: Problem| Error::Manifest {
             origin: origin.to_string(),
-            reason,
+            problem,
         };
         if text.len() > MAX_MANIFEST_BYTES {
-            return Err(bad(format!(
-                "{} bytes is over the limit of {MAX_MANIFEST_BYTES}",
-                text.len()
-            )));
+            return Err(bad(Problem::TooLarge(text.len())));
         }
         let depth = nesting_depth(text);
         if depth > MAX_MANIFEST_DEPTH {
-            return Err(bad(format!(
-                "nesting depth {depth} is over the limit of {MAX_MANIFEST_DEPTH}"
-            )));
+            return Err(bad(Problem::TooDeep(depth)));
         }
-        let manifest: Manifest = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| bad(Problem::Toml(e.message().to_string())))?;
         manifest.validate().map_err(bad)?;
         Ok(manifest)
     }
@@ -114,12 +110,12 @@ impl Manifest {
     pub fn parse_bytes(bytes: &[u8], origin: &str) -> Result<Self> {
         let text = std::str::from_utf8(bytes).map_err(|e| Error::Manifest {
             origin: origin.to_string(),
-            reason: format!("not UTF-8: {e}"),
+            problem: Problem::NotUtf8(e),
         })?;
         Self::parse(text, origin)
     }
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> std::result::Result<(), Problem> {
         check_name(&self.name)?;
         if self.version.is_empty()
             || self.version.len() > 64
@@ -128,49 +124,33 @@ impl Manifest {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
         {
-            return Err(format!(
-                "version {:?} is not a version number",
-                self.version
-            ));
+            return Err(Problem::Version(self.version.clone()));
         }
         if self.description.len() > MAX_DESCRIPTION_BYTES {
-            return Err(format!("description is over {MAX_DESCRIPTION_BYTES} bytes"));
+            return Err(Problem::Description);
         }
         if let Some(p) = &self.publisher
             && (p.is_empty() || p.len() > 128)
         {
-            return Err("publisher must be 1 to 128 bytes".into());
+            return Err(Problem::Publisher);
         }
-        if self.files.len() > MAX_FILE_REQUESTS {
-            return Err(format!(
-                "{} file requests is over the limit of {MAX_FILE_REQUESTS}",
-                self.files.len()
-            ));
-        }
-        if self.env.len() > MAX_ENV_REQUESTS {
-            return Err(format!(
-                "{} env requests is over the limit of {MAX_ENV_REQUESTS}",
-                self.env.len()
-            ));
-        }
+        let too_many = |what: &'static str, count: usize, max: usize| {
+            if count > max {
+                Err(Problem::TooMany { what, count, max })
+            } else {
+                Ok(())
+            }
+        };
+        too_many("file", self.files.len(), MAX_FILE_REQUESTS)?;
+        too_many("env", self.env.len(), MAX_ENV_REQUESTS)?;
         for var in &self.env {
             crate::capability::env::check_name(var)?;
         }
-        if self.programs.len() > MAX_PROGRAM_REQUESTS {
-            return Err(format!(
-                "{} program requests is over the limit of {MAX_PROGRAM_REQUESTS}",
-                self.programs.len()
-            ));
-        }
+        too_many("program", self.programs.len(), MAX_PROGRAM_REQUESTS)?;
         for p in &self.programs {
             p.check()?;
         }
-        if self.network.len() > MAX_NETWORK_REQUESTS {
-            return Err(format!(
-                "{} network requests is over the limit of {MAX_NETWORK_REQUESTS}",
-                self.network.len()
-            ));
-        }
+        too_many("network", self.network.len(), MAX_NETWORK_REQUESTS)?;
         if let Some(why) = self
             .files
             .iter()
@@ -178,18 +158,19 @@ impl Manifest {
             .chain(self.network.iter().filter_map(|n| n.why.as_ref()))
             .find(|w| w.len() > 512)
         {
-            return Err(format!(
-                "`why` is over 512 bytes: {:?}…",
-                &why[..32.min(why.len())]
-            ));
+            let mut start = 32.min(why.len());
+            while !why.is_char_boundary(start) {
+                start -= 1;
+            }
+            return Err(Problem::Why(why[..start].to_string()));
         }
-        self.limits.validate()
+        Ok(self.limits.validate()?)
     }
 }
 
 /// Plugin names: `[a-z][a-z0-9_-]{0,31}`, so they are safe as directory
 /// names and tool prefixes.
-pub fn check_name(name: &str) -> std::result::Result<(), String> {
+pub fn check_name(name: &str) -> std::result::Result<(), NameError> {
     let ok = (1..=32).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
@@ -198,10 +179,61 @@ pub fn check_name(name: &str) -> std::result::Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "name {name:?} must be 1-32 characters of a-z, 0-9, `-`, `_`, starting with a letter"
-        ))
+        Err(NameError(name.to_string()))
     }
+}
+
+/// A plugin or tool name that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("name {0:?} must be 1-32 characters of a-z, 0-9, `-`, `_`, starting with a letter")]
+pub struct NameError(pub String);
+
+/// What is wrong with a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// Over [`MAX_MANIFEST_BYTES`].
+    #[error("{0} bytes is over the limit of {MAX_MANIFEST_BYTES}")]
+    TooLarge(usize),
+    /// Over [`MAX_MANIFEST_DEPTH`].
+    #[error("nesting depth {0} is over the limit of {MAX_MANIFEST_DEPTH}")]
+    TooDeep(usize),
+    /// The custom section is not text.
+    #[error("not UTF-8: {0}")]
+    NotUtf8(std::str::Utf8Error),
+    /// Not TOML, or not a manifest's fields; the parser's words.
+    #[error("{0}")]
+    Toml(String),
+    /// The plugin's name.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// Not a version number.
+    #[error("version {0:?} is not a version number")]
+    Version(String),
+    /// Over [`MAX_DESCRIPTION_BYTES`].
+    #[error("description is over {MAX_DESCRIPTION_BYTES} bytes")]
+    Description,
+    /// Empty or over 128 bytes.
+    #[error("publisher must be 1 to 128 bytes")]
+    Publisher,
+    /// More requests of one kind than allowed.
+    #[error("{count} {what} requests is over the limit of {max}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    /// A `why` over 512 bytes; its start.
+    #[error("`why` is over 512 bytes: {0:?}…")]
+    Why(String),
+    /// An environment variable name.
+    #[error(transparent)]
+    Env(#[from] crate::capability::env::NameError),
+    /// A program request.
+    #[error(transparent)]
+    Program(#[from] crate::capability::process::ProgramProblem),
+    /// A limit.
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
 }
 
 /// Deepest bracket nesting outside strings and comments. The TOML parser

@@ -17,16 +17,21 @@ pub const MAX_NAME_BYTES: usize = 128;
 
 /// A variable name as manifests and grants may write it: ASCII letters,
 /// digits and `_`, not starting with a digit.
-pub fn check_name(var: &str) -> std::result::Result<(), String> {
+pub fn check_name(var: &str) -> std::result::Result<(), NameError> {
     let ok = (1..=MAX_NAME_BYTES).contains(&var.len())
         && !var.starts_with(|c: char| c.is_ascii_digit())
         && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(format!("{var:?} is not an environment variable name"))
+        Err(NameError(var.to_string()))
     }
 }
+
+/// A variable name a manifest or grant may not use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an environment variable name")]
+pub struct NameError(pub String);
 
 /// The variables a plugin may read: requested and granted, in the
 /// manifest's order.

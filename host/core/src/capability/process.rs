@@ -17,8 +17,8 @@ pub mod overlay;
 mod request;
 
 pub use request::{
-    ChildPath, ChildPathError, EffectiveProgram, ProgramGrant, ProgramRequest, ProgramSpecError,
-    check_within, meet, resolve,
+    ChildPath, ChildPathError, EffectiveProgram, ProgramGrant, ProgramProblem, ProgramRequest,
+    ProgramSpecError, check_within, meet, resolve,
 };
 
 use crate::bindings::warden::plugin::process::{Command, Error, Host, Output};

@@ -10,6 +10,26 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// What is wrong with a manifest's program request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProgramProblem {
+    /// Neither a bare name nor a clean absolute path.
+    #[error("program {0:?} must be a bare name or an absolute path without `..`")]
+    Name(String),
+    /// A program warden never runs for a plugin.
+    #[error("program `{program}` cannot be granted: {why}")]
+    Refused { program: String, why: &'static str },
+    /// An environment key it may not pass.
+    #[error("program `{program}`: env {key}")]
+    Env {
+        program: String,
+        key: super::argv::EnvKeyError,
+    },
+    /// Too many denied flags or extra paths.
+    #[error("program `{0}`: too many entries")]
+    TooManyEntries(String),
+}
+
 /// Why a `program:` grant spec was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProgramSpecError {
@@ -119,7 +139,7 @@ impl From<ChildPath> for String {
 impl ProgramRequest {
     /// Check a manifest's program request; the reason is for the manifest's
     /// error.
-    pub fn check(&self) -> std::result::Result<(), String> {
+    pub fn check(&self) -> std::result::Result<(), ProgramProblem> {
         let p = self;
         let name = &p.program;
         let bare = !name.contains('/')
@@ -130,18 +150,22 @@ impl ProgramRequest {
             && !name.starts_with('.');
         let absolute = matches!(PathSpec::try_from(name.clone()), Ok(PathSpec::Absolute(_)));
         if !bare && !absolute {
-            return Err(format!(
-                "program {name:?} must be a bare name or an absolute path without `..`"
-            ));
+            return Err(ProgramProblem::Name(name.clone()));
         }
         if let Some(why) = super::argv::program_refusal(p.basename()) {
-            return Err(format!("program `{name}` cannot be granted: {why}"));
+            return Err(ProgramProblem::Refused {
+                program: name.clone(),
+                why,
+            });
         }
         for key in &p.env {
-            super::argv::check_env_key(key).map_err(|e| format!("program `{name}`: env {e}"))?;
+            super::argv::check_env_key(key).map_err(|key| ProgramProblem::Env {
+                program: name.clone(),
+                key,
+            })?;
         }
         if p.deny.len() > 64 || p.reads.len() + p.writes.len() > 64 {
-            return Err(format!("program `{name}`: too many entries"));
+            return Err(ProgramProblem::TooManyEntries(name.clone()));
         }
         Ok(())
     }
