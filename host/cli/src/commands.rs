@@ -57,7 +57,7 @@ impl App {
             .and_then(Sandbox::detect);
         let export = match std::env::var("WARDEN_OTLP_ENDPOINT") {
             Ok(url) if !url.is_empty() => Some(std::sync::Arc::new(
-                warden_core::audit::otlp::Exporter::new(&url).map_err(anyhow::Error::msg)?,
+                warden_core::audit::otlp::Exporter::new(&url)?,
             )),
             _ => None,
         };

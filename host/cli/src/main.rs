@@ -381,7 +381,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map_err(|e| {
                     anyhow::anyhow!(Error::InvalidInput {
                         tool: "warden log --since".into(),
-                        reason: e
+                        reason: e.to_string()
                     })
                 })?;
             let decision = decision.map(|d| match d.as_str() {

@@ -155,9 +155,9 @@ impl Policy {
 
     /// A policy from text, for tests and `warden policy check`.
     pub fn from_text(file: &Path, policy: &str, roles: Option<&str>) -> Result<Self> {
-        let loaded = Loaded::parse(file, policy, roles).map_err(|reason| Error::Policy {
+        let loaded = Loaded::parse(file, policy, roles).map_err(|problem| Error::Policy {
             file: file.to_path_buf(),
-            reason,
+            reason: problem.to_string(),
         })?;
         Ok(Policy {
             layers: vec![Layer::Loaded(Box::new(loaded))],
@@ -288,10 +288,10 @@ impl Layer {
         };
         match Loaded::parse(file, &text, roles_text.as_deref()) {
             Ok(l) => Some(Layer::Loaded(Box::new(l))),
-            Err(reason) if reason.starts_with("roles file") => {
-                broken(format!("{}: {reason}", roles.display()))
+            Err(problem @ PolicyProblem::Roles(_)) => {
+                broken(format!("{}: {problem}", roles.display()))
             }
-            Err(reason) => broken(reason),
+            Err(problem) => broken(problem.to_string()),
         }
     }
 }
@@ -329,23 +329,54 @@ fn describe(err: &dyn miette::Diagnostic, text: &str) -> String {
     out
 }
 
+/// Why a policy file (or its roles file) cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyProblem {
+    /// warden's own schema; a bug, never the user's doing.
+    #[error("warden's own schema does not parse: {0}")]
+    Schema(String),
+    /// Not Cedar; where and why.
+    #[error("{0}")]
+    Syntax(String),
+    /// A rule with `?principal` or `?resource`.
+    #[error(
+        "policy templates (rules with ?principal or ?resource) are not supported; write plain rules"
+    )]
+    Templates,
+    /// warden's base rule; a bug.
+    #[error("warden's base rule does not parse: {0}")]
+    Base(String),
+    /// A rule that takes the base rule's id.
+    #[error("a rule uses warden's reserved id `{BASE_PERMIT}`: {0}")]
+    Reserved(String),
+    /// Rules that do not fit the schema, each named.
+    #[error("it does not validate against warden's schema: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// The roles file beside the policy.
+    #[error("roles file: {0}")]
+    Roles(String),
+}
+
 impl Loaded {
-    fn parse(file: &Path, text: &str, roles: Option<&str>) -> std::result::Result<Self, String> {
+    fn parse(
+        file: &Path,
+        text: &str,
+        roles: Option<&str>,
+    ) -> std::result::Result<Self, PolicyProblem> {
         let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA)
-            .map_err(|e| format!("warden's own schema does not parse: {e}"))?;
-        let mut set = PolicySet::from_str(text).map_err(|e| describe(&e, text))?;
+            .map_err(|e| PolicyProblem::Schema(e.to_string()))?;
+        let mut set =
+            PolicySet::from_str(text).map_err(|e| PolicyProblem::Syntax(describe(&e, text)))?;
         if set.templates().next().is_some() {
-            return Err(
-                "policy templates (rules with ?principal or ?resource) are not supported; write plain rules".into(),
-            );
+            return Err(PolicyProblem::Templates);
         }
         let base = cedar_policy::Policy::parse(
             Some(PolicyId::new(BASE_PERMIT)),
             "permit(principal, action, resource);",
         )
-        .map_err(|e| format!("warden's base rule does not parse: {e}"))?;
+        .map_err(|e| PolicyProblem::Base(e.to_string()))?;
         set.add(base)
-            .map_err(|e| format!("a rule uses warden's reserved id `{BASE_PERMIT}`: {e}"))?;
+            .map_err(|e| PolicyProblem::Reserved(e.to_string()))?;
         let verdict = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
         let problems: Vec<String> = verdict
             .validation_errors()
@@ -358,16 +389,13 @@ impl Loaded {
             })
             .collect();
         if !problems.is_empty() {
-            return Err(format!(
-                "it does not validate against warden's schema: {}",
-                problems.join("; ")
-            ));
+            return Err(PolicyProblem::Invalid(problems));
         }
         let roles = match roles {
             None => BTreeMap::new(),
             Some(t) => {
                 toml::from_str::<RolesFile>(t)
-                    .map_err(|e| format!("roles file: {}", e.message()))?
+                    .map_err(|e| PolicyProblem::Roles(e.message().to_string()))?
                     .users
             }
         };

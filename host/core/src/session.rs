@@ -420,7 +420,7 @@ impl Session {
         Ok(prepared
             .with_policy(
                 access.clone(),
-                Arc::new(move |origin: &str| net.origin_from_guest(origin).map_err(|r| r.reason())),
+                Arc::new(move |origin: &str| net.origin_from_guest(origin)),
             )
             .with_gate(Arc::new(move || {
                 let policy = Policy::from_env(|k| env(k));

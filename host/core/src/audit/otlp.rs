@@ -43,15 +43,26 @@ impl std::fmt::Debug for Exporter {
     }
 }
 
+/// A `WARDEN_OTLP_ENDPOINT` warden cannot send to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// Not `http://…`.
+    #[error(
+        "WARDEN_OTLP_ENDPOINT `{0}` is not usable: give an http:// URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (https is not supported)"
+    )]
+    NotHttp(String),
+    /// The exporter refused it; its words.
+    #[error("cannot export audit records to {base}: {reason}")]
+    Build { base: String, reason: String },
+}
+
 impl Exporter {
     /// An exporter to `base` (`http://host:port`; records go to
     /// `base/v1/logs`).
-    pub fn new(base: &str) -> Result<Self, String> {
+    pub fn new(base: &str) -> Result<Self, EndpointError> {
         let base = base.trim_end_matches('/');
         if !base.starts_with("http://") {
-            return Err(format!(
-                "WARDEN_OTLP_ENDPOINT `{base}` is not usable: give an http:// URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (https is not supported)"
-            ));
+            return Err(EndpointError::NotHttp(base.to_string()));
         }
         let failure = Failure::default();
         let exporter = opentelemetry_otlp::LogExporter::builder()
@@ -63,7 +74,10 @@ impl Exporter {
             .with_endpoint(format!("{base}/v1/logs"))
             .with_timeout(EXPORT_TIMEOUT)
             .build()
-            .map_err(|e| format!("cannot export audit records to {base}: {e}"))?;
+            .map_err(|e| EndpointError::Build {
+                base: base.to_string(),
+                reason: e.to_string(),
+            })?;
         let resource = opentelemetry_sdk::Resource::builder()
             .with_service_name("warden")
             .build();

@@ -23,14 +23,17 @@ pub fn format(t: SystemTime) -> String {
     )
 }
 
+/// A `--since` that is not a time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC) or an age such as 30m, 2h, 7d"
+)]
+pub struct NotATime(pub String);
+
 /// Parse `--since`: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (UTC, optional
 /// `Z`) or an age like `30m`, `2h`, `7d`. Returns the formatted lower bound.
-pub fn parse_since(text: &str, now: SystemTime) -> Result<String, String> {
-    let bad = || {
-        format!(
-            "`{text}` is not a time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC) or an age such as 30m, 2h, 7d"
-        )
-    };
+pub fn parse_since(text: &str, now: SystemTime) -> Result<String, NotATime> {
+    let bad = || NotATime(text.to_string());
     let text = text.trim();
     if let Some(unit) = text.chars().last().filter(|c| "smhd".contains(*c)) {
         let n: u64 = text[..text.len() - 1].parse().map_err(|_| bad())?;
@@ -118,7 +121,10 @@ mod tests {
         assert_eq!(parse_since("2h", t).unwrap(), "2026-11-23T21:42:56.123Z");
         for bad in ["yesterday", "2026-13-01", "2h30", "", "12:00"] {
             assert!(
-                parse_since(bad, t).unwrap_err().contains("is not a time"),
+                parse_since(bad, t)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("is not a time"),
                 "{bad}"
             );
         }

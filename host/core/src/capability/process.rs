@@ -264,7 +264,7 @@ impl ProcessState {
         }
         let cwd = match self.resolve_cwd(cmd.cwd.as_deref()) {
             Ok(cwd) => cwd,
-            Err(reason) => return Err(self.deny(&argv, reason, None)),
+            Err(why) => return Err(self.deny(&argv, why.to_string(), None)),
         };
         for name in [&requested, &basename, &target] {
             let policy = FlagPolicy::new(name, &program.deny);
@@ -408,7 +408,7 @@ impl ProcessState {
 
     /// The working directory: relative to the workspace, or absolute; it
     /// must exist and lie (after resolving symlinks) inside a file grant.
-    fn resolve_cwd(&self, cwd: Option<&str>) -> Result<PathBuf, String> {
+    fn resolve_cwd(&self, cwd: Option<&str>) -> Result<PathBuf, CwdError> {
         let Some(raw) = cwd else {
             return Ok(self.setup.workspace.clone());
         };
@@ -416,20 +416,18 @@ impl ProcessState {
             .components()
             .any(|c| c == Component::ParentDir)
         {
-            return Err(format!("cwd {:?} contains `..`", escape(raw)));
+            return Err(CwdError::Parent(escape(raw)));
         }
         let joined = self.setup.workspace.join(raw);
-        let real = joined
-            .canonicalize()
-            .map_err(|e| format!("cwd {}: {e}", escape(raw)))?;
+        let real = joined.canonicalize().map_err(|e| CwdError::Unusable {
+            cwd: escape(raw),
+            error: e.to_string(),
+        })?;
         if !real.is_dir() {
-            return Err(format!("cwd {} is not a directory", escape(raw)));
+            return Err(CwdError::NotADirectory(escape(raw)));
         }
         if !self.setup.files.iter().any(|f| real.starts_with(&f.host)) {
-            return Err(format!(
-                "cwd {} lies outside the plugin's file grants",
-                real.display()
-            ));
+            return Err(CwdError::Ungranted(real));
         }
         Ok(real)
     }
@@ -736,6 +734,23 @@ impl Host for ProcessState {
         }
         Ok(output)
     }
+}
+
+/// Why a program's working directory was refused; paths are escaped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CwdError {
+    /// `..` anywhere.
+    #[error("cwd {0:?} contains `..`")]
+    Parent(String),
+    /// Missing or unreadable; the OS's words.
+    #[error("cwd {cwd}: {error}")]
+    Unusable { cwd: String, error: String },
+    /// A file.
+    #[error("cwd {0} is not a directory")]
+    NotADirectory(String),
+    /// Outside every file grant, after resolving symlinks.
+    #[error("cwd {} lies outside the plugin's file grants", .0.display())]
+    Ungranted(PathBuf),
 }
 
 /// Marker type that links the process capability.

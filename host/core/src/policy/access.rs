@@ -35,7 +35,8 @@ pub struct Access {
 }
 
 /// A use the policy refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.reason())]
 pub struct Refused {
     /// `fs_read`, `fs_write` or `net_connect`.
     pub action: &'static str,
@@ -231,9 +232,8 @@ impl crate::capability::files::guard::PathPolicy for Access {
         self.is_active()
     }
 
-    fn check(&self, real: &Path, write: bool) -> Result<(), String> {
+    fn check(&self, real: &Path, write: bool) -> Result<(), Refused> {
         self.off_fiber(|a| a.file(real, write))
-            .map_err(|r| r.reason())
     }
 }
 

@@ -56,8 +56,8 @@ pub trait PathPolicy: Send + Sync {
     /// Whether any answer could be a refusal (else nothing is asked, so a
     /// workspace without a policy pays nothing).
     fn active(&self) -> bool;
-    /// `Err` carries the reason the use of `real` is refused.
-    fn check(&self, real: &Path, write: bool) -> Result<(), String>;
+    /// `Err` says which rule refuses the use of `real`.
+    fn check(&self, real: &Path, write: bool) -> Result<(), crate::policy::access::Refused>;
 }
 
 /// The policy hook a guard carries.
@@ -446,7 +446,7 @@ impl Rules {
         if let Some(policy) = self.policy.as_ref().filter(|p| p.active()) {
             policy
                 .check(target, want != Want::Read)
-                .map_err(|reason| refuse(reason, None))?;
+                .map_err(|refused| refuse(refused.reason(), None))?;
         }
         Ok(())
     }

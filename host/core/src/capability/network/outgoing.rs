@@ -50,9 +50,10 @@ use tokio::time::{Instant, Sleep};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// Asked with every `scheme://host:port` a request is about to reach (the
-/// organisation's policy, see [`crate::policy::access`]); `Err` carries the
-/// reason it is refused.
-pub type OriginCheck = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+/// organisation's policy, see [`crate::policy::access`]); `Err` says which
+/// rule refuses it.
+pub type OriginCheck =
+    Arc<dyn Fn(&str) -> Result<(), crate::policy::access::Refused> + Send + Sync>;
 
 /// Time kept back from a call's deadline so the guest sees a network
 /// timeout and can report it, rather than being stopped.
@@ -365,10 +366,10 @@ impl Exchange {
         };
         match check(origin) {
             Ok(()) => Ok(()),
-            Err(reason) => Err(self.refuse(crate::capability::network::Refusal {
+            Err(refused) => Err(self.refuse(crate::capability::network::Refusal {
                 operation: "connect",
                 resource: origin.to_string(),
-                reason,
+                reason: refused.reason(),
                 allow: None,
                 address,
             })),
