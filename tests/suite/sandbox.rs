@@ -672,3 +672,30 @@ async fn warden_dirs_are_invisible_even_through_symlinks() {
     assert!(!fx.ws.join("dotfiles/data/warden").exists() && !fx.ws.join("state/warden").exists());
     assert_still_answers(&p).await;
 }
+
+/// Issue 11: every capability's refusals share one bound. A guest that is
+/// refused hundreds of times is refused every time, but a call reports at
+/// most `MAX_DENIALS` of them and counts the rest (before, the file guard
+/// cut its list silently and the count was lost).
+#[tokio::test]
+async fn a_flood_of_file_refusals_is_bounded_and_counted() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:.:write"]);
+    let out = call(&p, "aim", json!({"dir": ".git", "n": 40}))
+        .await
+        .unwrap();
+    assert_eq!(out.result, Ok(json!(0)), "nothing lands in .git");
+    let max = warden_core::capability::MAX_DENIALS;
+    assert_eq!(out.denials.len(), max);
+    assert!(
+        out.denials_dropped >= 40 * 5 - max,
+        "five refusals per round: {} dropped",
+        out.denials_dropped
+    );
+    assert!(out.denials.iter().all(|d| d.resource.contains(".git")));
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git/config")).unwrap(),
+        "cfg"
+    );
+    assert_still_answers(&p).await;
+}

@@ -22,8 +22,8 @@ pub use request::{
 };
 
 use crate::bindings::warden::plugin::process::{Command, Error, Host, Output};
-use crate::capability::Denial;
 use crate::capability::files::{Access, EffectivePath};
+use crate::capability::{Denial, Denials};
 use crate::escape::escape;
 use argv::{FlagPolicy, check_env_key, forced_env};
 use confine::{CONFINE_FAILED, ChildLimits, ChildSpec, PidsCgroup, Sandbox};
@@ -48,7 +48,7 @@ pub const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 pub struct ProcessState {
     setup: Arc<ProcessSetup>,
     deadline: Option<Instant>,
-    denials: Vec<Denial>,
+    denials: Denials,
 }
 
 /// How the host's process capability is set up for one plugin.
@@ -85,7 +85,7 @@ impl ProcessState {
         ProcessState {
             setup: Arc::new(setup),
             deadline: None,
-            denials: Vec::new(),
+            denials: Denials::default(),
         }
     }
 
@@ -94,12 +94,12 @@ impl ProcessState {
         ProcessState {
             setup: self.setup.clone(),
             deadline: Some(deadline),
-            denials: Vec::new(),
+            denials: Denials::default(),
         }
     }
 
     /// Refusals recorded so far.
-    pub fn denials(&self) -> &[Denial] {
+    pub fn denials(&self) -> &Denials {
         &self.denials
     }
 
@@ -107,29 +107,25 @@ impl ProcessState {
     fn refused_changes(&mut self, refused: &[crate::capability::process::overlay::Refusal]) {
         for r in refused {
             tracing::info!(plugin = %self.setup.plugin, path = %r.path.display(), reason = %r.reason, "program's change refused");
-            if self.denials.len() < crate::capability::MAX_DENIALS {
-                self.denials.push(Denial {
-                    capability: crate::capability::CapabilityKind::Files,
-                    operation: r.operation,
-                    resource: r.path.display().to_string(),
-                    reason: r.reason.clone(),
-                    allow: r.allow.clone(),
-                });
-            }
+            self.denials.push(Denial {
+                capability: crate::capability::CapabilityKind::Files,
+                operation: r.operation,
+                resource: r.path.display().to_string(),
+                reason: r.reason.clone(),
+                allow: r.allow.clone(),
+            });
         }
     }
 
     fn deny(&mut self, argv: &str, reason: String, allow: Option<String>) -> Error {
         tracing::info!(plugin = %self.setup.plugin, command = %argv, %reason, "process denied");
-        if self.denials.len() < crate::capability::MAX_DENIALS {
-            self.denials.push(Denial {
-                capability: crate::capability::CapabilityKind::Process,
-                operation: "run",
-                resource: argv.to_string(),
-                reason: reason.clone(),
-                allow,
-            });
-        }
+        self.denials.push(Denial {
+            capability: crate::capability::CapabilityKind::Process,
+            operation: "run",
+            resource: argv.to_string(),
+            reason: reason.clone(),
+            allow,
+        });
         Error::Denied(format!("{argv}: {reason}"))
     }
 

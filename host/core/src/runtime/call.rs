@@ -445,9 +445,8 @@ impl Prepared {
         // One bound over every capability: each keeps its own, and so
         // does the call.
         let mut denials = Denials::default();
-        for d in state.fs.denials().iter().chain(state.process.denials()) {
-            denials.push(d.clone());
-        }
+        denials.extend(&state.fs.denials());
+        denials.extend(state.process.denials());
         denials.extend(&state.net.denials());
         Ok(CallOutput {
             result,

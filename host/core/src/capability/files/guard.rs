@@ -48,7 +48,7 @@ use types::{ErrorCode, HostDescriptor, HostDirectoryEntryStream};
 pub const MAX_DENIAL_RESOURCE_BYTES: usize = 4096;
 
 pub use crate::capability::Denial;
-use crate::capability::MAX_DENIALS;
+use crate::capability::Denials;
 
 /// Asked about the real host path of every file use, with whether it
 /// writes (the organisation's policy, see [`crate::policy::access`]).
@@ -168,7 +168,7 @@ struct Quota {
     written: AtomicU64,
     created: AtomicU64,
     /// Refusals found where the guard is not reachable (in a stream).
-    late: Mutex<Vec<Denial>>,
+    late: Mutex<Denials>,
 }
 
 /// Per-store state of the file capability. [`FsGuard::for_call`] gives
@@ -177,7 +177,7 @@ struct Quota {
 pub struct FsGuard {
     rules: Arc<Rules>,
     limits: WriteLimits,
-    denials: Vec<Denial>,
+    denials: Denials,
     quota: Arc<Quota>,
     /// Names hidden from each open directory listing, by stream.
     listings: HashMap<u32, Vec<OsString>>,
@@ -293,7 +293,7 @@ impl FsGuard {
                 policy: None,
             }),
             limits: WriteLimits::NONE,
-            denials: Vec::new(),
+            denials: Denials::default(),
             quota: Arc::default(),
             listings: HashMap::new(),
         })
@@ -316,27 +316,24 @@ impl FsGuard {
         FsGuard {
             rules: self.rules.clone(),
             limits: self.limits,
-            denials: Vec::new(),
+            denials: Denials::default(),
             quota: Arc::default(),
             listings: HashMap::new(),
         }
     }
 
     /// Refusals recorded so far.
-    pub fn denials(&self) -> Vec<Denial> {
+    pub fn denials(&self) -> Denials {
         let mut all = self.denials.clone();
         if let Ok(late) = self.quota.late.lock() {
-            all.extend(late.iter().cloned());
+            all.extend(&late);
         }
-        all.truncate(MAX_DENIALS);
         all
     }
 
     fn record(&mut self, r: Refusal) -> FsError {
         let code = r.code;
-        if self.denials.len() < MAX_DENIALS {
-            self.denials.push(self.rules.denial(r));
-        }
+        self.denials.push(self.rules.denial(r));
         code.into()
     }
 
@@ -738,9 +735,7 @@ impl Quota {
     }
 
     fn late(&self, rules: &Rules, r: Refusal) {
-        if let Ok(mut late) = self.late.lock()
-            && late.len() < MAX_DENIALS
-        {
+        if let Ok(mut late) = self.late.lock() {
             late.push(rules.denial(r));
         }
     }
