@@ -3,6 +3,7 @@ mod audit;
 mod cli;
 mod common;
 mod guests;
+mod harness;
 mod limits;
 mod llm;
 mod mcp;

@@ -4,101 +4,10 @@
 //! and actions refused when they cannot be recorded.
 
 use super::common::{Fixture, component};
+use super::harness::{Ran, Warden};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-/// warden's state for one test, in a temporary home.
-pub struct Cli {
-    home: tempfile::TempDir,
-}
-
-/// What one run of `warden` printed.
-pub struct Ran {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Ran {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
-    }
-}
-
-impl From<Output> for Ran {
-    fn from(out: Output) -> Self {
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
-
-impl Cli {
-    pub fn new() -> Self {
-        Cli {
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// warden's data directory (audit log, journal).
-    pub fn data(&self) -> PathBuf {
-        self.home.path().join("data/warden")
-    }
-
-    pub fn command(&self, args: &[&str]) -> Command {
-        let h = self.home.path();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-        cmd.args(args)
-            .current_dir(h)
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join("config"))
-            .env("XDG_DATA_HOME", h.join("data"))
-            .env(
-                "XDG_CACHE_HOME",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
-            )
-            .env_remove("WARDEN_LOG")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    pub fn run(&self, args: &[&str]) -> Ran {
-        self.command(args).output().unwrap().into()
-    }
-
-    /// Run and require success.
-    pub fn ok(&self, args: &[&str]) -> Ran {
-        let r = self.run(args);
-        assert_eq!(r.code, 0, "warden {args:?}: {}{}", r.stdout, r.stderr);
-        r
-    }
-
-    pub fn install(&self, guest: &str, grants: &[&str]) {
-        let path = component(guest);
-        let mut args = vec!["plugin", "install", path.to_str().unwrap(), "--yes"];
-        for g in grants {
-            args.extend(["--grant", g]);
-        }
-        self.ok(&args);
-    }
-
-    /// Every record, as `warden log --json` shows them.
-    pub fn records(&self, filters: &[&str]) -> Vec<Value> {
-        let mut args = vec!["log", "--json"];
-        args.extend(filters);
-        let v = self.ok(&args).json();
-        assert_eq!(v["intact"], true, "{v}");
-        v["records"].as_array().unwrap().clone()
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.data().join("audit.log")
-    }
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 fn write_input(path: &str, content: &str) -> String {
     serde_json::json!({"path": path, "content": content}).to_string()
@@ -106,7 +15,7 @@ fn write_input(path: &str, content: &str) -> String {
 
 #[test]
 fn every_decision_is_recorded_with_the_rule_that_decided() {
-    let w = Cli::new();
+    let w = Warden::new();
     let fx = Fixture::new();
     let ws = fx.ws.to_str().unwrap();
     w.install("hostile", &[]);
@@ -247,8 +156,8 @@ fn every_decision_is_recorded_with_the_rule_that_decided() {
 }
 
 /// Records for the tampering cases: one call and its result each.
-fn with_records(calls: usize) -> (Cli, Fixture) {
-    let w = Cli::new();
+fn with_records(calls: usize) -> (Warden, Fixture) {
+    let w = Warden::new();
     let fx = Fixture::new();
     for _ in 0..calls {
         w.ok(&[
@@ -263,7 +172,7 @@ fn with_records(calls: usize) -> (Cli, Fixture) {
     (w, fx)
 }
 
-fn lines(w: &Cli) -> Vec<String> {
+fn lines(w: &Warden) -> Vec<String> {
     std::fs::read_to_string(w.log_path())
         .unwrap()
         .lines()
@@ -271,7 +180,7 @@ fn lines(w: &Cli) -> Vec<String> {
         .collect()
 }
 
-fn put(w: &Cli, lines: &[String]) {
+fn put(w: &Warden, lines: &[String]) {
     std::fs::write(w.log_path(), lines.join("\n") + "\n").unwrap();
 }
 
@@ -290,7 +199,7 @@ enum End {
 /// exit 6 naming where and what, check whether calls still run, then put
 /// the log and its anchor back and check that warden works again.
 fn case(
-    w: &Cli,
+    w: &Warden,
     fx: &Fixture,
     tamper: impl FnOnce(&mut Vec<String>),
     end: End,
@@ -318,7 +227,7 @@ fn case(
     ]);
 }
 
-fn assert_detected(w: &Cli, fx: &Fixture, end: End, at: &str, what: &str) {
+fn assert_detected(w: &Warden, fx: &Fixture, end: End, at: &str, what: &str) {
     let verify = || {
         let r = w.run(&["log", "verify"]);
         assert_eq!(r.code, 6, "{}{}", r.stdout, r.stderr);
@@ -488,7 +397,7 @@ fn log_verify_detects_every_kind_of_tampering() {
 
 #[test]
 fn a_forged_newline_in_a_path_stays_inside_its_record() {
-    let w = Cli::new();
+    let w = Warden::new();
     let fx = Fixture::new();
     let evil = "x\n{\"seq\":3,\"record\":{\"kind\":\"call\"}}\r\u{1b}[2J";
     let input = serde_json::json!({"path": evil}).to_string();
@@ -517,7 +426,7 @@ fn a_forged_newline_in_a_path_stays_inside_its_record() {
 
 #[test]
 fn concurrent_warden_processes_keep_the_chain_valid() {
-    let w = Cli::new();
+    let w = Warden::new();
     let fx = Fixture::new();
     let ws = fx.ws.to_str().unwrap().to_string();
     let children: Vec<_> = (0..8)
@@ -553,7 +462,7 @@ fn concurrent_warden_processes_keep_the_chain_valid() {
 
 #[test]
 fn an_action_that_cannot_be_recorded_is_refused() {
-    let w = Cli::new();
+    let w = Warden::new();
     let fx = Fixture::new();
     let ws = fx.ws.to_str().unwrap();
     let write = write_input("new.txt", "x");
@@ -610,7 +519,7 @@ fn an_action_that_cannot_be_recorded_is_refused() {
 
 /// Send JSON-RPC lines to `warden mcp` on stdio; the answer to the
 /// `tools/call` (id 2).
-pub fn mcp_call(w: &Cli, ws: &str, tool: &str, arguments: Value) -> Value {
+pub fn mcp_call(w: &Warden, ws: &str, tool: &str, arguments: Value) -> Value {
     use std::io::{BufRead, BufReader, Write};
     let mut child = w
         .command(&["mcp", "--workspace", ws])
@@ -646,7 +555,7 @@ pub fn mcp_call(w: &Cli, ws: &str, tool: &str, arguments: Value) -> Value {
 
 #[test]
 fn mcp_calls_are_recorded_and_refused_when_they_cannot_be() {
-    let w = Cli::new();
+    let w = Warden::new();
     let fx = Fixture::new();
     let ws = fx.ws.to_str().unwrap();
     let v = mcp_call(&w, ws, "fs__read", serde_json::json!({"path": "a.txt"}));
@@ -682,7 +591,7 @@ fn mcp_calls_are_recorded_and_refused_when_they_cannot_be() {
 
 #[test]
 fn each_program_run_is_recorded_before_it_starts() {
-    let w = Cli::new();
+    let w = Warden::new();
     let fx = Fixture::new();
     let ws = fx.ws.to_str().unwrap();
     w.install("spawner", &["file:.:write", "program:sh"]);
@@ -809,7 +718,7 @@ fn attributes(request: &Value) -> std::collections::BTreeMap<String, Value> {
 
 #[test]
 fn records_are_exported_to_an_otlp_collector() {
-    let w = Cli::new();
+    let w = Warden::new();
     let fx = Fixture::new();
     let ws = fx.ws.to_str().unwrap();
     let (port, requests) = collector();
@@ -934,7 +843,7 @@ fn records_are_exported_to_an_otlp_collector() {
 /// call afterwards.
 #[test]
 fn issue16_hidden_dirs_and_fifos_are_refused_audited_and_the_host_answers() {
-    let w = Cli::new();
+    let w = Warden::new();
     w.install("hostile", &[]);
     let ws = w.home.path().to_path_buf();
     let ws_arg = ws.to_str().unwrap();

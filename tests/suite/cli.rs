@@ -2,86 +2,10 @@
 //! data directories; compiled components are cached in one shared place.
 
 use super::common::{Fixture, component};
+use super::harness::{Ran as Run, Warden};
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-struct Warden {
-    home: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
-    }
-}
-
-impl Warden {
-    fn new() -> Self {
-        Warden {
-            home: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn data(&self) -> PathBuf {
-        self.home.path().join("data")
-    }
-
-    fn run_in(&self, cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
-        self.spawn(cwd, args, stdin, self.home.path())
-    }
-
-    /// Run with `home` as `HOME`; warden's own state stays in the test's
-    /// directories either way.
-    fn spawn(&self, cwd: &Path, args: &[&str], stdin: Option<&[u8]>, home: &Path) -> Run {
-        let h = self.home.path();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-        cmd.args(args)
-            .current_dir(cwd)
-            .env("HOME", home)
-            .env("XDG_CONFIG_HOME", h.join("config"))
-            .env("XDG_DATA_HOME", h.join("data"))
-            .env(
-                "XDG_CACHE_HOME",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
-            )
-            .env_remove("WARDEN_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn warden");
-        let mut pipe = child.stdin.take().expect("stdin");
-        let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
-        let writer = std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        });
-        let out = child.wait_with_output().expect("wait");
-        let _ = writer.join();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_in(self.home.path(), args, None)
-    }
-
-    fn install_hostile(&self) {
-        let path = component("hostile");
-        let r = self.run(&["plugin", "install", path.to_str().unwrap(), "--yes"]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-    }
-}
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -221,7 +145,7 @@ fn install_refuses_imports_beyond_the_manifest() {
         r.stderr.trim(),
         "error: refused plugin `overreach`: it imports `wasi:filesystem/preopens@0.2.6`, which needs the `files` capability, but its manifest requests none; the author must add a [[files]] entry to warden.toml and rebuild"
     );
-    assert!(!w.data().join("warden/plugins/overreach").exists());
+    assert!(!w.data().join("plugins/overreach").exists());
 }
 
 #[test]
@@ -521,7 +445,7 @@ fn limits_and_bad_input_have_their_own_exit_codes() {
 fn a_component_changed_after_install_is_refused() {
     let w = Warden::new();
     w.install_hostile();
-    let installed = w.data().join("warden/plugins/hostile/component.wasm");
+    let installed = w.data().join("plugins/hostile/component.wasm");
     let mut bytes = std::fs::read(component("overreach")).unwrap();
     bytes.extend_from_slice(b"");
     std::fs::write(&installed, bytes).unwrap();
@@ -866,7 +790,7 @@ fn install_refuses_raw_sockets_and_audit_shows_network_requests() {
         "{}",
         r.stderr
     );
-    assert!(!w.data().join("warden/plugins/socketeer").exists());
+    assert!(!w.data().join("plugins/socketeer").exists());
 
     let text = w.run(&["plugin", "audit", "fetch"]).stdout;
     assert!(text.contains("import check: ok"), "{text}");
@@ -1030,7 +954,7 @@ fn issue16_config_files_that_are_fifos_fail_closed_at_once() {
     let r = w.run(&read);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let config = w.home.path().join("config/warden");
-    let data = w.data().join("warden");
+    let data = w.data();
     let grant = config.join("grants/fs.toml");
     std::fs::create_dir_all(grant.parent().unwrap()).unwrap();
     let cases: [(&Path, &[&str]); 5] = [

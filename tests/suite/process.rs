@@ -868,7 +868,7 @@ fn which(program: &str) -> PathBuf {
 /// `warden undo` like any other change of the turn.
 #[test]
 fn a_childs_refused_change_is_audited_and_its_applied_ones_undone() {
-    let w = super::audit::Cli::new();
+    let w = super::harness::Warden::new();
     w.install("spawner", &["file:.:write", "program:sh"]);
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().canonicalize().unwrap();

@@ -3,7 +3,7 @@
 //! created, deleted and binary files, modes, a warden killed mid-turn, and
 //! a directory swapped for a symlink before the restore.
 
-use super::audit::Cli;
+use super::harness::Warden;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -67,7 +67,7 @@ impl Ws {
     }
 }
 
-fn write(w: &Cli, ws: &Ws, path: &str, content: &str) {
+fn write(w: &Warden, ws: &Ws, path: &str, content: &str) {
     let input = serde_json::json!({"path": path, "content": content}).to_string();
     w.ok(&[
         "call",
@@ -84,15 +84,15 @@ fn sh_input(script: &str) -> String {
     serde_json::json!({"program": "sh", "args": ["-c", script]}).to_string()
 }
 
-fn with_shell() -> Cli {
-    let w = Cli::new();
+fn with_shell() -> Warden {
+    let w = Warden::new();
     w.install("spawner", &["file:.:write", "program:sh"]);
     w
 }
 
 #[test]
 fn edit_plugin_turns_are_shown_undone_and_rolled_back() {
-    let w = Cli::new();
+    let w = Warden::new();
     let ws = workspace();
     write(&w, &ws, "a.txt", "one\nTWO\nthree\n");
     let patch = "*** Begin Patch\n*** Delete File: old.txt\n*** Add File: new/deep/n.txt\n+created\n*** End Patch\n";
@@ -295,7 +295,7 @@ fn a_warden_killed_mid_turn_loses_nothing() {
 
 #[test]
 fn a_directory_swapped_for_a_symlink_is_not_restored_through() {
-    let w = Cli::new();
+    let w = Warden::new();
     let ws = workspace();
     write(&w, &ws, "sub/f.txt", "changed\n");
     std::fs::write(ws.outside.join("f.txt"), "outside\n").unwrap();
@@ -334,7 +334,7 @@ fn a_directory_swapped_for_a_symlink_is_not_restored_through() {
 
 #[test]
 fn undo_will_not_lose_later_changes_unless_forced() {
-    let w = Cli::new();
+    let w = Warden::new();
     let ws = workspace();
     write(&w, &ws, "a.txt", "by the plugin\n");
     std::fs::write(ws.root.join("a.txt"), "by hand\n").unwrap();
@@ -354,7 +354,7 @@ fn undo_will_not_lose_later_changes_unless_forced() {
 /// A read-only plugin's calls are not turns.
 #[test]
 fn reading_is_not_a_turn() {
-    let w = Cli::new();
+    let w = Warden::new();
     let ws = workspace();
     let r = w.ok(&[
         "call",
@@ -372,7 +372,7 @@ fn reading_is_not_a_turn() {
 
 #[test]
 fn mcp_calls_that_change_files_are_turns_of_the_mcp_session() {
-    let w = Cli::new();
+    let w = Warden::new();
     let ws = workspace();
     let v = super::audit::mcp_call(
         &w,
