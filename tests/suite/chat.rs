@@ -43,10 +43,29 @@ impl Home {
         };
         let out = home
             .warden()
-            .args(["plugin", "grant", "exec", "--add", "--grant", "program:make"])
+            .args([
+                "plugin",
+                "grant",
+                "exec",
+                "--add",
+                "--grant",
+                "program:make",
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The plugins are compiled once into the shared cache here, without
+        // a bound, so the chat's first prompt is not waiting on that.
+        let out = home.warden().arg("tools").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         home
     }
 
@@ -104,7 +123,11 @@ struct Pane {
 impl Pane {
     /// Run `warden ARGS` in a new pane, talking to `server`.
     fn start(home: &Home, server: &Server, args: &[&str]) -> Self {
-        let socket = format!("warden-chat-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let socket = format!(
+            "warden-chat-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let mut script = format!("cd {}\n", quote(&home.project.display().to_string()));
         let mut env = home.env();
         env.push(("OPENAI_BASE_URL", server.base_url()));
@@ -118,7 +141,9 @@ impl Pane {
             line.push_str(&quote(a));
         }
         // The pane stays after warden exits, so the test can read how.
-        script.push_str(&format!("{line}\necho \"[warden exited $?]\"\nexec sleep 600\n"));
+        script.push_str(&format!(
+            "{line}\necho \"[warden exited $?]\"\nexec sleep 600\n"
+        ));
         let path = home.root.join(format!("{socket}.sh"));
         std::fs::write(&path, script).unwrap();
         let conf = home.root.join(format!("{socket}.conf"));
@@ -126,7 +151,17 @@ impl Pane {
         let ok = Command::new("tmux")
             .args(["-L", &socket, "-f"])
             .arg(&conf)
-            .args(["new-session", "-d", "-x", "200", "-y", "50", "-s", "chat", "sh"])
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "-s",
+                "chat",
+                "sh",
+            ])
             .arg(&path)
             .status()
             .expect("tmux runs (bash .ci/setup installs it)");
@@ -144,12 +179,20 @@ impl Pane {
 
     /// Press keys by tmux name (`Enter`, `Escape`, `C-c`).
     fn press(&self, key: &str) {
-        assert!(self.tmux(&["send-keys", "-t", "chat", key]).status.success());
+        assert!(
+            self.tmux(&["send-keys", "-t", "chat", key])
+                .status
+                .success()
+        );
     }
 
     /// Type `text` literally, then Enter.
     fn line(&self, text: &str) {
-        assert!(self.tmux(&["send-keys", "-t", "chat", "-l", text]).status.success());
+        assert!(
+            self.tmux(&["send-keys", "-t", "chat", "-l", text])
+                .status
+                .success()
+        );
         self.press("Enter");
     }
 
@@ -179,9 +222,10 @@ impl Pane {
         self.wait_n(needle, 1)
     }
 
-    /// Wait for the `n`th prompt (each comes after its status line).
+    /// Wait for the `n`th prompt (each comes after its status line, the
+    /// only place that counts tokens like this).
     fn prompt(&self, n: usize) -> String {
-        self.wait_n("[session ", n)
+        self.wait_n(" tokens (", n)
     }
 }
 
@@ -196,7 +240,10 @@ fn quote(s: &str) -> String {
 }
 
 fn pgrep(pattern: &str) -> bool {
-    let out = Command::new("pgrep").args(["-f", pattern]).output().unwrap();
+    let out = Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .unwrap();
     !out.stdout.is_empty()
 }
 
@@ -236,8 +283,10 @@ fn a_chat_asks_inline_and_an_interrupt_stops_the_tool_but_not_the_session() {
         Step::turn(Turn::text("Still failing.")),
         Step::turn(Turn::call("exec__run", json!({"cmd": ["make", "slow"]}))),
         Step::turn(
-            Turn::call("exec__run", json!({"cmd": ["make", "test"]}))
-                .and_call("edit__write", json!({"path": "notes.txt", "content": "x\n"})),
+            Turn::call("exec__run", json!({"cmd": ["make", "test"]})).and_call(
+                "edit__write",
+                json!({"path": "notes.txt", "content": "x\n"}),
+            ),
         ),
         Step::with(|req| {
             let users = user_texts(req);
@@ -250,12 +299,18 @@ fn a_chat_asks_inline_and_an_interrupt_stops_the_tool_but_not_the_session() {
     pane.wait("Run it?");
     pane.press("y");
     let screen = pane.prompt(2);
-    assert!(screen.contains("exec wants to run exec.run\n  $ make test"), "{screen}");
+    assert!(
+        screen.contains("exec wants to run exec.run\n  $ make test"),
+        "{screen}"
+    );
     assert!(screen.contains("Running the tests."), "{screen}");
     // make exits 2 when the test fails: shown as failing, with why.
     assert!(screen.contains("✗ exit 2"), "{screen}");
     assert!(!screen.contains("✓ exit"), "{screen}");
-    assert!(screen.contains("The test fails: expected 5, got -1."), "{screen}");
+    assert!(
+        screen.contains("The test fails: expected 5, got -1."),
+        "{screen}"
+    );
 
     pane.line("again, and always allow it");
     pane.wait_n("Run it?", 2);
@@ -278,7 +333,10 @@ fn a_chat_asks_inline_and_an_interrupt_stops_the_tool_but_not_the_session() {
     pane.wait_n("Run it?", 4);
     pane.press("n");
     let screen = pane.prompt(5);
-    assert!(screen.contains("not run: the user declined edit.write"), "{screen}");
+    assert!(
+        screen.contains("not run: the user declined edit.write"),
+        "{screen}"
+    );
     assert!(screen.contains("I have heard 4 prompts."), "{screen}");
     assert!(!home.project.join("notes.txt").exists());
 
@@ -288,7 +346,12 @@ fn a_chat_asks_inline_and_an_interrupt_stops_the_tool_but_not_the_session() {
     let last = &seen[6].body;
     assert_eq!(
         user_texts(last),
-        ["run the tests", "again, and always allow it", "now the slow target", "write notes"]
+        [
+            "run the tests",
+            "again, and always allow it",
+            "now the slow target",
+            "write notes"
+        ]
     );
     assert!(last.to_string().contains("cancelled by the user"), "{last}");
 
@@ -332,7 +395,10 @@ fn slash_commands_look_at_undo_and_steer_the_session() {
         Step::turn(Turn::text("I may not write.")),
         Step::with(|req| {
             let users = user_texts(req);
-            Turn::text(&format!("Resumed; the prompts were: {}.", users.join(" | ")))
+            Turn::text(&format!(
+                "Resumed; the prompts were: {}.",
+                users.join(" | ")
+            ))
         }),
     ]);
     let pane = Pane::start(&home, &server, &["chat", "--approval", "auto"]);
@@ -353,7 +419,10 @@ fn slash_commands_look_at_undo_and_steer_the_session() {
     pane.line("/diff");
     let screen = pane.wait("+  echo $(($1 + $2))");
     assert!(screen.contains("-  echo $(($1 - $2))"), "{screen}");
-    assert!(screen.contains(&format!("turn 1 of session {first}")), "{screen}");
+    assert!(
+        screen.contains(&format!("turn 1 of session {first}")),
+        "{screen}"
+    );
     pane.prompt(3);
 
     pane.line("/log");
@@ -384,18 +453,41 @@ fn slash_commands_look_at_undo_and_steer_the_session() {
     pane.prompt(9);
     let grants_before = std::fs::read_to_string(home.root.join("config/warden/grants/exec.toml"))
         .unwrap_or_default();
-    pane.line("/grants exec program:sh");
-    pane.wait("[y/N]");
+    // Granting shows what would be granted and asks, as installing does.
+    pane.line("/grants exec program:cargo");
+    let screen = pane.wait("[y/N]");
+    assert!(screen.contains("exec would be granted"), "{screen}");
     pane.line("n");
     pane.wait("nothing was granted");
     pane.prompt(10);
     let grants_after = std::fs::read_to_string(home.root.join("config/warden/grants/exec.toml"))
         .unwrap_or_default();
     assert_eq!(grants_before, grants_after);
+    pane.line("/grants exec program:cargo");
+    pane.wait_n("[y/N]", 2);
+    pane.line("y");
+    pane.wait("exec is now granted");
+    pane.prompt(11);
+    let granted =
+        std::fs::read_to_string(home.root.join("config/warden/grants/exec.toml")).unwrap();
+    assert!(granted.contains("cargo"), "{granted}");
+    let log = home
+        .warden()
+        .args(["log", "--plugin", "exec"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(
+        log.contains("approved by: /grants in `warden chat`"),
+        "{log}"
+    );
 
     pane.line("/sessions");
-    pane.wait_n(&first, 3);
-    pane.prompt(11);
+    pane.wait(&format!(
+        "{first}  {}  chat/scripted  fix add",
+        home.project.display()
+    ));
+    pane.prompt(12);
     pane.line("/new");
     let screen = pane.wait_n("warden: session ", 2);
     let second = screen
@@ -405,13 +497,13 @@ fn slash_commands_look_at_undo_and_steer_the_session() {
         .unwrap()
         .to_string();
     assert_ne!(first, second);
-    pane.prompt(12);
+    pane.prompt(13);
     pane.line(&format!("/resume {first}"));
     pane.wait("resumed (");
-    pane.prompt(13);
+    pane.prompt(14);
     pane.line("what now");
     let screen = pane.wait("Resumed; the prompts were: fix add | write notes | what now.");
-    pane.prompt(14);
+    pane.prompt(15);
     let _ = screen;
 
     pane.line("/help");

@@ -210,7 +210,12 @@ impl Agent<'_> {
                 total: usage,
             });
             if stopped {
-                return end("cancelled", turn, usage, Some("cancelled by the user".into()));
+                return end(
+                    "cancelled",
+                    turn,
+                    usage,
+                    Some("cancelled by the user".into()),
+                );
             }
             if calls.is_empty() {
                 return end("done", turn, usage, None);

@@ -310,17 +310,19 @@ fn main() -> ExitCode {
     let mut cli = Cli::parse();
     let command = match cli.command.take() {
         Some(c) => c,
-        None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => Command::Chat {
-            resume: None,
-            opts: AgentOpts {
-                workspace: PathBuf::from("."),
-                profile: None,
-                model: None,
-                approval: None,
-                max_turns: warden_agent::turns::DEFAULT_MAX_TURNS,
-                token_budget: None,
-            },
-        },
+        None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => {
+            Command::Chat {
+                resume: None,
+                opts: AgentOpts {
+                    workspace: PathBuf::from("."),
+                    profile: None,
+                    model: None,
+                    approval: None,
+                    max_turns: warden_agent::turns::DEFAULT_MAX_TURNS,
+                    token_budget: None,
+                },
+            }
+        }
         None => {
             let _ = Cli::command().print_help();
             eprintln!("\n(on a terminal, `warden` alone opens `warden chat`)");

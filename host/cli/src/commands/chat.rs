@@ -126,6 +126,9 @@ impl App {
         let config = rustyline::Config::builder()
             .max_history_size(MAX_HISTORY)?
             .auto_add_history(false)
+            // The line above the prompt always ends in a newline; asking
+            // the terminal where the cursor is would eat keys typed ahead.
+            .check_cursor_position(false)
             .build();
         let mut editor: Editor<Lines, FileHistory> = Editor::with_config(config)?;
         editor.set_helper(Some(Lines));
@@ -235,7 +238,9 @@ impl App {
                 self.grant_confirmed(&plugin, &specs, "/grants in `warden chat`")?;
                 let offered = chat.opened.tools.tools().iter().any(|t| t.plugin == plugin);
                 if !offered {
-                    println!("(the model is offered `{plugin}`'s tools from the next session: /new)");
+                    println!(
+                        "(the model is offered `{plugin}`'s tools from the next session: /new)"
+                    );
                 }
             }
             Slash::Approval(mode) => {
@@ -262,7 +267,9 @@ impl App {
             Slash::Resume(id) => {
                 let endpoint = chat.opened.provider.endpoint().clone();
                 let mode = chat.opened.approvals.mode();
-                let opened = self.open_agent(&workspace, endpoint, mode, Some(&id)).await?;
+                let opened = self
+                    .open_agent(&workspace, endpoint, mode, Some(&id))
+                    .await?;
                 chat.switch(opened);
                 chat.banner(true);
             }
@@ -330,7 +337,7 @@ impl Chat {
             Some(out) => out,
             None => {
                 let mut out = Output::new(false, self.opened.transcript(&text)?);
-                out.event(&self.opened.started());
+                out.record(&self.opened.started());
                 self.out.insert(out)
             }
         };
@@ -341,7 +348,9 @@ impl Chat {
         cancel_tx.send_replace(false);
         let limits = Limits {
             max_turns: self.max_turns,
-            token_budget: self.token_budget.map(|b| b.saturating_sub(self.usage.total())),
+            token_budget: self
+                .token_budget
+                .map(|b| b.saturating_sub(self.usage.total())),
         };
         let mut items = std::mem::take(&mut self.opened.items);
         let mut keys = TurnKeys::start(cancel_tx.clone());
@@ -375,7 +384,7 @@ impl Chat {
     /// The session ends: its transcript says so.
     fn close(&mut self) {
         if let Some(mut out) = self.out.take() {
-            out.event(&Event::SessionCompleted {
+            out.record(&Event::SessionCompleted {
                 reason: "done".into(),
                 turns: self.opened.turns,
                 usage: self.usage,

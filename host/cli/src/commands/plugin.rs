@@ -196,17 +196,9 @@ impl App {
     /// `/grants PLUGIN SPEC...` in a chat: what `warden plugin grant PLUGIN
     /// --add` would grant, checked the same way, shown, and stored only if
     /// the person agrees.
-    pub fn grant_confirmed(
-        &self,
-        name: &str,
-        specs: &[String],
-        by: &str,
-    ) -> anyhow::Result<bool> {
+    pub fn grant_confirmed(&self, name: &str, specs: &[String], by: &str) -> anyhow::Result<bool> {
         let (package, source, grant) = self.proposed_grant(name, specs, false, false, true)?;
-        report::block(
-            &format!("{name} would be granted"),
-            &grant_lines(&grant),
-        );
+        report::block(&format!("{name} would be granted"), &grant_lines(&grant));
         if !confirm(&format!("Grant `{name}` this? [y/N] "))? {
             println!("nothing was granted");
             return Ok(false);

@@ -91,11 +91,7 @@ impl Opened {
 
     /// The model driver for one prompt, asking `asker` when approval is
     /// needed.
-    pub fn agent<'a>(
-        &'a mut self,
-        asker: Option<&'a mut dyn Asker>,
-        limits: Limits,
-    ) -> Agent<'a> {
+    pub fn agent<'a>(&'a mut self, asker: Option<&'a mut dyn Asker>, limits: Limits) -> Agent<'a> {
         Agent {
             provider: &self.provider,
             tools: &self.tools,
@@ -358,6 +354,12 @@ impl Output {
         }
     }
 
+    /// Keep `event` in the transcript without showing it (the chat shows
+    /// the session in its own words).
+    pub fn record(&mut self, event: &Event) {
+        self.transcript.event(event);
+    }
+
     /// End a line of streamed text, if one is open.
     pub fn end_text(&mut self) {
         if self.streamed {
@@ -388,7 +390,14 @@ fn finished_line(ok: bool, output: &str) -> String {
             .next()
             .unwrap_or_default();
         let last: String = last.chars().take(140).collect();
-        return format!("{mark} {how}{}", if last.is_empty() { String::new() } else { format!(": {}", escape(&last)) });
+        return format!(
+            "{mark} {how}{}",
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", escape(&last))
+            }
+        );
     }
     let first = output.lines().next().unwrap_or_default();
     let first: String = first.chars().take(160).collect();

@@ -14,7 +14,10 @@ pub enum Slash {
     /// The plugins' effective grants.
     Grants,
     /// Add to a plugin's grant (asks first).
-    Grant { plugin: String, specs: Vec<String> },
+    Grant {
+        plugin: String,
+        specs: Vec<String>,
+    },
     Approval(Mode),
     /// Show the model, or switch to another.
     Model(Option<String>),
@@ -139,9 +142,16 @@ mod tests {
                 specs: vec!["program:make".into(), "net:https://docs.rs".into()]
             })
         );
-        assert_eq!(parse("/model  gpt-5 "), Ok(Slash::Model(Some("gpt-5".into()))));
+        assert_eq!(
+            parse("/model  gpt-5 "),
+            Ok(Slash::Model(Some("gpt-5".into())))
+        );
         assert!(parse("/diff x").unwrap_err().contains("turn number"));
-        assert!(parse("/approval yolo").unwrap_err().contains("ask, auto or read-only"));
+        assert!(
+            parse("/approval yolo")
+                .unwrap_err()
+                .contains("ask, auto or read-only")
+        );
         assert!(parse("/quit now").unwrap_err().contains("no arguments"));
         assert!(parse("/grants exec").unwrap_err().contains("SPEC"));
         assert!(parse("/frobnicate").unwrap_err().contains("/help"));
