@@ -1,5 +1,6 @@
 mod agent;
 mod audit;
+mod chat;
 mod cli;
 mod common;
 mod guests;

@@ -118,6 +118,12 @@ impl Approvals {
         self.mode
     }
 
+    /// Change the mode, as the person asked (`/approval` in a chat); the
+    /// remembered approvals stay.
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
     /// Decide on `tool` with `input` (a JSON object), asking `asker` when
     /// the mode says to.
     pub fn decide(

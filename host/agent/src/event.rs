@@ -56,6 +56,8 @@ pub enum Event {
     ToolCallFinished {
         call_id: String,
         tool: String,
+        /// False when the call failed or the tool said what it did failed
+        /// (`"ok": false` in its result, as `exec.run` for a non-zero exit).
         ok: bool,
         /// What the model sees (capped).
         output: String,

@@ -20,13 +20,14 @@ pub trait Guard {
 }
 
 /// What every record of one agent call carries: who approved it and the
-/// agent's turn.
+/// agent's turn, which is also its journal turn.
 pub fn note(turn: u32, approved_by: Option<&str>) -> Note {
     let mut detail = serde_json::Map::new();
     detail.insert("agent_turn".into(), json!(turn));
     Note {
         approved_by: approved_by.map(str::to_string),
         detail,
+        turn: Some(u64::from(turn)),
     }
 }
 

@@ -336,6 +336,14 @@ pub fn cap(text: &str) -> (String, usize) {
     (format!("{}{note}{}", &text[..head], &text[tail..]), cut)
 }
 
+/// Whether a tool that answered says that what it did failed: `"ok":
+/// false` in its result, as `exec.run` answers for a program that exited
+/// non-zero or timed out. The model reads the whole result either way;
+/// people are shown the failure.
+pub fn reported_failure(value: &Value) -> bool {
+    value.get("ok") == Some(&Value::Bool(false))
+}
+
 /// Workspace-relative paths a successful write reported (`path`, or
 /// `files[].path`, as the edit tools answer).
 pub fn changed_paths(value: &Value) -> Vec<String> {

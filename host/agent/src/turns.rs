@@ -40,6 +40,7 @@ pub trait Sink {
 pub struct Ended {
     /// `done`, `max_turns`, `budget`, `cancelled` or `error`.
     pub reason: &'static str,
+    /// The number of the last turn taken.
     pub turns: u32,
     pub usage: Usage,
     pub error: Option<String>,
@@ -56,6 +57,10 @@ pub struct Agent<'a> {
     /// Records of the calls the agent refuses itself, when present (the
     /// calls it makes are recorded by the toolbox's session).
     pub guard: Option<&'a mut dyn Guard>,
+    /// The last turn the session took: the next is one more. A resumed
+    /// session and each prompt of a chat count on, so a turn has one
+    /// number in events, transcripts and the audit log.
+    pub turn: u32,
 }
 
 /// Resolves once the user asked to cancel (never if the sender is gone).
@@ -85,34 +90,48 @@ impl Observer for Relay<'_> {
 }
 
 impl Agent<'_> {
-    /// Continue the conversation in `items` until it ends. `cancel` turning
-    /// true stops the running request or tool call and ends the session.
+    /// Continue the conversation in `items` until it ends, then say the
+    /// session ended. `cancel` turning true stops the running request or
+    /// tool call and ends the session.
     pub async fn run(
         &mut self,
         items: &mut Vec<Item>,
         sink: &mut dyn Sink,
         cancel: &mut watch::Receiver<bool>,
     ) -> Ended {
+        let ended = self.converse(items, sink, cancel).await;
+        sink.event(&Event::SessionCompleted {
+            reason: String::from(ended.reason),
+            turns: ended.turns,
+            usage: ended.usage,
+            error: ended.error.clone(),
+        });
+        ended
+    }
+
+    /// Take turns on the conversation in `items` until the model answers
+    /// without a tool call, a limit is reached or `cancel` turns true; the
+    /// session goes on (a chat's next prompt continues it). `usage` is
+    /// what these turns used.
+    pub async fn converse(
+        &mut self,
+        items: &mut Vec<Item>,
+        sink: &mut dyn Sink,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Ended {
         let mut usage = Usage::default();
-        let mut turn = 0;
-        let end = |reason, turn, usage, error: Option<String>, sink: &mut dyn Sink| {
-            sink.event(&Event::SessionCompleted {
-                reason: String::from(reason),
-                turns: turn,
-                usage,
-                error: error.clone(),
-            });
-            Ended {
-                reason,
-                turns: turn,
-                usage,
-                error,
-            }
+        let first = self.turn;
+        let end = |reason, turn, usage, error: Option<String>| Ended {
+            reason,
+            turns: turn,
+            usage,
+            error,
         };
         loop {
-            if turn >= self.limits.max_turns {
-                let why = format!("stopped after {turn} turns (--max-turns)");
-                return end("max_turns", turn, usage, Some(why), sink);
+            let taken = self.turn - first;
+            if taken >= self.limits.max_turns {
+                let why = format!("stopped after {taken} turns (--max-turns)");
+                return end("max_turns", self.turn, usage, Some(why));
             }
             if let Some(budget) = self.limits.token_budget
                 && usage.total() >= budget
@@ -121,9 +140,10 @@ impl Agent<'_> {
                     "stopped after {} tokens, at the budget of {budget} (--token-budget)",
                     usage.total()
                 );
-                return end("budget", turn, usage, Some(why), sink);
+                return end("budget", self.turn, usage, Some(why));
             }
-            turn += 1;
+            self.turn += 1;
+            let turn = self.turn;
             sink.event(&Event::TurnStarted { turn });
             let req = Request {
                 instructions: self.instructions,
@@ -138,13 +158,13 @@ impl Agent<'_> {
                 tokio::select! {
                     r = self.provider.complete(&req, &mut relay) => r,
                     () = cancelled(cancel) => {
-                        return end("cancelled", turn, usage, Some("cancelled by the user".into()), sink);
+                        return end("cancelled", turn, usage, Some("cancelled by the user".into()));
                     }
                 }
             };
             let reply = match reply {
                 Ok(r) => r,
-                Err(e) => return end("error", turn, usage, Some(e.to_string()), sink),
+                Err(e) => return end("error", turn, usage, Some(e.to_string())),
             };
             usage.add(reply.usage);
             if !reply.text.is_empty() {
@@ -195,11 +215,10 @@ impl Agent<'_> {
                     turn,
                     usage,
                     Some("cancelled by the user".into()),
-                    sink,
                 );
             }
             if calls.is_empty() {
-                return end("done", turn, usage, None, sink);
+                return end("done", turn, usage, None);
             }
         }
     }
@@ -289,7 +308,7 @@ impl Agent<'_> {
         sink.event(&Event::ToolCallFinished {
             call_id: call.id.clone(),
             tool: tool.qualified.clone(),
-            ok: !outcome.is_error,
+            ok: !outcome.is_error && !outcome.value.as_ref().is_some_and(tools::reported_failure),
             output: outcome.text.clone(),
             cut: outcome.cut,
             denials: outcome

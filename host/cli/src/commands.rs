@@ -2,6 +2,7 @@
 //! `--json`, one JSON document for scripts.
 
 mod call;
+mod chat;
 mod demo;
 pub use demo::demo;
 mod log;

@@ -9,7 +9,8 @@
 
 mod commands;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use warden_core::Error;
@@ -24,8 +25,9 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Without one, on a terminal: `warden chat`.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -58,6 +60,16 @@ enum Command {
     Run {
         /// What to do, e.g. "make the failing test pass".
         task: String,
+        #[command(flatten)]
+        opts: AgentOpts,
+    },
+    /// Talk with the agent in the workspace, turn after turn: streamed
+    /// answers, approvals inline, Esc or Ctrl-C interrupts a turn, slash
+    /// commands (/help). `warden` alone on a terminal does the same.
+    Chat {
+        /// Continue this recorded session (see `warden sessions`).
+        #[arg(long, value_name = "ID")]
+        resume: Option<String>,
         #[command(flatten)]
         opts: AgentOpts,
     },
@@ -295,7 +307,28 @@ fn main() -> ExitCode {
         eprintln!("warden-confine: {why}");
         return ExitCode::from(warden_core::capability::process::confine::CONFINE_FAILED as u8);
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let command = match cli.command.take() {
+        Some(c) => c,
+        None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => {
+            Command::Chat {
+                resume: None,
+                opts: AgentOpts {
+                    workspace: PathBuf::from("."),
+                    profile: None,
+                    model: None,
+                    approval: None,
+                    max_turns: warden_agent::turns::DEFAULT_MAX_TURNS,
+                    token_budget: None,
+                },
+            }
+        }
+        None => {
+            let _ = Cli::command().print_help();
+            eprintln!("\n(on a terminal, `warden` alone opens `warden chat`)");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
@@ -303,14 +336,14 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match runtime_for(&cli.command) {
+    let runtime = match runtime_for(&command) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(5);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli.json, command)) {
         Ok(code) => code,
         Err(err) => {
             let code = exit_code(&err);
@@ -340,15 +373,15 @@ fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
     builder.enable_all().event_interval(1).build()
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
     // The demo keeps its own state: it needs no App of the user's.
-    if let Command::Demo { dir } = &cli.command {
-        return commands::demo(cli.json, dir.clone()).await;
+    if let Command::Demo { dir } = &command {
+        return commands::demo(json, dir.clone()).await;
     }
-    let app = commands::App::from_env(cli.json)?;
-    match cli.command {
+    let app = commands::App::from_env(json)?;
+    match command {
         Command::Tools => app.tools().await,
-        Command::Demo { dir } => commands::demo(cli.json, dir).await,
+        Command::Demo { dir } => commands::demo(json, dir).await,
         Command::Mcp {
             workspace,
             http: None,
@@ -405,6 +438,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
         }
         Command::Run { task, opts } => app.agent(&task, opts.into(), true, None).await,
+        Command::Chat { resume, opts } => app.chat(opts.into(), resume.as_deref()).await,
         Command::Exec { task, opts } => app.agent(&task, opts.into(), false, None).await,
         Command::Sessions => app.sessions(),
         Command::Resume {

@@ -121,6 +121,11 @@ pub struct TurnRecord {
     pub session: String,
     /// Its number in the session.
     pub turn: u64,
+    /// Which capture of the turn this is: an agent's turn that makes
+    /// several calls that can change files captures each (0, 1, ...), and
+    /// they are one turn to `diff`, `undo` and `rollback`.
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub part: u32,
     /// Its place among all turns in this workspace.
     pub order: u64,
     /// How it ended.
@@ -145,6 +150,8 @@ struct Index {
 struct Pending {
     session: String,
     turn: u64,
+    #[serde(default)]
+    part: u32,
     order: u64,
     started_ctime_ns: i128,
 }
@@ -291,15 +298,16 @@ impl Journal {
         write_synced(&self.dir.join("index.json"), &bytes)
     }
 
-    fn turn_path(&self, session: &str, turn: u64) -> PathBuf {
-        self.dir
-            .join("turns")
-            .join(session)
-            .join(format!("{turn:08}.json"))
+    fn turn_path(&self, session: &str, turn: u64, part: u32) -> PathBuf {
+        let name = match part {
+            0 => format!("{turn:08}.json"),
+            n => format!("{turn:08}.{n}.json"),
+        };
+        self.dir.join("turns").join(session).join(name)
     }
 
     fn save_turn(&self, t: &TurnRecord) -> Result<()> {
-        let path = self.turn_path(&t.session, t.turn);
+        let path = self.turn_path(&t.session, t.turn, t.part);
         let bytes = serde_json::to_vec_pretty(t).map_err(|e| Error::Corrupt(e.to_string()))?;
         write_synced(&path, &bytes)
     }
@@ -328,7 +336,7 @@ impl Journal {
         check_session(session)?;
         let lock = self.lock()?;
         let index = self.recover_locked()?;
-        self.begin_locked(lock, index, session, turn)
+        self.begin_locked(lock, index, session, turn, 0)
     }
 
     /// [`Journal::begin`] with the next free turn number of `session`,
@@ -338,7 +346,19 @@ impl Journal {
         let lock = self.lock()?;
         let index = self.recover_locked()?;
         let turn = self.next_turn(session)?;
-        self.begin_locked(lock, index, session, turn)
+        self.begin_locked(lock, index, session, turn, 0)
+    }
+
+    /// Start capturing turn `turn` of `session` again: the next part of a
+    /// turn that captures several calls (an agent's turn), or its first.
+    pub fn begin_part(&self, session: &str, turn: u64) -> Result<Turn> {
+        check_session(session)?;
+        let lock = self.lock()?;
+        let index = self.recover_locked()?;
+        let part = (0..)
+            .find(|&p| !self.turn_path(session, turn, p).exists())
+            .unwrap_or(u32::MAX);
+        self.begin_locked(lock, index, session, turn, part)
     }
 
     fn begin_locked(
@@ -347,8 +367,9 @@ impl Journal {
         mut index: Index,
         session: &str,
         turn: u64,
+        part: u32,
     ) -> Result<Turn> {
-        if self.turn_path(session, turn).exists() {
+        if self.turn_path(session, turn, part).exists() {
             return Err(Error::Usage(format!(
                 "turn {turn} of session `{session}` was already recorded in this workspace"
             )));
@@ -364,6 +385,7 @@ impl Journal {
         let pending = Pending {
             session: session.into(),
             turn,
+            part,
             order: index.clock,
             started_ctime_ns,
         };
@@ -418,6 +440,7 @@ impl Journal {
         let record = TurnRecord {
             session: p.session.clone(),
             turn: p.turn,
+            part: p.part,
             order: p.order,
             status,
             changes: scan::changes(before, &after, p.started_ctime_ns),
@@ -520,6 +543,10 @@ impl Turn {
         j.save_index(&index)?;
         Ok(record)
     }
+}
+
+fn is_first(part: &u32) -> bool {
+    *part == 0
 }
 
 /// Read one of the journal's own files, never waiting on a FIFO in its place.

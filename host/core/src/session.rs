@@ -235,6 +235,11 @@ pub struct Note {
     pub approved_by: Option<String>,
     /// Extra fields of each record's detail (the agent's turn number).
     pub detail: serde_json::Map<String, Value>,
+    /// The caller's own turn (an agent's): the call's records name it and,
+    /// when it is captured, it is part of that journal turn, so a turn has
+    /// one number in events, the audit log, `diff`, `undo` and `rollback`.
+    /// Without one, each captured call is the session's next turn.
+    pub turn: Option<u64>,
 }
 
 /// One call to make.
@@ -451,7 +456,7 @@ impl Session {
             }
             record.detail = Some(detail);
         }
-        record.in_turn(&self.name, turn)
+        record.in_turn(&self.name, turn.or(note.turn))
     }
 
     /// Record a call the caller refused before it reached the session (an
@@ -524,7 +529,7 @@ impl Session {
             Err(e) => return self.refused_call(&req, e, Refused::NotAllowed(e.clone())),
         };
         let turn = if writes(&prepared) {
-            match self.capture().await {
+            match self.capture(req.note.turn).await {
                 Ok(t) => Some(t),
                 Err(e) => {
                     let why = Error::Conflict(format!(
@@ -574,12 +579,15 @@ impl Session {
     /// A journal turn of this session. Capture blocks (the workspace lock,
     /// a scan), so it runs off the async threads; captured calls in one
     /// workspace take turns.
-    async fn capture(&self) -> std::result::Result<Turn, crate::journal::Error> {
+    async fn capture(&self, turn: Option<u64>) -> std::result::Result<Turn, crate::journal::Error> {
         let journal = self.journal()?;
         let name = self.name.clone();
-        tokio::task::spawn_blocking(move || journal.begin_next(&name))
-            .await
-            .map_err(|e| crate::journal::Error::Usage(format!("the capture stopped: {e}")))?
+        tokio::task::spawn_blocking(move || match turn {
+            Some(n) => journal.begin_part(&name, n),
+            None => journal.begin_next(&name),
+        })
+        .await
+        .map_err(|e| crate::journal::Error::Usage(format!("the capture stopped: {e}")))?
     }
 
     /// The whole call: [`Session::begin`] then [`Running::run`].

@@ -183,6 +183,40 @@ impl App {
         requested: bool,
         add: bool,
     ) -> anyhow::Result<ExitCode> {
+        let (package, source, grant) = self.proposed_grant(name, specs, none, requested, add)?;
+        self.store_grant(
+            name,
+            &package,
+            &source,
+            &grant,
+            "`warden plugin grant` on the command line",
+        )
+    }
+
+    /// `/grants PLUGIN SPEC...` in a chat: what `warden plugin grant PLUGIN
+    /// --add` would grant, checked the same way, shown, and stored only if
+    /// the person agrees.
+    pub fn grant_confirmed(&self, name: &str, specs: &[String], by: &str) -> anyhow::Result<bool> {
+        let (package, source, grant) = self.proposed_grant(name, specs, false, false, true)?;
+        report::block(&format!("{name} would be granted"), &grant_lines(&grant));
+        if !confirm(&format!("Grant `{name}` this? [y/N] "))? {
+            println!("nothing was granted");
+            return Ok(false);
+        }
+        self.store_grant(name, &package, &source, &grant, by)?;
+        Ok(true)
+    }
+
+    /// The grant `warden plugin grant` would store, checked against the
+    /// manifest, the PATH and the organisation's policy.
+    fn proposed_grant(
+        &self,
+        name: &str,
+        specs: &[String],
+        none: bool,
+        requested: bool,
+        add: bool,
+    ) -> anyhow::Result<(Package, Source, Grant)> {
         let (package, source) = self.registry.package(name)?;
         let grant = if none {
             Grant::default()
@@ -219,23 +253,35 @@ impl App {
             self.record_policy_refusal(Kind::Grant, name, &e)?;
             return Err(e.into());
         }
+        Ok((package, source, grant))
+    }
+
+    /// Record and store `grant`, approved `by` whom.
+    fn store_grant(
+        &self,
+        name: &str,
+        package: &Package,
+        source: &Source,
+        grant: &Grant,
+        by: &str,
+    ) -> anyhow::Result<ExitCode> {
         self.record(Record {
             kind: Kind::Grant,
             decision: Decision::Allow,
             plugin: Some(name.into()),
-            rule: grant_lines(&grant),
-            approved_by: Some("`warden plugin grant` on the command line".into()),
+            rule: grant_lines(grant),
+            approved_by: Some(by.into()),
             detail: Some(json!({
-                "before": grant_lines(&self.registry.grant(name, &package, &source)?),
+                "before": grant_lines(&self.registry.grant(name, package, source)?),
                 "digest": package.digest,
             })),
             ..Record::default()
         })?;
-        self.registry.set_grant(name, &grant)?;
+        self.registry.set_grant(name, grant)?;
         if self.json {
             self.print_json(&json!({"plugin": name, "grant": grant}))?;
         } else {
-            report::block(&format!("{name} is now granted"), &grant_lines(&grant));
+            report::block(&format!("{name} is now granted"), &grant_lines(grant));
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -1,23 +1,26 @@
 //! `warden run`, `warden exec`, `warden sessions` and `warden resume`: the
-//! agent loop on the command line.
+//! agent loop on the command line. [`Opened`] is what they and `warden
+//! chat` share: a session's tools, approvals, model and transcript.
 
 use super::App;
 use anyhow::Context as _;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use tokio::sync::watch;
 use warden_agent::approval::{Answer, Approvals, Asker, Mode};
 use warden_agent::event::Event;
 use warden_agent::govern::Governance;
-use warden_agent::provider::{Item, Provider, Retry};
+use warden_agent::provider::{Endpoint, Item, Provider, Retry};
 use warden_agent::session::{self, Transcript};
 use warden_agent::tools::Toolbox;
 use warden_agent::turns::{Agent, Ended, Limits, Sink};
 use warden_agent::{config, instructions};
 use warden_core::escape::escape;
+use warden_core::session::Session;
 
-/// What `run`, `exec` and `resume` share.
+/// What `run`, `exec`, `resume` and `chat` share.
 pub struct AgentArgs {
     pub workspace: PathBuf,
     pub profile: Option<String>,
@@ -28,17 +31,105 @@ pub struct AgentArgs {
 }
 
 /// Exit code when the user cancelled (as a shell reports SIGINT).
-const CANCELLED: u8 = 130;
+pub(super) const CANCELLED: u8 = 130;
+
+/// An agent session, open: everything a turn needs but the model's
+/// conversation driver.
+pub(super) struct Opened {
+    pub id: String,
+    pub workspace: PathBuf,
+    pub sessions: PathBuf,
+    pub calls: Arc<Session>,
+    pub tools: Toolbox,
+    pub instructions: String,
+    pub approvals: Approvals,
+    pub provider: Provider,
+    pub kind: String,
+    pub governance: Governance,
+    /// The conversation so far (a resumed session's included).
+    pub items: Vec<Item>,
+    /// The last turn taken; the next is one more, across prompts and
+    /// resumes.
+    pub turns: u32,
+}
+
+impl Opened {
+    pub fn model(&self) -> &str {
+        &self.provider.endpoint().model
+    }
+
+    /// The transcript, started with `task` when it is new.
+    pub fn transcript(&self, task: &str) -> anyhow::Result<Transcript> {
+        Transcript::create(
+            &self.sessions,
+            &self.id,
+            &self.workspace,
+            &self.kind,
+            self.model(),
+            task,
+        )
+        .map_err(anyhow::Error::msg)
+        .context("cannot keep the session's transcript")
+    }
+
+    /// The event that opens a run of turns.
+    pub fn started(&self) -> Event {
+        Event::SessionStarted {
+            session: self.id.clone(),
+            workspace: self.workspace.display().to_string(),
+            provider: self.kind.clone(),
+            model: self.model().to_string(),
+            approval: self.approvals.mode().name().to_string(),
+            tools: self
+                .tools
+                .tools()
+                .iter()
+                .map(|t| t.qualified.clone())
+                .collect(),
+        }
+    }
+
+    /// The model driver for one prompt, asking `asker` when approval is
+    /// needed.
+    pub fn agent<'a>(&'a mut self, asker: Option<&'a mut dyn Asker>, limits: Limits) -> Agent<'a> {
+        Agent {
+            provider: &self.provider,
+            tools: &self.tools,
+            approvals: &mut self.approvals,
+            asker,
+            workspace: &self.workspace,
+            instructions: &self.instructions,
+            limits,
+            guard: Some(&mut self.governance),
+            turn: self.turns,
+        }
+    }
+}
 
 impl App {
-    /// Run `task` (or continue session `resume`) to its end.
-    pub async fn agent(
+    /// The model, from the profile, the environment and `--model`.
+    pub(super) fn endpoint(
         &self,
-        task: &str,
-        args: AgentArgs,
-        interactive: bool,
+        profile: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<Endpoint, config::ConfigError> {
+        config::resolve(
+            &self.registry.dirs().config.join("config.toml"),
+            profile,
+            model,
+            &|k| std::env::var(k).ok(),
+        )
+    }
+
+    /// Open an agent session in `workspace` (or continue session `resume`,
+    /// in its own workspace) talking to `endpoint`.
+    pub(super) async fn open_agent(
+        &self,
+        workspace: &Path,
+        endpoint: Endpoint,
+        mode: Mode,
         resume: Option<&str>,
-    ) -> anyhow::Result<ExitCode> {
+    ) -> anyhow::Result<Opened> {
         let dirs = self.registry.dirs();
         let sessions = dirs.state.join("sessions");
         let loaded = match resume {
@@ -47,14 +138,71 @@ impl App {
         };
         let workspace = match &loaded {
             Some(l) => l.header.workspace.clone(),
-            None => args.workspace.clone(),
+            None => workspace.to_path_buf(),
         };
-        let endpoint = match config::resolve(
-            &dirs.config.join("config.toml"),
-            args.profile.as_deref(),
-            args.model.as_deref(),
-            &|k| std::env::var(k).ok(),
-        ) {
+        let ctx = self.context(&workspace)?;
+        let id = loaded
+            .as_ref()
+            .map_or_else(session::new_id, |l| l.header.id.clone());
+        // Every call is recorded before it runs and every call that can
+        // change files is captured for undo, as with `warden call`: without
+        // the log and the journal, nothing runs.
+        let calls = self.session(
+            ctx.clone(),
+            &id,
+            self.audit_log()
+                .context("the agent cannot run without the audit log")?,
+        );
+        calls
+            .journal()
+            .context("the agent cannot run without the undo journal")?;
+        let calls = Arc::new(calls);
+        let mut tools = Toolbox::new(calls.clone());
+        for name in self.registry.names()? {
+            let plugin = calls.plugin(&name).await?;
+            match plugin.allowed() {
+                Ok(_) => {
+                    for note in tools.add(&plugin) {
+                        eprintln!("warden: {note}");
+                    }
+                }
+                Err(e) => tracing::info!("not offering plugin `{name}`: {e}"),
+            }
+        }
+        let cwd = std::env::current_dir()
+            .and_then(|d| d.canonicalize())
+            .unwrap_or_else(|_| ctx.workspace.clone());
+        let instructions = instructions::build(&ctx.workspace, &cwd);
+        let approvals = Approvals::new(mode, Some(&dirs.config.join("approvals")), &ctx.workspace)
+            .map_err(anyhow::Error::msg)?;
+        let kind = endpoint.kind.name().to_string();
+        let provider = Provider::new(endpoint, Retry::default())?;
+        let (items, turns) = loaded.map(|l| (l.items, l.turns)).unwrap_or_default();
+        Ok(Opened {
+            id,
+            workspace: ctx.workspace,
+            sessions,
+            governance: Governance::new(calls.clone()),
+            calls,
+            tools,
+            instructions,
+            approvals,
+            provider,
+            kind,
+            items,
+            turns,
+        })
+    }
+
+    /// Run `task` (or continue session `resume`) to its end.
+    pub async fn agent(
+        &self,
+        task: &str,
+        args: AgentArgs,
+        interactive: bool,
+        resume: Option<&str>,
+    ) -> anyhow::Result<ExitCode> {
+        let endpoint = match self.endpoint(args.profile.as_deref(), args.model.as_deref()) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -73,72 +221,17 @@ impl App {
             );
             return Ok(ExitCode::from(2));
         }
-        let ctx = self.context(&workspace)?;
-        let id = loaded
-            .as_ref()
-            .map_or_else(session::new_id, |l| l.header.id.clone());
-        // Every call is recorded before it runs and every call that can
-        // change files is captured for undo, as with `warden call`: without
-        // the log and the journal, nothing runs.
-        let calls = self.session(
-            ctx.clone(),
-            &id,
-            self.audit_log()
-                .context("the agent cannot run without the audit log")?,
-        );
-        calls
-            .journal()
-            .context("the agent cannot run without the undo journal")?;
-        let calls = std::sync::Arc::new(calls);
-        let mut tools = Toolbox::new(calls.clone());
-        for name in self.registry.names()? {
-            let plugin = calls.plugin(&name).await?;
-            match plugin.allowed() {
-                Ok(_) => {
-                    for note in tools.add(&plugin) {
-                        eprintln!("warden: {note}");
-                    }
-                }
-                Err(e) => tracing::info!("not offering plugin `{name}`: {e}"),
-            }
-        }
-        let cwd = std::env::current_dir()
-            .and_then(|d| d.canonicalize())
-            .unwrap_or_else(|_| ctx.workspace.clone());
-        let instructions = instructions::build(&ctx.workspace, &cwd);
-        let mut approvals =
-            Approvals::new(mode, Some(&dirs.config.join("approvals")), &ctx.workspace)
-                .map_err(anyhow::Error::msg)?;
-        let kind = endpoint.kind.name().to_string();
-        let model = endpoint.model.clone();
-        let provider = Provider::new(endpoint, Retry::default())?;
-
-        let mut governance = Governance::new(calls.clone());
-        let mut transcript =
-            Transcript::create(&sessions, &id, &ctx.workspace, &kind, &model, task)
-                .map_err(anyhow::Error::msg)
-                .context("cannot keep the session's transcript")?;
-        let mut items = loaded.map(|l| l.items).unwrap_or_default();
+        let mut opened = self
+            .open_agent(&args.workspace, endpoint, mode, resume)
+            .await?;
+        let transcript = opened.transcript(task)?;
+        let mut sink = Output::new(self.json, transcript);
         let user = Item::User {
             text: task.to_string(),
         };
-        transcript.item(&user);
-        items.push(user);
-
-        let mut sink = Output {
-            json: self.json,
-            transcript,
-            streamed: false,
-            progress: None,
-        };
-        sink.event(&Event::SessionStarted {
-            session: id.clone(),
-            workspace: ctx.workspace.display().to_string(),
-            provider: kind,
-            model,
-            approval: mode.name().to_string(),
-            tools: tools.tools().iter().map(|t| t.qualified.clone()).collect(),
-        });
+        sink.item(&user);
+        opened.items.push(user);
+        sink.event(&opened.started());
         let (cancel_tx, mut cancel) = watch::channel(false);
         let ctrl_c = tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
@@ -150,24 +243,21 @@ impl App {
             }
         });
         let mut terminal = Terminal;
-        let mut agent = Agent {
-            provider: &provider,
-            tools: &tools,
-            approvals: &mut approvals,
-            asker: if can_ask {
-                Some(&mut terminal as &mut dyn Asker)
-            } else {
-                None
-            },
-            workspace: &ctx.workspace,
-            instructions: &instructions,
-            limits: Limits {
-                max_turns: args.max_turns,
-                token_budget: args.token_budget,
-            },
-            guard: Some(&mut governance),
+        let limits = Limits {
+            max_turns: args.max_turns,
+            token_budget: args.token_budget,
         };
-        let ended = agent.run(&mut items, &mut sink, &mut cancel).await;
+        let mut items = std::mem::take(&mut opened.items);
+        let id = opened.id.clone();
+        let asker = if can_ask {
+            Some(&mut terminal as &mut dyn Asker)
+        } else {
+            None
+        };
+        let ended = opened
+            .agent(asker, limits)
+            .run(&mut items, &mut sink, &mut cancel)
+            .await;
         sink.stop_progress();
         ctrl_c.abort();
         if !self.json {
@@ -224,7 +314,7 @@ fn summary(ended: &Ended, id: &str) {
 
 /// Prints events (JSON lines on stdout with `--json`, else text) and keeps
 /// the transcript.
-struct Output {
+pub(super) struct Output {
     json: bool,
     transcript: Transcript,
     /// Model text was streamed since the last newline.
@@ -235,6 +325,15 @@ struct Output {
 }
 
 impl Output {
+    pub fn new(json: bool, transcript: Transcript) -> Self {
+        Output {
+            json,
+            transcript,
+            streamed: false,
+            progress: None,
+        }
+    }
+
     fn start_progress(&mut self, what: String) {
         self.stop_progress();
         if self.json || !std::io::stderr().is_terminal() {
@@ -249,11 +348,60 @@ impl Output {
         self.progress = Some(bar);
     }
 
-    fn stop_progress(&mut self) {
+    pub fn stop_progress(&mut self) {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }
     }
+
+    /// Keep `event` in the transcript without showing it (the chat shows
+    /// the session in its own words).
+    pub fn record(&mut self, event: &Event) {
+        self.transcript.event(event);
+    }
+
+    /// End a line of streamed text, if one is open.
+    pub fn end_text(&mut self) {
+        if self.streamed {
+            println!();
+            self.streamed = false;
+        }
+    }
+}
+
+/// How a finished call is shown: the exit status for a program's run,
+/// else the first line of what the model saw.
+fn finished_line(ok: bool, output: &str) -> String {
+    let mark = if ok { "✓" } else { "✗" };
+    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str(output)
+        && o.contains_key("exit_code")
+    {
+        let how = match (&o["exit_code"], o["timed_out"].as_bool(), &o["signal"]) {
+            (_, Some(true), _) => "timed out".to_string(),
+            (serde_json::Value::Number(n), _, _) => format!("exit {n}"),
+            (_, _, serde_json::Value::Number(s)) => format!("killed by signal {s}"),
+            _ => "ended".to_string(),
+        };
+        // The last line of stderr (or stdout) says why, usually.
+        let last = ["stderr", "stdout"]
+            .iter()
+            .filter_map(|k| o[*k].as_str())
+            .filter_map(|s| s.lines().rev().find(|l| !l.trim().is_empty()))
+            .next()
+            .unwrap_or_default();
+        let last: String = last.chars().take(140).collect();
+        return format!(
+            "{mark} {how}{}",
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", escape(&last))
+            }
+        );
+    }
+    let first = output.lines().next().unwrap_or_default();
+    let first: String = first.chars().take(160).collect();
+    format!("{mark} {}", escape(&first))
 }
 
 impl Sink for Output {
@@ -268,9 +416,8 @@ impl Sink for Output {
             }
             return;
         }
-        if self.streamed && !matches!(event, Event::Message { .. }) {
-            println!();
-            self.streamed = false;
+        if !matches!(event, Event::Message { .. }) {
+            self.end_text();
         }
         match event {
             Event::SessionStarted {
@@ -311,15 +458,12 @@ impl Sink for Output {
             Event::ToolCallFinished {
                 ok, output, cut, ..
             } => {
-                let first = output.lines().next().unwrap_or_default();
-                let first: String = first.chars().take(160).collect();
-                let mark = if *ok { "✓" } else { "✗" };
                 let cut = if *cut > 0 {
                     format!(" ({cut} bytes cut)")
                 } else {
                     String::new()
                 };
-                eprintln!("  {mark} {}{cut}", escape(&first));
+                eprintln!("  {}{cut}", finished_line(*ok, output));
             }
             Event::FileChanged { path, .. } => eprintln!("  changed {}", escape(path)),
             _ => {}

@@ -26,7 +26,7 @@ impl App {
         // The last turn that changed something: a test run after an edit
         // is captured too, but undoing "nothing" is not what anyone means.
         let Some(last) = turns
-            .into_iter()
+            .iter()
             .rev()
             .find(|t| !t.undone && !t.changes.is_empty())
         else {
@@ -35,7 +35,14 @@ impl App {
                 journal.workspace().display()
             );
         };
-        self.restore(&journal, vec![last], force)
+        // All of it: an agent's turn captures each call that can change
+        // files as a part of the turn.
+        let (session, turn) = (last.session.clone(), last.turn);
+        let whole = turns
+            .into_iter()
+            .filter(|t| !t.undone && t.session == session && t.turn == turn)
+            .collect();
+        self.restore(&journal, whole, force)
     }
 
     /// Undo the turns of `session` after `to` (all of them without it).
@@ -67,10 +74,13 @@ impl App {
         turns: Vec<TurnRecord>,
         force: bool,
     ) -> anyhow::Result<ExitCode> {
-        let ids: Vec<String> = turns
-            .iter()
-            .map(|t| format!("{}/{}", t.session, t.turn))
-            .collect();
+        let mut ids: Vec<String> = Vec::new();
+        for t in &turns {
+            let id = format!("{}/{}", t.session, t.turn);
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
         let mut paths: Vec<&str> = turns
             .iter()
             .flat_map(|t| t.changes.iter().map(|c| c.path.as_str()))
@@ -151,7 +161,9 @@ impl App {
                 text
             }
         };
-        for t in &turns {
+        for (i, t) in turns.iter().enumerate() {
+            // The parts of one turn are shown under one heading.
+            let same_turn = i > 0 && turns[i - 1].turn == t.turn;
             let status = match (t.undone, t.status) {
                 (true, _) => " (undone)",
                 (false, warden_core::journal::Status::Interrupted) => {
@@ -159,18 +171,24 @@ impl App {
                 }
                 _ => "",
             };
-            println!(
-                "{}",
-                c(
-                    "1",
-                    format!(
-                        "turn {} of session {}{status}: {} change(s)",
-                        t.turn,
-                        escape(&t.session),
-                        t.changes.len()
+            if !same_turn {
+                let changes: usize = turns
+                    .iter()
+                    .filter(|u| u.turn == t.turn)
+                    .map(|u| u.changes.len())
+                    .sum();
+                println!(
+                    "{}",
+                    c(
+                        "1",
+                        format!(
+                            "turn {} of session {}{status}: {changes} change(s)",
+                            t.turn,
+                            escape(&t.session),
+                        )
                     )
-                )
-            );
+                );
+            }
             for change in &t.changes {
                 for line in describe(&journal, change) {
                     let line = match line {

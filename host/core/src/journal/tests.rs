@@ -315,3 +315,30 @@ fn nested_workspaces_exclude_each_other_by_real_path() {
     drop(inner);
     assert!(locks_within(&f.j, std::time::Duration::from_secs(5)));
 }
+
+/// Issue 15: an agent's turn that makes two captured calls is one turn
+/// in two parts; undoing both restores what was there before the turn.
+#[test]
+fn a_turn_captured_in_parts_is_one_turn() {
+    let f = fx();
+    let first = f.j.begin_part("agent", 3).unwrap();
+    std::fs::write(f.ws.join("one.txt"), "1\n").unwrap();
+    let one = first.finish().unwrap();
+    let second = f.j.begin_part("agent", 3).unwrap();
+    std::fs::write(f.ws.join("src/a.rs"), "changed\n").unwrap();
+    let two = second.finish().unwrap();
+    assert_eq!((one.turn, one.part, two.turn, two.part), (3, 0, 3, 1));
+    let turns = f.j.turns().unwrap();
+    assert_eq!(turns.len(), 2);
+    assert!(turns.iter().all(|t| t.turn == 3 && t.session == "agent"));
+    // The next plain capture of the session comes after it.
+    assert_eq!(f.j.next_turn("agent").unwrap(), 4);
+    // A numbered turn that is recorded already is not begun again.
+    assert!(f.j.begin("agent", 3).is_err());
+    f.j.undo(&turns, false).unwrap();
+    assert!(!f.ws.join("one.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join("src/a.rs")).unwrap(),
+        "fn a() {}\n"
+    );
+}
