@@ -33,6 +33,7 @@ use warden_core::session::{Note, Refused, Request, Session};
 
 mod approve;
 mod http;
+mod notify;
 mod origin;
 mod resources;
 mod tools;
@@ -47,6 +48,8 @@ pub struct WardenMcp {
     session: Arc<Session>,
     approver: Arc<approve::Approver>,
     shown: Arc<resources::Shown>,
+    /// The level this client chose for log notifications.
+    level: Arc<notify::LogLevel>,
 }
 
 /// The session of calls made over MCP; each call of a plugin that can
@@ -84,6 +87,7 @@ impl App {
             session: Arc::new(session),
             approver: Arc::new(approver),
             shown: Arc::new(shown),
+            level: Arc::default(),
         })
     }
 
@@ -108,6 +112,15 @@ fn failure_text(qualified: &str, out: &CallOutput, failure: &ToolFailure) -> Str
 }
 
 impl WardenMcp {
+    /// The server for one more client (an HTTP session): the same session
+    /// and approvals, its own log level.
+    pub fn for_client(&self) -> Self {
+        WardenMcp {
+            level: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     /// The tools offered now: those of plugins whose grants, as they are on
     /// disk now, let them run in the workspace.
     async fn offered(&self) -> Vec<rmcp::model::Tool> {
@@ -169,12 +182,16 @@ impl WardenMcp {
     }
 }
 
+// MCP logging is deprecated from protocol 2026-07-28 (SEP-2577); clients of
+// 2025-06-18 and 2025-11-25 still choose their level with it.
+#[allow(deprecated)]
 impl ServerHandler for WardenMcp {
     fn get_info(&self) -> ServerConfig {
         InitializeResult::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_logging()
                 .build(),
         )
         .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
@@ -191,6 +208,15 @@ impl ServerHandler for WardenMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         Ok(ListToolsResult::with_all_items(self.offered().await))
+    }
+
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.level.set(request.level);
+        Ok(())
     }
 
     async fn list_resources(
@@ -258,7 +284,8 @@ impl ServerHandler for WardenMcp {
             context.ct.cancelled().await;
             "cancelled by the client".to_string()
         };
-        let recorded = match self.session.call(call, cancelled).await {
+        let running = self.session.call(call, cancelled);
+        let recorded = match notify::with_progress(&context, &qualified, running).await {
             Ok(r) => r,
             Err(Refused::Unrecorded(e)) => return Ok(unrecorded(e)),
             Err(Refused::Capture(e)) => {
@@ -302,6 +329,9 @@ impl ServerHandler for WardenMcp {
         }
         if let Some((_, e)) = recorded.unrecorded {
             return Ok(unrecorded(e));
+        }
+        if let Ok(out) = &recorded.out {
+            self.level.send(&context.peer, &plugin, out).await;
         }
         Ok(match recorded.out {
             Ok(out) => match out.result {

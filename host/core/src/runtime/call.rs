@@ -473,14 +473,25 @@ impl Prepared {
             denials.push(d.clone());
         }
         denials.extend(&state.net.denials());
+        let log = capped_log(
+            state.log.messages.iter().map(|(_, m)| m.clone()),
+            self.limits.output_bytes,
+        );
+        use crate::capability::log::Level;
+        let log_levels = state
+            .log
+            .messages
+            .iter()
+            .map(|(level, _)| *level)
+            .chain(std::iter::repeat(Level::Warn))
+            .take(log.len())
+            .collect();
         Ok(CallOutput {
             result,
             denials_dropped: denials.dropped(),
             denials: denials.into_vec(),
-            log: capped_log(
-                state.log.messages.iter().map(|(_, m)| m.clone()),
-                self.limits.output_bytes,
-            ),
+            log,
+            log_levels,
         })
     }
 }

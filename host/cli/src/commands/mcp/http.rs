@@ -49,7 +49,7 @@ pub async fn serve_http(
     config.allowed_origins = origins.list();
     let audit = server.session.audit().clone();
     let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        move || Ok(server.for_client()),
         Arc::new(LocalSessionManager::default()),
         config,
     );
