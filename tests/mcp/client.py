@@ -7,6 +7,7 @@ Usage:
   client.py features WORKSPACE -- WARDEN mcp
   client.py approve WORKSPACE -- WARDEN mcp --approval ask
   client.py unasked WORKSPACE -- WARDEN mcp [ARGS...]
+  client.py notify WORKSPACE -- WARDEN mcp
 
 `revoke` changes spawner's grant and then removes it with the real WARDEN
 binary while the server runs, calling between each step. `features` checks
@@ -317,9 +318,54 @@ async def unasked(session, workspace):
     return out
 
 
+async def notify(params, workspace):
+    """Log notifications at the chosen level, and progress."""
+    out = {}
+    logs = []
+
+    async def on_log(p):
+        logs.append({"level": p.level, "logger": p.logger, "data": p.data})
+
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write, logging_callback=on_log) as session:
+            await session.initialize()
+
+            async def chatter(key):
+                before = len(logs)
+                r = await session.call_tool("hostile__chatter", {"n": 3})
+                # Notifications come before the result on the same stream.
+                out[key] = {"is_error": bool(r.is_error), "logs": logs[before:]}
+
+            await chatter("default_level")
+            out["set_info"] = await session.set_logging_level("info")
+            await chatter("info")
+            await session.set_logging_level("error")
+            await chatter("error")
+
+            progress = []
+
+            async def on_progress(value, total, message):
+                progress.append({"progress": value, "total": total, "message": message})
+
+            r = await session.call_tool(
+                "spawner__run", {"program": "sh", "args": ["-c", "echo ran"]}, progress_callback=on_progress
+            )
+            out["progress_call"] = {"is_error": bool(r.is_error), "text": text_of(r)}
+            out["progress"] = progress
+            r = await session.call_tool("fs__read", {"path": "a.txt"})
+            out["unasked_progress"] = {"is_error": bool(r.is_error)}
+    out["set_info"] = out["set_info"].model_dump() if hasattr(out["set_info"], "model_dump") else str(out["set_info"])
+    return out
+
+
 async def main():
     mode, workspace = sys.argv[1], sys.argv[2]
-    if mode in ("features", "approve", "unasked"):
+    if mode == "notify":
+        sep = sys.argv.index("--")
+        command, args = sys.argv[sep + 1], sys.argv[sep + 2 :]
+        params = StdioServerParameters(command=command, args=args, env=dict(os.environ))
+        out = await notify(params, workspace)
+    elif mode in ("features", "approve", "unasked"):
         sep = sys.argv.index("--")
         command, args = sys.argv[sep + 1], sys.argv[sep + 2 :]
         params = StdioServerParameters(command=command, args=args, env=dict(os.environ))

@@ -393,19 +393,22 @@ fn serving_beyond_loopback_needs_a_token() {
     );
 }
 
-/// The MCP conformance suite's server scenarios that apply to a server
-/// offering only tools. (The suite's other scenarios need resources,
-/// prompts, completion, logging, sampling, or its reference server's own
-/// fixture tools; README.md lists them.)
+/// The MCP conformance suite's server scenarios for what warden offers:
+/// tools, resources and logging. (The suite's other scenarios call its
+/// reference server's own fixture tools, resources and prompts by name,
+/// or need prompts, completion or sampling, which warden does not offer;
+/// README.md lists them.)
 const CONFORMANCE_SCENARIOS: &[&str] = &[
     "server-initialize",
     "tools-list",
     "tools-call-simple-text",
     "tools-call-error",
+    "resources-list",
+    "logging-set-level",
 ];
 
 #[test]
-fn the_conformance_suite_passes_the_scenarios_for_a_tools_server() {
+fn the_conformance_suite_passes_the_scenarios_for_what_warden_offers() {
     let suite = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/conformance/node_modules/.bin/conformance");
     assert!(
@@ -992,4 +995,47 @@ fn issue14_approval_without_elicitation_is_refused_clearly() {
     );
     assert!(!fx.ws.join("unasked.txt").exists());
     assert_eq!(v["read"]["is_error"], false);
+}
+
+/// Issue 14: a plugin's `log` messages become MCP log notifications at the
+/// level the client chose (none below `warning` before it chooses), escaped
+/// and named after the plugin; a request with a progress token gets
+/// progress notifications from the start to the end of the call.
+#[test]
+fn issue14_plugin_logs_and_progress_reach_the_client() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let warden = env!("CARGO_BIN_EXE_warden");
+    let v = home.client(
+        &fx.ws,
+        &["notify", fx.ws.to_str().unwrap(), "--", warden, "mcp"],
+    );
+    for key in ["default_level", "info", "error"] {
+        assert_eq!(v[key]["is_error"], false, "{key}: {}", v[key]);
+    }
+    assert_eq!(v["default_level"]["logs"], serde_json::json!([]));
+    let logs = v["info"]["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    for (i, log) in logs.iter().enumerate() {
+        assert_eq!(log["level"], "info");
+        assert_eq!(log["logger"], "hostile");
+        // Escaped: the newline and the escape sequence cannot forge lines.
+        assert_eq!(
+            log["data"],
+            format!("message {i}\\u{{a}}\\u{{1b}}[31mforged line")
+        );
+    }
+    assert_eq!(v["error"]["logs"], serde_json::json!([]));
+
+    assert_eq!(v["progress_call"]["is_error"], false);
+    let progress = v["progress"].as_array().unwrap();
+    assert!(progress.len() >= 2, "{progress:?}");
+    assert_eq!(progress[0]["message"], "spawner.run started");
+    assert_eq!(progress.last().unwrap()["message"], "spawner.run finished");
+    let values: Vec<f64> = progress
+        .iter()
+        .map(|p| p["progress"].as_f64().unwrap())
+        .collect();
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+    assert_eq!(v["unasked_progress"]["is_error"], false);
 }

@@ -102,8 +102,8 @@ pub async fn with_progress<T>(
     };
     let peer = &context.peer;
     let send = |token: &ProgressToken, step: u32, message: String| {
-        let param = ProgressNotificationParam::new(token.clone(), f64::from(step))
-            .with_message(message);
+        let param =
+            ProgressNotificationParam::new(token.clone(), f64::from(step)).with_message(message);
         async move {
             if let Err(e) = peer.notify_progress(param).await {
                 tracing::debug!("cannot send a progress notification: {e}");
@@ -125,6 +125,11 @@ pub async fn with_progress<T>(
             }
         }
     };
-    send(&token, step.saturating_add(1), format!("{qualified} finished")).await;
+    send(
+        &token,
+        step.saturating_add(1),
+        format!("{qualified} finished"),
+    )
+    .await;
     out
 }
