@@ -248,18 +248,76 @@ pub mod process {
     }
 }
 
-/// Describe one tool: its JSON Schema comes from the input type.
+/// The key of the input schema under which a tool's output schema travels
+/// to the host (the host takes it out again; see the `tool-info` record in
+/// `wit/plugin.wit`).
+pub const OUTPUT_SCHEMA_KEY: &str = "x-warden-output-schema";
+
+/// Describe one tool: its input schema comes from the input type, and the
+/// schema of its result from the output type, when that type implements
+/// `JsonSchema` and describes an object (see [`__Output`]).
 #[doc(hidden)]
-pub fn __describe<I, O, F>(name: &str, description: &str, _f: &F) -> wit::ToolInfo
+pub fn __describe<I, O, F>(
+    name: &str,
+    description: &str,
+    _f: &F,
+    output: Option<serde_json::Value>,
+) -> wit::ToolInfo
 where
     I: JsonSchema,
     F: Fn(I) -> Result<O, ToolError>,
 {
-    let schema = schemars::schema_for!(I);
+    let mut schema = serde_json::to_value(schemars::schema_for!(I)).unwrap_or_default();
+    if let (Some(map), Some(output)) = (schema.as_object_mut(), output)
+        && output.get("type").and_then(|t| t.as_str()) == Some("object")
+    {
+        map.insert(OUTPUT_SCHEMA_KEY.to_string(), output);
+    }
     wit::ToolInfo {
         name: name.to_string(),
         description: description.to_string(),
         input_schema: serde_json::to_string(&schema).unwrap_or_else(|_| "{}".into()),
+    }
+}
+
+/// A tool's output type, for choosing at compile time whether it has a
+/// schema: `(&&__Output::of(&f)).__schema()` resolves to [`__WithSchema`]
+/// when the type implements `JsonSchema` and to [`__WithoutSchema`]
+/// otherwise, so plugins whose results do not derive it still build.
+#[doc(hidden)]
+pub struct __Output<O>(std::marker::PhantomData<O>);
+
+impl<O> __Output<O> {
+    #[doc(hidden)]
+    pub fn of<I, F: Fn(I) -> Result<O, ToolError>>(_f: &F) -> Self {
+        __Output(std::marker::PhantomData)
+    }
+}
+
+#[doc(hidden)]
+pub trait __WithSchema {
+    fn __schema(&self) -> Option<serde_json::Value>;
+}
+
+impl<O: JsonSchema> __WithSchema for &__Output<O> {
+    /// The schema of what the tool returns, as it is serialized (a field
+    /// skipped when empty is not required).
+    fn __schema(&self) -> Option<serde_json::Value> {
+        let generator = schemars::generate::SchemaSettings::draft2020_12()
+            .for_serialize()
+            .into_generator();
+        serde_json::to_value(generator.into_root_schema_for::<O>()).ok()
+    }
+}
+
+#[doc(hidden)]
+pub trait __WithoutSchema {
+    fn __schema(&self) -> Option<serde_json::Value>;
+}
+
+impl<O> __WithoutSchema for __Output<O> {
+    fn __schema(&self) -> Option<serde_json::Value> {
+        None
     }
 }
 
@@ -286,7 +344,9 @@ pub fn __unknown(name: &str) -> wit::ToolError {
 ///
 /// Each entry is `tool_name: function => "description"`, where `function`
 /// takes one `Deserialize + JsonSchema` input and returns
-/// `Result<impl Serialize, ToolError>`. The manifest is read from
+/// `Result<impl Serialize, ToolError>`. When the output type also derives
+/// `JsonSchema` and is a struct (a JSON object), the host learns its schema
+/// and MCP clients get the result as structured content checked against it. The manifest is read from
 /// `warden.toml` in the crate's root and embedded as a custom section.
 ///
 /// The component exports exist only on `wasm32`; on every target the macro
@@ -304,7 +364,14 @@ macro_rules! plugin {
         /// The tools this plugin describes to the host.
         #[doc(hidden)]
         pub fn __warden_describe() -> ::std::vec::Vec<$crate::__bindings::exports::warden::plugin::tool::ToolInfo> {
-            ::std::vec![$($crate::__describe(stringify!($name), $desc, &$func)),*]
+            #[allow(unused_imports)]
+            use $crate::{__WithSchema as _, __WithoutSchema as _};
+            ::std::vec![$($crate::__describe(
+                stringify!($name),
+                $desc,
+                &$func,
+                (&&$crate::__Output::of(&$func)).__schema(),
+            )),*]
         }
 
         /// Call one tool with a JSON input, as the host would.

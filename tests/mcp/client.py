@@ -4,9 +4,17 @@ Usage:
   client.py stdio WORKSPACE -- COMMAND [ARGS...]
   client.py http WORKSPACE URL TOKEN
   client.py revoke WORKSPACE -- WARDEN mcp
+  client.py features WORKSPACE -- WARDEN mcp
+  client.py approve WORKSPACE -- WARDEN mcp --approval ask
+  client.py unasked WORKSPACE -- WARDEN mcp [ARGS...]
+  client.py notify WORKSPACE -- WARDEN mcp
 
 `revoke` changes spawner's grant and then removes it with the real WARDEN
-binary while the server runs, calling between each step.
+binary while the server runs, calling between each step. `features` checks
+structured results against the output schemas, the annotations (and how
+they change with the grant) and the resources. `approve` answers warden's
+elicitation requests from a script; `unasked` is a client without
+elicitation.
 
 Prints one JSON object; tests/suite/mcp.rs asserts on it. Exits 2 when the
 SDK is missing, so the Rust test can say how to install it.
@@ -20,6 +28,8 @@ import sys
 try:
     import anyio
     import httpx2
+    import jsonschema
+    import mcp.types as mtypes
     from mcp import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
     from mcp.client.streamable_http import streamable_http_client
@@ -161,9 +171,214 @@ async def revoke(session, workspace, warden):
     return out
 
 
+def run_warden(warden, *args):
+    p = subprocess.run([warden, *args], capture_output=True, text=True)
+    return {"code": p.returncode, "stderr": p.stderr}
+
+
+def hints(tool):
+    a = tool.annotations
+    if a is None:
+        return None
+    return {
+        "readOnly": a.read_only_hint,
+        "destructive": a.destructive_hint,
+        "idempotent": a.idempotent_hint,
+        "openWorld": a.open_world_hint,
+    }
+
+
+async def features(session, workspace, warden):
+    """Structured results, annotations and resources."""
+    out = {}
+    await session.initialize()
+    listed = (await session.list_tools()).tools
+    out["names"] = sorted(t.name for t in listed)
+    out["titles"] = {t.name: t.title for t in listed}
+    out["output_schemas"] = {t.name: t.output_schema for t in listed}
+    out["hints"] = {t.name: hints(t) for t in listed}
+    schemas = {t.name: t.output_schema for t in listed}
+
+    # Every result is checked by the SDK against the tool's output schema
+    # (it raises otherwise), and here again explicitly.
+    calls = {
+        "fs__read": {"path": "a.txt"},
+        "fs__list": {"path": "."},
+        "fs__glob": {"pattern": "*.txt"},
+        "search__search": {"pattern": "hi"},
+        "edit__write": {"path": "from-mcp.txt", "content": "from mcp\n"},
+        "spawner__run": {"program": "sh", "args": ["-c", "echo ran"]},
+    }
+    results = {}
+    for name, arguments in calls.items():
+        r = await session.call_tool(name, arguments)
+        entry = {"is_error": bool(r.is_error), "structured": r.structured_content, "text": text_of(r)}
+        if schemas.get(name) is not None and r.structured_content is not None:
+            jsonschema.validate(r.structured_content, schemas[name])
+            entry["validated"] = True
+        results[name] = entry
+    out["results"] = results
+
+    # Resources: the audit records of this session and the turn's diff.
+    resources = (await session.list_resources()).resources
+    out["resources"] = [{"uri": str(r.uri), "mime": r.mime_type} for r in resources]
+    audit = await session.read_resource("warden://session/audit")
+    out["audit"] = json.loads(audit.contents[0].text)
+    turns = [str(r.uri) for r in resources if "/turns/" in str(r.uri)]
+    out["diffs"] = {}
+    for uri in turns:
+        d = await session.read_resource(uri)
+        out["diffs"][uri] = d.contents[0].text
+    try:
+        await session.read_resource("warden://session/turns/999")
+        out["missing_resource"] = "no error"
+    except Exception as e:
+        out["missing_resource"] = str(e)
+
+    # The grant changes while the server runs: the annotations follow.
+    out["narrow_edit"] = run_warden(warden, "plugin", "grant", "edit", "--grant", "file:.:read")
+    out["spawner_reads"] = run_warden(
+        warden, "plugin", "grant", "spawner", "--grant", "file:.:read", "--grant", "program:sh"
+    )
+    out["grant_fetch"] = run_warden(warden, "plugin", "grant", "fetch", "--add", "--grant", "net:https://docs.rs")
+    listed = (await session.list_tools()).tools
+    out["hints_after"] = {t.name: hints(t) for t in listed}
+    r = await session.call_tool("fs__read", {"path": "a.txt"})
+    out["after"] = {"is_error": bool(r.is_error), "text": text_of(r)}
+    return out
+
+
+def scripted_elicitation(answers, asked):
+    """Answer each elicitation with the next scripted answer: `yes`,
+    `always` or `no` accept with that choice; `decline` and `cancel` are
+    the actions."""
+
+    async def callback(context, params):
+        asked.append({"message": params.message, "schema": params.requested_schema})
+        answer = answers.pop(0)
+        if answer in ("decline", "cancel"):
+            return mtypes.ElicitResult(action=answer)
+        return mtypes.ElicitResult(action="accept", content={"answer": answer})
+
+    return callback
+
+
+async def approve(params, workspace):
+    """`warden mcp --approval ask` with a person answering through the
+    client: every call that writes, runs a program or reaches the network
+    is asked about; reads are not."""
+    out = {}
+    asked = []
+    answers = ["yes", "decline", "cancel", "no", "always", "no", "no"]
+
+    async def call(session, name, arguments):
+        before = len(asked)
+        r = await session.call_tool(name, arguments)
+        return {
+            "is_error": bool(r.is_error),
+            "text": text_of(r),
+            "asked": [a["message"] for a in asked[before:]],
+        }
+
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write, elicitation_callback=scripted_elicitation(answers, asked)) as session:
+            await session.initialize()
+            out["read"] = await call(session, "fs__read", {"path": "a.txt"})
+            out["yes"] = await call(session, "edit__write", {"path": "yes.txt", "content": "approved\n"})
+            out["decline"] = await call(session, "edit__write", {"path": "declined.txt", "content": "x"})
+            out["cancel"] = await call(session, "edit__write", {"path": "cancelled.txt", "content": "x"})
+            out["no"] = await call(session, "edit__write", {"path": "no.txt", "content": "x"})
+            out["always"] = await call(session, "edit__write", {"path": "always.txt", "content": "always\n"})
+            out["remembered"] = await call(session, "edit__write", {"path": "always.txt", "content": "always\n"})
+            out["argv"] = await call(session, "exec__run", {"cmd": ["make", "--version"]})
+            out["url"] = await call(session, "fetch__get", {"url": "https://docs.rs/warden-test"})
+            out["after"] = await call(session, "fs__read", {"path": "a.txt"})
+    # A new server for the same project remembers "always".
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write, elicitation_callback=scripted_elicitation(["no"], asked)) as session:
+            await session.initialize()
+            out["next_server"] = await call(session, "edit__write", {"path": "always.txt", "content": "always\n"})
+    out["schema"] = asked[0]["schema"] if asked else None
+    out["unused_answers"] = answers
+    return out
+
+
+async def unasked(session, workspace):
+    """A client that declares no elicitation."""
+    out = {}
+    await session.initialize()
+
+    async def call(name, arguments):
+        r = await session.call_tool(name, arguments)
+        return {"is_error": bool(r.is_error), "text": text_of(r)}
+
+    out["write"] = await call("edit__write", {"path": "unasked.txt", "content": "x"})
+    out["run"] = await call("spawner__run", {"program": "sh", "args": ["-c", "echo ran > ran.txt"]})
+    out["read"] = await call("fs__read", {"path": "a.txt"})
+    return out
+
+
+async def notify(params, workspace):
+    """Log notifications at the chosen level, and progress."""
+    out = {}
+    logs = []
+
+    async def on_log(p):
+        logs.append({"level": p.level, "logger": p.logger, "data": p.data})
+
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write, logging_callback=on_log) as session:
+            await session.initialize()
+
+            async def chatter(key):
+                before = len(logs)
+                r = await session.call_tool("hostile__chatter", {"n": 3})
+                # Notifications come before the result on the same stream.
+                out[key] = {"is_error": bool(r.is_error), "logs": logs[before:]}
+
+            await chatter("default_level")
+            out["set_info"] = await session.set_logging_level("info")
+            await chatter("info")
+            await session.set_logging_level("error")
+            await chatter("error")
+
+            progress = []
+
+            async def on_progress(value, total, message):
+                progress.append({"progress": value, "total": total, "message": message})
+
+            r = await session.call_tool(
+                "spawner__run", {"program": "sh", "args": ["-c", "echo ran"]}, progress_callback=on_progress
+            )
+            out["progress_call"] = {"is_error": bool(r.is_error), "text": text_of(r)}
+            out["progress"] = progress
+            r = await session.call_tool("fs__read", {"path": "a.txt"})
+            out["unasked_progress"] = {"is_error": bool(r.is_error)}
+    out["set_info"] = out["set_info"].model_dump() if hasattr(out["set_info"], "model_dump") else str(out["set_info"])
+    return out
+
+
 async def main():
     mode, workspace = sys.argv[1], sys.argv[2]
-    if mode == "revoke":
+    if mode == "notify":
+        sep = sys.argv.index("--")
+        command, args = sys.argv[sep + 1], sys.argv[sep + 2 :]
+        params = StdioServerParameters(command=command, args=args, env=dict(os.environ))
+        out = await notify(params, workspace)
+    elif mode in ("features", "approve", "unasked"):
+        sep = sys.argv.index("--")
+        command, args = sys.argv[sep + 1], sys.argv[sep + 2 :]
+        params = StdioServerParameters(command=command, args=args, env=dict(os.environ))
+        if mode == "approve":
+            out = await approve(params, workspace)
+        else:
+            async with stdio_client(params) as (read, write):
+                async with ClientSession(read, write) as session:
+                    if mode == "features":
+                        out = await features(session, workspace, command)
+                    else:
+                        out = await unasked(session, workspace)
+    elif mode == "revoke":
         sep = sys.argv.index("--")
         command, args = sys.argv[sep + 1], sys.argv[sep + 2 :]
         params = StdioServerParameters(command=command, args=args, env=dict(os.environ))

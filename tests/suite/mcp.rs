@@ -393,19 +393,22 @@ fn serving_beyond_loopback_needs_a_token() {
     );
 }
 
-/// The MCP conformance suite's server scenarios that apply to a server
-/// offering only tools. (The suite's other scenarios need resources,
-/// prompts, completion, logging, sampling, or its reference server's own
-/// fixture tools; README.md lists them.)
+/// The MCP conformance suite's server scenarios for what warden offers:
+/// tools, resources and logging. (The suite's other scenarios call its
+/// reference server's own fixture tools, resources and prompts by name,
+/// or need prompts, completion or sampling, which warden does not offer;
+/// README.md lists them.)
 const CONFORMANCE_SCENARIOS: &[&str] = &[
     "server-initialize",
     "tools-list",
     "tools-call-simple-text",
     "tools-call-error",
+    "resources-list",
+    "logging-set-level",
 ];
 
 #[test]
-fn the_conformance_suite_passes_the_scenarios_for_a_tools_server() {
+fn the_conformance_suite_passes_the_scenarios_for_what_warden_offers() {
     let suite = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/conformance/node_modules/.bin/conformance");
     assert!(
@@ -611,4 +614,428 @@ fn an_unusable_allow_origin_is_refused_at_start() {
         stderr.contains("--allow-origin \"https://app.example/path\": an origin has no path"),
         "{stderr}"
     );
+}
+
+/// The MCP tool-name rule (2025-11-25): 1-128 of `A-Za-z0-9_-.`.
+fn follows_the_naming_rule(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Issue 14, structured results, annotations and resources, seen by the
+/// official Python SDK:
+/// - every tool whose plugin describes its result has an `outputSchema`
+///   (derived by the SDK from the output type) and returns
+///   `structuredContent` that validates against it, with the JSON text
+///   block kept; a plugin that describes none (spawner) has none;
+/// - the annotations come from the effective grant, per capability (read
+///   files; write files; programs; network), and change on the next
+///   `tools/list` when the grant changes;
+/// - the resources show this server's audit records (not the ones from
+///   before it started) and each turn's diff, and nothing else.
+#[test]
+fn issue14_structured_results_grant_annotations_and_resources() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    // A record from before the server started: not one of its session's.
+    home.warden(&[
+        "call",
+        "fs.read",
+        "--workspace",
+        fx.ws.to_str().unwrap(),
+        "--input",
+        r#"{"path":"a.txt"}"#,
+    ]);
+    let warden = env!("CARGO_BIN_EXE_warden");
+    let v = home.client(
+        &fx.ws,
+        &["features", fx.ws.to_str().unwrap(), "--", warden, "mcp"],
+    );
+    let names: Vec<&str> = v["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|n| follows_the_naming_rule(n)),
+        "{names:?}"
+    );
+    assert_eq!(v["titles"]["fs__read"], "fs.read");
+
+    // Output schemas, from the plugins' output types.
+    let read_schema = &v["output_schemas"]["fs__read"];
+    assert_eq!(read_schema["type"], "object", "{read_schema}");
+    assert_eq!(read_schema["properties"]["content"]["type"], "string");
+    assert!(
+        read_schema["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"content".into())
+    );
+    for tool in ["fs__list", "fs__glob", "search__search", "edit__write"] {
+        assert_eq!(v["output_schemas"][tool]["type"], "object", "{tool}");
+    }
+    assert!(v["output_schemas"]["spawner__run"].is_null());
+    // ... which is not part of the input schema clients see.
+    assert!(!v.to_string().contains("x-warden-output-schema"));
+
+    // Structured results, validated against the schema (by the SDK, which
+    // raises otherwise, and by the client again).
+    for tool in [
+        "fs__read",
+        "fs__list",
+        "fs__glob",
+        "search__search",
+        "edit__write",
+    ] {
+        let r = &v["results"][tool];
+        assert_eq!(r["is_error"], false, "{tool}: {r}");
+        assert_eq!(r["validated"], true, "{tool}: {r}");
+        // The text block is the same JSON, for older clients.
+        let text: Value = serde_json::from_str(r["text"].as_str().unwrap()).unwrap();
+        assert_eq!(text, r["structured"], "{tool}");
+    }
+    assert_eq!(v["results"]["fs__read"]["structured"]["content"], "hi");
+    assert_eq!(v["results"]["edit__write"]["structured"]["created"], true);
+    // An object result without a schema is still structured.
+    assert_eq!(v["results"]["spawner__run"]["is_error"], false);
+    assert!(v["results"]["spawner__run"]["structured"].is_object());
+
+    // Annotations, per capability, from the grants Home::new gave.
+    let hints = |key: &str, tool: &str| v[key][tool].clone();
+    let read_only = serde_json::json!({"readOnly": true, "destructive": false, "idempotent": true, "openWorld": false});
+    let writer = serde_json::json!({"readOnly": false, "destructive": true, "idempotent": null, "openWorld": false});
+    let networked = serde_json::json!({"readOnly": false, "destructive": true, "idempotent": null, "openWorld": true});
+    assert_eq!(hints("hints", "fs__read"), read_only);
+    assert_eq!(hints("hints", "search__search"), read_only);
+    assert_eq!(hints("hints", "edit__write"), writer);
+    assert_eq!(hints("hints", "spawner__run"), writer);
+    assert!(v["hints"]["fetch__get"].is_null(), "fetch has no grant yet");
+    // The grant changed while the server ran.
+    for step in ["narrow_edit", "spawner_reads", "grant_fetch"] {
+        assert_eq!(v[step]["code"], 0, "{step}: {}", v[step]);
+    }
+    assert_eq!(hints("hints_after", "edit__write"), read_only);
+    // A program alone (its files read-only) is not a read.
+    assert_eq!(hints("hints_after", "spawner__run"), writer);
+    assert_eq!(hints("hints_after", "fetch__get"), networked);
+    assert_eq!(hints("hints_after", "fs__read"), read_only);
+    assert_eq!(v["after"]["is_error"], false);
+
+    // Resources: this session's records and each turn's diff (edit's
+    // write, and spawner's run, which changed nothing).
+    let uris: Vec<&str> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "warden://session/audit",
+            "warden://session/turns/1",
+            "warden://session/turns/2"
+        ],
+        "{uris:?}"
+    );
+    assert_eq!(
+        v["diffs"]["warden://session/turns/2"],
+        "turn 2 of session mcp: 0 change(s)\n"
+    );
+    let diff = v["diffs"]["warden://session/turns/1"].as_str().unwrap();
+    assert!(diff.starts_with("turn 1 of session mcp: "), "{diff}");
+    assert!(diff.contains("created from-mcp.txt"), "{diff}");
+    assert!(diff.contains("+from mcp"), "{diff}");
+    assert!(
+        v["missing_resource"]
+            .as_str()
+            .unwrap()
+            .contains("no resource \"warden://session/turns/999\""),
+        "{}",
+        v["missing_resource"]
+    );
+    let audit = v["audit"].as_array().unwrap();
+    assert!(audit.iter().all(|e| e["record"]["session"] == "mcp"));
+    let calls: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(|e| e["record"]["kind"] == "call")
+        .map(|e| {
+            (
+                e["record"]["tool"].as_str().unwrap(),
+                e["record"]["approved_by"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("read", "read"),
+            ("list", "read"),
+            ("glob", "read"),
+            ("search", "read"),
+            ("write", "auto"),
+            ("run", "auto"),
+        ]
+    );
+    // The `warden call` from before the server is in the log, not here.
+    let log: Value = serde_json::from_str(&home.warden(&["log", "--json"])).unwrap();
+    assert!(
+        log["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["record"]["session"] == "cli")
+    );
+    assert_eq!(fx.read("from-mcp.txt"), "from mcp\n");
+}
+
+/// Issue 14, approvals through the client: with `--approval ask`, each
+/// call that writes, runs a program or reaches the network is shown to
+/// the person through MCP elicitation, as the agent's `ask` mode shows it
+/// (the diff of an edit, the exact argv, the URL), and runs only on their
+/// yes; decline, cancel and "no" leave nothing changed; "always" is
+/// remembered for the project, also by the next server; reads are not
+/// asked about. Each refusal is in the audit log, and the server keeps
+/// answering.
+#[test]
+fn issue14_approval_ask_goes_through_mcp_elicitation() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    home.warden(&[
+        "plugin",
+        "grant",
+        "exec",
+        "--add",
+        "--grant",
+        "program:make",
+    ]);
+    home.warden(&[
+        "plugin",
+        "grant",
+        "fetch",
+        "--add",
+        "--grant",
+        "net:https://docs.rs",
+    ]);
+    let warden = env!("CARGO_BIN_EXE_warden");
+    let v = home.client(
+        &fx.ws,
+        &[
+            "approve",
+            fx.ws.to_str().unwrap(),
+            "--",
+            warden,
+            "mcp",
+            "--approval",
+            "ask",
+        ],
+    );
+    let asked = |key: &str| -> Vec<String> {
+        v[key]["asked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_string())
+            .collect()
+    };
+    // Reads run without asking.
+    assert_eq!(v["read"]["is_error"], false);
+    assert!(asked("read").is_empty());
+
+    // Yes: the edit is shown as a diff, then runs.
+    assert_eq!(v["yes"]["is_error"], false, "{}", v["yes"]);
+    let shown = &asked("yes")[0];
+    assert!(
+        shown.starts_with("warden: edit wants to run edit.write\n  edit yes.txt"),
+        "{shown}"
+    );
+    assert!(shown.contains("\n+approved"), "{shown}");
+    assert_eq!(fx.read("yes.txt"), "approved\n");
+
+    // Decline, cancel and an accepted "no": refused, nothing written.
+    assert_eq!(
+        v["decline"]["text"],
+        "edit.write: refused: the user declined edit.write; it did not run"
+    );
+    assert_eq!(
+        v["cancel"]["text"],
+        "edit.write: refused: the person dismissed the approval of edit.write without answering; it did not run"
+    );
+    assert_eq!(
+        v["no"]["text"],
+        "edit.write: refused: the user declined edit.write; it did not run"
+    );
+    for (key, file) in [
+        ("decline", "declined.txt"),
+        ("cancel", "cancelled.txt"),
+        ("no", "no.txt"),
+    ] {
+        assert_eq!(v[key]["is_error"], true, "{key}");
+        assert_eq!(asked(key).len(), 1, "{key}");
+        assert!(!fx.ws.join(file).exists(), "{key} wrote {file}");
+    }
+
+    // Always: asked once, remembered in this server and the next one.
+    assert_eq!(v["always"]["is_error"], false, "{}", v["always"]);
+    assert_eq!(asked("always").len(), 1);
+    assert_eq!(v["remembered"]["is_error"], false, "{}", v["remembered"]);
+    assert!(asked("remembered").is_empty());
+    assert_eq!(v["next_server"]["is_error"], false, "{}", v["next_server"]);
+    assert!(asked("next_server").is_empty());
+    assert_eq!(fx.read("always.txt"), "always\n");
+
+    // A program's exact argv and a request's URL, declined.
+    let argv = &asked("argv")[0];
+    assert!(
+        argv.starts_with("warden: exec wants to run exec.run\n  $ make --version"),
+        "{argv}"
+    );
+    assert_eq!(v["argv"]["is_error"], true);
+    let url = &asked("url")[0];
+    assert!(
+        url.contains("fetch wants to run fetch.get\n  GET https://docs.rs/warden-test"),
+        "{url}"
+    );
+    assert_eq!(v["url"]["is_error"], true);
+    assert_eq!(v["after"]["is_error"], false);
+    assert_eq!(v["unused_answers"], serde_json::json!([]));
+    assert_eq!(v["schema"]["required"][0], "answer");
+
+    // Who approved each call, and each refusal, in the audit log.
+    let records = home.records("edit");
+    let calls: Vec<(&str, &str)> = records
+        .iter()
+        .map(|e| &e["record"])
+        .filter(|r| r["kind"] == "call")
+        .map(|r| {
+            (
+                r["decision"].as_str().unwrap(),
+                r["approved_by"]
+                    .as_str()
+                    .or(r["reason"].as_str())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("allow", "user"),
+            ("deny", "the user declined edit.write; it did not run"),
+            (
+                "deny",
+                "the person dismissed the approval of edit.write without answering; it did not run"
+            ),
+            ("deny", "the user declined edit.write; it did not run"),
+            ("allow", "user"),
+            ("allow", "remembered"),
+            ("allow", "remembered"),
+        ],
+        "{records:#?}"
+    );
+}
+
+/// Issue 14: in `ask`, a client that cannot elicit gets a refusal saying
+/// why and what to do, recorded, and nothing runs; reads still work. In
+/// `read-only`, the same calls are refused without asking.
+#[test]
+fn issue14_approval_without_elicitation_is_refused_clearly() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let warden = env!("CARGO_BIN_EXE_warden");
+    let ws = fx.ws.to_str().unwrap();
+    let v = home.client(
+        &fx.ws,
+        &["unasked", ws, "--", warden, "mcp", "--approval", "ask"],
+    );
+    for key in ["write", "run"] {
+        assert_eq!(v[key]["is_error"], true, "{key}: {}", v[key]);
+        let text = v[key]["text"].as_str().unwrap();
+        assert!(
+            text.contains("needs a person's approval (warden mcp --approval ask) and this client cannot ask for it: it did not declare MCP elicitation"),
+            "{text}"
+        );
+        assert!(text.contains("warden mcp --approval auto"), "{text}");
+    }
+    assert!(!fx.ws.join("unasked.txt").exists());
+    assert!(!fx.ws.join("ran.txt").exists());
+    assert_eq!(v["read"]["is_error"], false, "{}", v["read"]);
+    let refused: Vec<Value> = home
+        .records("spawner")
+        .into_iter()
+        .filter(|e| e["record"]["kind"] == "call")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(refused[0]["record"]["decision"], "deny");
+    assert_eq!(refused[0]["record"]["session"], "mcp");
+
+    let v = home.client(
+        &fx.ws,
+        &[
+            "unasked",
+            ws,
+            "--",
+            warden,
+            "mcp",
+            "--approval",
+            "read-only",
+        ],
+    );
+    assert_eq!(
+        v["write"]["text"],
+        "edit.write: refused: edit.write may write files and warden runs in read-only mode; the user can rerun with --approval ask or auto"
+    );
+    assert_eq!(
+        v["run"]["text"],
+        "spawner.run: refused: spawner.run may run programs and warden runs in read-only mode; the user can rerun with --approval ask or auto"
+    );
+    assert!(!fx.ws.join("unasked.txt").exists());
+    assert_eq!(v["read"]["is_error"], false);
+}
+
+/// Issue 14: a plugin's `log` messages become MCP log notifications at the
+/// level the client chose (none below `warning` before it chooses), escaped
+/// and named after the plugin; a request with a progress token gets
+/// progress notifications from the start to the end of the call.
+#[test]
+fn issue14_plugin_logs_and_progress_reach_the_client() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let warden = env!("CARGO_BIN_EXE_warden");
+    let v = home.client(
+        &fx.ws,
+        &["notify", fx.ws.to_str().unwrap(), "--", warden, "mcp"],
+    );
+    for key in ["default_level", "info", "error"] {
+        assert_eq!(v[key]["is_error"], false, "{key}: {}", v[key]);
+    }
+    assert_eq!(v["default_level"]["logs"], serde_json::json!([]));
+    let logs = v["info"]["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    for (i, log) in logs.iter().enumerate() {
+        assert_eq!(log["level"], "info");
+        assert_eq!(log["logger"], "hostile");
+        // Escaped: the newline and the escape sequence cannot forge lines.
+        assert_eq!(
+            log["data"],
+            format!("message {i}\\u{{a}}\\u{{1b}}[31mforged line")
+        );
+    }
+    assert_eq!(v["error"]["logs"], serde_json::json!([]));
+
+    assert_eq!(v["progress_call"]["is_error"], false);
+    let progress = v["progress"].as_array().unwrap();
+    assert!(progress.len() >= 2, "{progress:?}");
+    assert_eq!(progress[0]["message"], "spawner.run started");
+    assert_eq!(progress.last().unwrap()["message"], "spawner.run finished");
+    let values: Vec<f64> = progress
+        .iter()
+        .map(|p| p["progress"].as_f64().unwrap())
+        .collect();
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+    assert_eq!(v["unasked_progress"]["is_error"], false);
 }

@@ -54,6 +54,12 @@ enum Command {
         /// neither this nor the server's own loopback origin get 403.
         #[arg(long = "allow-origin", value_name = "ORIGIN", requires = "http")]
         allow_origin: Vec<String>,
+        /// Who decides, within the grants, that a call runs: `auto` runs
+        /// every call the grants allow; `ask` asks the person behind the
+        /// client (MCP elicitation) before a call that may write, run a
+        /// program or reach the network; `read-only` refuses those calls.
+        #[arg(long, value_enum, default_value = "auto")]
+        approval: warden_agent::approval::Mode,
     },
     /// Work on a task with a model, through the granted tools only; asks
     /// before anything that writes or runs a program.
@@ -385,15 +391,17 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
         Command::Mcp {
             workspace,
             http: None,
+            approval,
             ..
-        } => app.mcp_stdio(&workspace).await,
+        } => app.mcp_stdio(&workspace, approval).await,
         Command::Mcp {
             workspace,
             http: Some(addr),
             token,
             allow_origin,
+            approval,
         } => {
-            let server = app.mcp_server(&workspace).await?;
+            let server = app.mcp_server(&workspace, approval).await?;
             commands::serve_http(server, addr, token, &allow_origin).await?;
             Ok(ExitCode::SUCCESS)
         }

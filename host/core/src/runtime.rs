@@ -12,7 +12,7 @@ mod call;
 mod output;
 mod store;
 
-pub use call::{Gate, Loaded, Prepared, ToolSpec};
+pub use call::{Gate, Loaded, OUTPUT_SCHEMA_KEY, Prepared, ToolSpec};
 pub use output::{CallOutput, TRUNCATED_MARK, ToolFailure};
 
 use crate::capability::process::confine::{Sandbox, Unavailable};

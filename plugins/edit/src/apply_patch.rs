@@ -35,7 +35,7 @@ pub struct ApplyPatchInput {
     pub patch: String,
 }
 
-#[derive(Debug, Serialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Added,
@@ -44,7 +44,7 @@ pub enum Action {
     Moved,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct FileChange {
     /// The file's path after the patch.
     pub path: String,
@@ -56,7 +56,7 @@ pub struct FileChange {
     pub lines_removed: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ApplyPatchOutput {
     pub files: Vec<FileChange>,
 }

@@ -30,7 +30,7 @@ pub struct ReplaceInput {
     pub expected_count: Option<usize>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct ReplaceOutput {
     pub path: String,
     pub replacements: usize,

@@ -23,7 +23,7 @@ pub struct WriteInput {
     pub content: String,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct WriteOutput {
     pub path: String,
     /// Bytes written.

@@ -1,12 +1,13 @@
 //! Turning a finished command into a compact answer for a model.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use warden_sdk::process::Output;
 
 use crate::tail::{self, TAIL_BYTES, TAIL_LINES};
 
 /// How the command ended and the end of what it printed.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct RunOutput {
     /// What ran, shell-quoted for display only (no shell was used).
     pub command: String,

@@ -48,7 +48,7 @@ pub struct GetInput {
 }
 
 /// The fetched resource as text.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct GetOutput {
     /// The URL asked for, normalised.
     pub url: String,

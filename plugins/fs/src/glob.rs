@@ -37,7 +37,7 @@ pub struct GlobInput {
     pub path: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct GlobOutput {
     /// Matching files (and symlinks), relative to the workspace root, sorted.
     pub matches: Vec<String>,

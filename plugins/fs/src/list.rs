@@ -29,7 +29,7 @@ pub struct ListInput {
 }
 
 /// What kind of thing an entry is. Symlinks are not followed.
-#[derive(Debug, Serialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Serialize, JsonSchema, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     File,
@@ -53,7 +53,7 @@ impl Kind {
 }
 
 /// One directory entry.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct Entry {
     pub name: String,
     pub kind: Kind,
@@ -62,7 +62,7 @@ pub struct Entry {
     pub size: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ListOutput {
     pub path: String,
     pub entries: Vec<Entry>,

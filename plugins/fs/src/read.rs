@@ -35,7 +35,7 @@ pub struct ReadInput {
 }
 
 /// The returned part of the file.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct ReadOutput {
     /// The file, as given back in canonical form.
     pub path: String,

@@ -22,7 +22,7 @@ pub struct AddInput {
 }
 
 /// What git staged.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct AddOutput {
     /// Paths whose new content was staged.
     pub added: Vec<String>,

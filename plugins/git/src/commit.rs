@@ -37,7 +37,7 @@ pub struct CommitInput {
 }
 
 /// The commit made.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct CommitOutput {
     /// Full hash of the new commit (`null` if it could not be read back).
     pub hash: Option<String>,

@@ -27,7 +27,7 @@ pub struct DiffInput {
 }
 
 /// The diff, possibly cut short.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct DiffOutput {
     /// Unified diff text; empty when there are no changes.
     pub diff: String,

@@ -34,7 +34,7 @@ pub struct LogInput {
 }
 
 /// The commits found.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct LogOutput {
     /// Newest first.
     pub entries: Vec<Commit>,
@@ -45,7 +45,7 @@ pub struct LogOutput {
 }
 
 /// One commit.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct Commit {
     /// Full commit hash.
     pub hash: String,

@@ -17,7 +17,7 @@ pub struct ShowInput {
 }
 
 /// git's description of the object.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct ShowOutput {
     /// The revision asked for.
     pub rev: String,

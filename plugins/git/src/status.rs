@@ -21,7 +21,7 @@ pub const ARGS: [&str; 4] = ["status", "--porcelain=v1", "--branch", "-z"];
 pub struct StatusInput {}
 
 /// The current branch and changed paths.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct StatusOutput {
     /// Current branch; `null` when HEAD is detached.
     pub branch: Option<String>,
@@ -38,7 +38,7 @@ pub struct StatusOutput {
 }
 
 /// One path's state.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct Entry {
     /// The path, relative to the repository root.
     pub path: String,

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 
 use regex::bytes::Regex;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// Bytes examined for NUL to decide that a file is binary.
@@ -16,7 +17,7 @@ pub const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 pub const MAX_LINE_CHARS: usize = 500;
 
 /// One matching line.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct Match {
     /// File, relative to the workspace root.
     pub path: String,

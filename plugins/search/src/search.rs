@@ -66,7 +66,7 @@ fn default_max_results() -> usize {
     DEFAULT_MAX_RESULTS
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SearchOutput {
     pub matches: Vec<Match>,
     /// Text files whose contents were searched.

@@ -230,6 +230,25 @@ enum Out {
     Line(Line),
 }
 
+/// A turn's changes as plain text, as `warden diff --color never` shows
+/// them (the MCP server's turn resources).
+pub(super) fn turn_text(journal: &Journal, t: &TurnRecord) -> String {
+    let mut text = String::new();
+    for change in &t.changes {
+        for line in describe(journal, change) {
+            let line = match line {
+                Out::Head(s) | Out::Line(Line::Hunk(s)) => s,
+                Out::Line(Line::Same(s)) => format!(" {}", escape(&s)),
+                Out::Line(Line::Removed(s)) => format!("-{}", escape(&s)),
+                Out::Line(Line::Added(s)) => format!("+{}", escape(&s)),
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
 /// One change: a header, then a line diff for text files.
 fn describe(journal: &Journal, c: &Change) -> Vec<Out> {
     let path = escape(&c.path);

@@ -2,7 +2,8 @@
 //! plugin's captured stdout/stderr, escaped and bounded. Nothing a plugin
 //! writes reaches warden's own output streams raw.
 
-use crate::bindings::warden::plugin::log::{Host, Level};
+use crate::bindings::warden::plugin::log::Host;
+pub use crate::bindings::warden::plugin::log::Level;
 use crate::escape::escape;
 use wasmtime::component::HasData;
 

@@ -56,6 +56,28 @@ pub struct ToolSpec {
     pub description: String,
     /// JSON Schema of its input.
     pub input_schema: serde_json::Value,
+    /// JSON Schema of its result, when the plugin describes one and it is
+    /// an object schema (what MCP's `outputSchema` must be). Carried in
+    /// the WIT `input-schema` string under [`OUTPUT_SCHEMA_KEY`], so
+    /// `tool-info` of `warden:plugin@0.1.0` is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<serde_json::Value>,
+}
+
+/// The key of a tool's input schema under which the SDK carries the JSON
+/// Schema of the tool's result. A JSON Schema validator ignores a keyword
+/// it does not know, so a host that does not look for it validates inputs
+/// as before; warden takes it out before anyone sees the input schema.
+pub const OUTPUT_SCHEMA_KEY: &str = "x-warden-output-schema";
+
+/// Take the output schema out of a tool's input schema: the input schema
+/// as clients see it, and the output schema when it is an object schema.
+fn split_schemas(mut input: serde_json::Value) -> (serde_json::Value, Option<serde_json::Value>) {
+    let output = input
+        .as_object_mut()
+        .and_then(|map| map.remove(OUTPUT_SCHEMA_KEY))
+        .filter(|o| o.get("type").and_then(|t| t.as_str()) == Some("object"));
+    (input, output)
 }
 
 impl Loaded {
@@ -250,10 +272,12 @@ fn validate_tools(plugin: &str, infos: Vec<ToolInfo>) -> Result<Vec<ToolSpec>> {
                 info.name
             ))
         })?;
+        let (input_schema, output_schema) = split_schemas(schema);
         tools.push(ToolSpec {
             name: info.name,
             description: info.description,
-            input_schema: schema,
+            input_schema,
+            output_schema,
         });
     }
     Ok(tools)
@@ -447,14 +471,25 @@ impl Prepared {
         denials.extend(&state.fs.denials());
         denials.extend(state.process.denials());
         denials.extend(&state.net.denials());
+        let log = capped_log(
+            state.log.messages.iter().map(|(_, m)| m.clone()),
+            self.limits.output_bytes,
+        );
+        use crate::capability::log::Level;
+        let log_levels = state
+            .log
+            .messages
+            .iter()
+            .map(|(level, _)| *level)
+            .chain(std::iter::repeat(Level::Warn))
+            .take(log.len())
+            .collect();
         Ok(CallOutput {
             result,
             denials_dropped: denials.dropped(),
             denials: denials.into_vec(),
-            log: capped_log(
-                state.log.messages.iter().map(|(_, m)| m.clone()),
-                self.limits.output_bytes,
-            ),
+            log,
+            log_levels,
         })
     }
 }

@@ -108,6 +108,11 @@ pub struct CallOutput {
     pub denials_dropped: usize,
     /// The plugin's log messages and captured output, escaped.
     pub log: Vec<String>,
+    /// The level of each message of `log`, in order (captured output is
+    /// `debug`; the mark of a cut log is `warn`), for callers that pass
+    /// the log on at a client's level (`warden mcp`).
+    #[serde(skip)]
+    pub log_levels: Vec<crate::capability::log::Level>,
 }
 
 impl CallOutput {

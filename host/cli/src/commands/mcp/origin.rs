@@ -186,7 +186,7 @@ impl Refusal {
 }
 
 /// 403 with a body that says what was refused and how to allow it.
-pub fn forbidden(message: &str) -> super::HttpResponse {
+pub fn forbidden(message: &str) -> super::http::HttpResponse {
     use http_body_util::BodyExt;
     let body = http_body_util::Full::new(bytes::Bytes::from(message.to_string()))
         .map_err(|never| match never {})

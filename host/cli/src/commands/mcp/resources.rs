@@ -1,0 +1,125 @@
+//! Read-only resources for a reviewing agent: the audit records of this
+//! server's session, and the diff of each turn its calls captured. Nothing
+//! here can be written, and nothing outside this server's own calls is
+//! shown (not other sessions' records, not other servers' turns).
+
+use rmcp::ErrorData;
+use rmcp::model::{ReadResourceResult, Resource, ResourceContents};
+use std::sync::Mutex;
+use warden_core::audit::Entry;
+use warden_core::session::Session;
+
+/// The audit records of this server's session.
+pub const AUDIT_URI: &str = "warden://session/audit";
+/// Prefix of a turn's diff: `warden://session/turns/N`.
+pub const TURN_PREFIX: &str = "warden://session/turns/";
+/// Most records one read of [`AUDIT_URI`] returns: the latest ones.
+pub const MAX_AUDIT_ENTRIES: usize = 1000;
+/// Most turns listed (the latest); older ones can still be read by number.
+pub const MAX_LISTED_TURNS: usize = 200;
+
+/// What this server has done that its resources show.
+pub struct Shown {
+    /// The audit log's last sequence number when the server started: its
+    /// session's records are the later ones.
+    after_seq: u64,
+    /// Turns its calls captured, in order.
+    turns: Mutex<Vec<u64>>,
+}
+
+impl Shown {
+    /// Start showing what happens from now on in `session`.
+    pub fn new(session: &Session) -> anyhow::Result<Self> {
+        let after_seq = session.audit().entries()?.last().map_or(0, |e| e.seq);
+        Ok(Shown {
+            after_seq,
+            turns: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A turn captured by one of this server's calls.
+    pub fn turn(&self, n: u64) {
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        if !turns.contains(&n) {
+            turns.push(n);
+        }
+    }
+
+    fn turns(&self) -> Vec<u64> {
+        self.turns.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The resources as they are now.
+    pub fn list(&self) -> Vec<Resource> {
+        let mut list = vec![
+            Resource::new(AUDIT_URI, "audit")
+                .with_title("Audit records of this warden mcp session")
+                .with_description("Every call this server ran or refused, each capability use warden refused during them, and how they ended, as recorded in warden's audit log (JSON).")
+                .with_mime_type("application/json"),
+        ];
+        let turns = self.turns();
+        let skip = turns.len().saturating_sub(MAX_LISTED_TURNS);
+        list.extend(turns[skip..].iter().map(|n| {
+            Resource::new(format!("{TURN_PREFIX}{n}"), format!("turn-{n}"))
+                .with_title(format!("Changes of turn {n}"))
+                .with_description(format!("The files turn {n} of this server's session changed, as a diff (what `warden diff mcp --turn {n}` shows; `warden undo` takes it back)."))
+                .with_mime_type("text/x-diff")
+        }));
+        list
+    }
+
+    /// Read one resource.
+    pub fn read(&self, session: &Session, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+        if uri == AUDIT_URI {
+            let entries = session.audit().entries().map_err(|e| {
+                ErrorData::internal_error(format!("cannot read the audit log: {e}"), None)
+            })?;
+            let mine: Vec<&Entry> = entries
+                .iter()
+                .filter(|e| {
+                    e.seq > self.after_seq && e.record.session.as_deref() == Some(session.name())
+                })
+                .collect();
+            let skip = mine.len().saturating_sub(MAX_AUDIT_ENTRIES);
+            let text = serde_json::to_string(&mine[skip..])
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+            return Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(text, uri).with_mime_type("application/json"),
+            ]));
+        }
+        let turn = uri
+            .strip_prefix(TURN_PREFIX)
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|n| self.turns().contains(n))
+            .ok_or_else(|| {
+                ErrorData::resource_not_found(
+                    format!("no resource {uri:?}; resources/list shows this server's resources"),
+                    None,
+                )
+            })?;
+        let journal = session.journal().map_err(|e| {
+            ErrorData::internal_error(format!("cannot open the journal: {e}"), None)
+        })?;
+        let record = journal
+            .turns()
+            .map_err(|e| ErrorData::internal_error(format!("cannot read the journal: {e}"), None))?
+            .into_iter()
+            .find(|t| t.session == session.name() && t.turn == turn)
+            .ok_or_else(|| {
+                ErrorData::resource_not_found(
+                    format!("turn {turn} is no longer in the journal"),
+                    None,
+                )
+            })?;
+        let mut text = format!(
+            "turn {turn} of session {}{}: {} change(s)\n",
+            session.name(),
+            if record.undone { " (undone)" } else { "" },
+            record.changes.len()
+        );
+        text.push_str(&super::super::undo::turn_text(&journal, &record));
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(text, uri).with_mime_type("text/x-diff"),
+        ]))
+    }
+}
