@@ -12,5 +12,6 @@ mod plugins;
 mod policy;
 mod process;
 mod provider;
+mod registry;
 mod rollback;
 mod sandbox;
