@@ -316,7 +316,6 @@ fn classify_trap(tool: &str, err: wasmtime::Error, limits: &Limits, state: &Stat
 }
 
 /// A plugin bound to its grant, ready for calls. Cheap calls: each one is a
-
 /// fresh store and instance from the pre-instantiated component.
 pub struct Prepared {
     name: String,
