@@ -298,7 +298,9 @@ fn issue12_publish_install_by_tag_and_digest_and_a_lock_reproduces_the_set() {
         listed["source"]["oci"]["reference"],
         reg.oci("plugins/hostile:0.1.0")
     );
-    let manifest = listed["source"]["oci"]["manifest"].as_str().expect("pinned");
+    let manifest = listed["source"]["oci"]["manifest"]
+        .as_str()
+        .expect("pinned");
     assert_eq!(pinned, reg.oci(&format!("plugins/hostile@{manifest}")));
     w.still_answers();
     let install = w.records("install");
@@ -364,7 +366,8 @@ fn issue12_a_moved_tag_does_not_move_a_lock_and_is_refused_as_an_update() {
     let r = w.run(&["plugin", "update", "hostile", "--yes"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("the same version 0.1.0 as the installed one"),
+        r.stderr
+            .contains("the same version 0.1.0 as the installed one"),
         "{}",
         r.stderr
     );
@@ -386,7 +389,11 @@ fn issue12_skopeo_reads_what_warden_publishes_and_warden_installs_what_skopeo_pu
         .arg(format!("docker://{}/plugins/hostile:0.1.0", reg.host()))
         .output()
         .expect("skopeo is installed (bash .ci/setup)");
-    assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
     let manifest: Value = serde_json::from_slice(&raw.stdout).expect("manifest");
     assert_eq!(
         manifest["config"]["mediaType"],
@@ -403,7 +410,11 @@ fn issue12_skopeo_reads_what_warden_publishes_and_warden_installs_what_skopeo_pu
         .arg(format!("oci:{}:hostile", layout.display()))
         .output()
         .expect("skopeo");
-    assert!(copy.status.success(), "{}", String::from_utf8_lossy(&copy.stderr));
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
     let blob = layout.join("blobs/sha256").join(&sha256(&bytes)[7..]);
     assert_eq!(std::fs::read(blob).expect("layer blob"), bytes);
 
@@ -414,7 +425,11 @@ fn issue12_skopeo_reads_what_warden_publishes_and_warden_installs_what_skopeo_pu
         .arg(format!("docker://{}/mirror/hostile:1", reg.host()))
         .output()
         .expect("skopeo");
-    assert!(copy.status.success(), "{}", String::from_utf8_lossy(&copy.stderr));
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
     w.ok(&["plugin", "install", &reg.oci("mirror/hostile:1"), "--yes"]);
     assert_eq!(w.listed("hostile")["digest"], sha256(&bytes));
     w.still_answers();
@@ -436,14 +451,20 @@ fn issue12_a_url_must_be_pinned_and_match_its_pin() {
     let w = Warden::new();
     let r = w.run(&["plugin", "install", &url, "--yes"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("must be pinned: add --sha256"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("must be pinned: add --sha256"),
+        "{}",
+        r.stderr
+    );
 
     let wrong = "0".repeat(64);
     let r = w.run(&["plugin", "install", &url, "--sha256", &wrong, "--yes"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr
-            .contains(&format!("its SHA-256 is {}, not the sha256:{wrong}", sha256(&bytes))),
+        r.stderr.contains(&format!(
+            "its SHA-256 is {}, not the sha256:{wrong}",
+            sha256(&bytes)
+        )),
         "{}",
         r.stderr
     );
@@ -451,7 +472,14 @@ fn issue12_a_url_must_be_pinned_and_match_its_pin() {
     assert_eq!(refused.last().expect("record")["decision"], "deny");
     assert_eq!(w.listed("hostile"), Value::Null);
 
-    w.ok(&["plugin", "install", &url, "--sha256", &sha256(&bytes)[7..], "--yes"]);
+    w.ok(&[
+        "plugin",
+        "install",
+        &url,
+        "--sha256",
+        &sha256(&bytes)[7..],
+        "--yes",
+    ]);
     assert_eq!(w.listed("hostile")["source"], json!({"url": {"url": url}}));
     w.still_answers();
 }
@@ -506,7 +534,11 @@ fn refused_update(w: &Warden, target: &str, needle: &str) {
     let before = w.listed("hostile")["digest"].clone();
     let r = w.run(&["plugin", "update", "hostile", "--to", target, "--yes"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains(needle), "wanted {needle:?} in: {}", r.stderr);
+    assert!(
+        r.stderr.contains(needle),
+        "wanted {needle:?} in: {}",
+        r.stderr
+    );
     let last = w.records("update").last().cloned().expect("update record");
     assert_eq!(last["decision"], "deny", "{last}");
     assert!(
@@ -652,7 +684,7 @@ fn issue12_an_update_adding_a_program_leaves_it_off_and_rollback_restores_the_gr
     let before = grant_of(&w);
     let v2 = hostile(
         "0.2.0",
-        &format!("{WHOLE_WORKSPACE}[[programs]]\nprogram = \"git\"\nargs = \"status\"\n"),
+        &format!("{WHOLE_WORKSPACE}[[programs]]\nprogram = \"git\"\nargs = [\"status\"]\n"),
     );
     let r = update_to(&w, &reg, &v2, &["--yes"], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -662,7 +694,14 @@ fn issue12_an_update_adding_a_program_leaves_it_off_and_rollback_restores_the_gr
     assert_eq!(w.listed("hostile")["version"], "0.2.0");
 
     // Granting it is a separate, explicit step; rollback undoes both.
-    w.ok(&["plugin", "grant", "hostile", "--add", "--grant", "program:git"]);
+    w.ok(&[
+        "plugin",
+        "grant",
+        "hostile",
+        "--add",
+        "--grant",
+        "program:git",
+    ]);
     assert_eq!(grant_of(&w)["programs"][0]["program"], "git");
     let r = w.ok(&["plugin", "rollback", "hostile"]);
     assert!(r.stderr.contains("back at 0.1.0"), "{}", r.stderr);
@@ -696,7 +735,11 @@ fn issue12_an_update_that_only_changes_a_tool_description_needs_a_person() {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("must be approved by a person"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("must be approved by a person"),
+        "{}",
+        r.stderr
+    );
     let record = w.records("update").last().cloned().expect("record");
     assert_eq!(record["decision"], "deny");
     assert_eq!(w.listed("hostile")["version"], "0.1.0");
@@ -721,9 +764,20 @@ fn issue12_an_update_adding_wasi_http_is_shown_and_its_network_stays_off() {
     );
     let r = update_to(&w, &reg, &v2, &["--yes"], b"");
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("new      imports   wasi:http/"), "{}", r.stderr);
-    assert!(r.stderr.contains("new      network   http://*:*"), "{}", r.stderr);
-    assert_eq!(w.records("update").last().expect("record")["decision"], "deny");
+    assert!(
+        r.stderr.contains("new      imports   wasi:http/"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("new      network   http://*:*"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        w.records("update").last().expect("record")["decision"],
+        "deny"
+    );
     w.still_answers();
 
     // Approved at the prompt, the network request is still not granted.
@@ -749,7 +803,10 @@ fn issue12_a_lower_version_is_refused_without_allow_downgrade() {
         "{}",
         r.stderr
     );
-    assert_eq!(w.records("update").last().expect("record")["decision"], "deny");
+    assert_eq!(
+        w.records("update").last().expect("record")["decision"],
+        "deny"
+    );
     assert_eq!(w.listed("hostile")["version"], "0.2.0");
     w.still_answers();
     w.ok(&[

@@ -493,10 +493,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 yes,
             } => match (locked, source) {
                 (Some(lock), _) => app.install_locked(&lock, &grants, yes).await,
-                (None, Some(source)) => {
-                    app.install(&source, sha256.as_deref(), &grants, yes)
-                        .await
-                }
+                (None, Some(source)) => app.install(&source, sha256.as_deref(), &grants, yes).await,
                 (None, None) => Err(anyhow::anyhow!(Error::InvalidInput {
                     tool: "warden plugin install".into(),
                     reason: "name a path, oci://… or https://…, or give --locked FILE".into(),
@@ -522,9 +519,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             PluginCommand::Rollback { name } => app.rollback_plugin(&name),
             PluginCommand::Diff { a, b } => app.plugin_diff(&a, &b).await,
-            PluginCommand::Publish { component, target } => {
-                app.publish(&component, &target).await
-            }
+            PluginCommand::Publish { component, target } => app.publish(&component, &target).await,
             PluginCommand::List => app.list().await,
             PluginCommand::Remove { name } => app.remove(&name),
             PluginCommand::Audit { target, workspace } => app.audit(&target, &workspace).await,

@@ -267,8 +267,7 @@ impl Registry {
         let dir = self.plugin_dir(&record.name);
         write_atomic(&dir.join("component.wasm"), bytes)?;
         self.set_grant(&record.name, grant)?;
-        let json =
-            serde_json::to_vec_pretty(record).map_err(|e| Error::Conflict(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(record).map_err(|e| Error::Conflict(e.to_string()))?;
         // Written last: a plugin counts as installed only once this exists,
         // and until then a replaced component fails its digest check.
         write_atomic(&dir.join("plugin.json"), &json)
@@ -308,9 +307,9 @@ impl Registry {
         Self::check_name(name)?;
         let path = self.previous_dir(name).join("plugin.json");
         match crate::configfile::read_text(&path, MAX_RECORD_BYTES) {
-            Ok(Some(text)) => serde_json::from_str(&text).map(Some).map_err(|e| {
-                Error::Conflict(format!("{} is damaged ({e})", path.display()))
-            }),
+            Ok(Some(text)) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::Conflict(format!("{} is damaged ({e})", path.display()))),
             Ok(None) => Ok(None),
             Err(e) => Err(Error::io("cannot read", path, e)),
         }

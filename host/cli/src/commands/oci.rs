@@ -40,7 +40,9 @@ impl OciRef {
     pub fn parse(raw: &str) -> anyhow::Result<Self> {
         let refuse = |why: String| Error::InvalidInput {
             tool: "oci reference".into(),
-            reason: format!("`oci://{raw}`: {why}; write oci://HOST[:PORT]/REPOSITORY:TAG or oci://HOST[:PORT]/REPOSITORY@sha256:HEX"),
+            reason: format!(
+                "`oci://{raw}`: {why}; write oci://HOST[:PORT]/REPOSITORY:TAG or oci://HOST[:PORT]/REPOSITORY@sha256:HEX"
+            ),
         };
         // Without a host, the reference would silently mean Docker Hub.
         let host = raw.split('/').next().unwrap_or_default();
@@ -238,7 +240,9 @@ impl Registry {
         {
             return Err(refuse(
                 what,
-                format!("the registry sent a manifest with digest {digest}, not the pinned {pinned}"),
+                format!(
+                    "the registry sent a manifest with digest {digest}, not the pinned {pinned}"
+                ),
             ));
         }
         Ok((body, digest))
@@ -359,8 +363,9 @@ impl Registry {
         bytes: &[u8],
         annotations: BTreeMap<String, String>,
     ) -> anyhow::Result<String> {
-        let push_err =
-            |step: &str, e: oci_client::errors::OciDistributionError| anyhow::anyhow!("cannot push {step} to {what}: {e}");
+        let push_err = |step: &str, e: oci_client::errors::OciDistributionError| {
+            anyhow::anyhow!("cannot push {step} to {what}: {e}")
+        };
         self.client
             .auth(&what.0, &self.auth, RegistryOperation::Push)
             .await

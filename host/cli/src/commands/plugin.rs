@@ -77,19 +77,21 @@ impl App {
     ) -> anyhow::Result<ExitCode> {
         let text = warden_core::configfile::read_text(lock, MAX_LOCK_BYTES)?
             .ok_or_else(|| anyhow::anyhow!("no lock file at {}", lock.display()))?;
-        let entries: Vec<LockEntry> = serde_json::from_str(&text).map_err(|e| {
-            warden_core::Error::InvalidInput {
+        let entries: Vec<LockEntry> =
+            serde_json::from_str(&text).map_err(|e| warden_core::Error::InvalidInput {
                 tool: "warden plugin install --locked".into(),
                 reason: format!(
                     "{} is not a lock (the output of `warden plugin list --json`): {e}",
                     lock.display()
                 ),
-            }
-        })?;
+            })?;
         for entry in entries {
             let (target, sha256) = match &entry.source {
                 Source::Bundled => continue,
-                Source::Oci { reference, manifest } => {
+                Source::Oci {
+                    reference,
+                    manifest,
+                } => {
                     let rest = reference.trim_start_matches("oci://");
                     let pinned = super::oci::OciRef::parse(rest)?.at(manifest);
                     (pinned.to_string(), None)

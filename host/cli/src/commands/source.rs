@@ -113,7 +113,9 @@ pub async fn fetch(wanted: &Wanted) -> anyhow::Result<Fetched> {
             if got != format!("sha256:{sha256}") {
                 return Err(Error::NotAComponent {
                     path: url.clone(),
-                    reason: format!("its SHA-256 is {got}, not the sha256:{sha256} given with --sha256"),
+                    reason: format!(
+                        "its SHA-256 is {got}, not the sha256:{sha256} given with --sha256"
+                    ),
                 }
                 .into());
             }
@@ -147,7 +149,11 @@ async fn download(url: &str) -> anyhow::Result<Vec<u8>> {
     if !response.status().is_success() {
         return Err(refuse(format!("the server answered {}", response.status())));
     }
-    let too_big = || refuse(format!("it is over the limit of {MAX_COMPONENT_BYTES} bytes"));
+    let too_big = || {
+        refuse(format!(
+            "it is over the limit of {MAX_COMPONENT_BYTES} bytes"
+        ))
+    };
     if response
         .content_length()
         .is_some_and(|n| n > MAX_COMPONENT_BYTES as u64)

@@ -59,7 +59,10 @@ fn default_ref(source: &Source, name: &str) -> anyhow::Result<String> {
 }
 
 fn version_order(old: &str, new: &str) -> Option<std::cmp::Ordering> {
-    let (o, n) = (semver::Version::parse(old).ok()?, semver::Version::parse(new).ok()?);
+    let (o, n) = (
+        semver::Version::parse(old).ok()?,
+        semver::Version::parse(new).ok()?,
+    );
     Some(n.cmp(&o))
 }
 
@@ -183,7 +186,8 @@ impl App {
             return Err(self.refuse_update(name, &target, e.into()));
         }
         let changes = diff::diff(&old.side(), &new.side());
-        let (mut grant, dropped) = diff::carry(&old_grant, &old.package.manifest, &new.package.manifest);
+        let (mut grant, dropped) =
+            diff::carry(&old_grant, &old.package.manifest, &new.package.manifest);
         let approved_now = if args.specs.is_empty() {
             Grant::default()
         } else {
@@ -213,22 +217,45 @@ impl App {
                 old.package.digest,
                 new.package.digest
             );
-            report::block("changes", &if changes.is_empty() { vec!["none".into()] } else { lines(&changes) });
+            report::block(
+                "changes",
+                &if changes.is_empty() {
+                    vec!["none".into()]
+                } else {
+                    lines(&changes)
+                },
+            );
             if !dropped.is_empty() {
                 report::block("grants dropped", &dropped);
             }
             report::block("will grant", &super::plugin::grant_lines(&grant));
             let new_requests: Vec<String> = changes
                 .iter()
-                .filter(|c| !c.needs_review() && matches!(c.how, diff::How::Added | diff::How::Widened | diff::How::Changed) && c.what != "imports")
-                .map(|c| format!("{} {} (grant it with --grant to use it)", c.what, escape(&c.item)))
+                .filter(|c| {
+                    !c.needs_review()
+                        && matches!(
+                            c.how,
+                            diff::How::Added | diff::How::Widened | diff::How::Changed
+                        )
+                        && c.what != "imports"
+                })
+                .map(|c| {
+                    format!(
+                        "{} {} (grant it with --grant to use it)",
+                        c.what,
+                        escape(&c.item)
+                    )
+                })
                 .collect();
             if !new_requests.is_empty() {
                 report::block("stays off until granted", &new_requests);
             }
         }
         let (approved, by) = if !review.is_empty() && args.yes {
-            (false, "--yes approves no change to what the plugin tells the model or to its limits")
+            (
+                false,
+                "--yes approves no change to what the plugin tells the model or to its limits",
+            )
         } else if args.yes {
             (true, "--yes on the command line")
         } else if super::plugin::confirm(&format!("Update `{name}` with these grants? [y/N] "))? {
@@ -238,7 +265,11 @@ impl App {
         };
         self.record(Record {
             kind: Kind::Update,
-            decision: if approved { Decision::Allow } else { Decision::Deny },
+            decision: if approved {
+                Decision::Allow
+            } else {
+                Decision::Deny
+            },
             plugin: Some(name.into()),
             resource: Some(target.clone()),
             rule: super::plugin::grant_lines(&grant),
@@ -256,7 +287,11 @@ impl App {
                 let what: Vec<String> = review.iter().map(|c| c.to_string()).collect();
                 eprintln!(
                     "not updated: {} must be approved by a person: {}\n  review it and run `warden plugin update {name}` without --yes to approve at the prompt",
-                    if review.len() == 1 { "this change" } else { "these changes" },
+                    if review.len() == 1 {
+                        "this change"
+                    } else {
+                        "these changes"
+                    },
                     what.join("; ")
                 );
             } else {
@@ -264,7 +299,9 @@ impl App {
             }
             return Ok(ExitCode::from(3));
         }
-        let record = self.registry.update(&new.package, new_source, new.tools, &grant, None)?;
+        let record = self
+            .registry
+            .update(&new.package, new_source, new.tools, &grant, None)?;
         if self.json {
             self.print_json(&json!({"updated": record, "grant": grant, "changes": changes}))?;
         } else {
@@ -361,8 +398,14 @@ impl App {
         let m = &package.manifest;
         let mut annotations = std::collections::BTreeMap::new();
         annotations.insert("org.opencontainers.image.title".to_string(), m.name.clone());
-        annotations.insert("org.opencontainers.image.version".to_string(), m.version.clone());
-        annotations.insert("org.opencontainers.image.description".to_string(), m.description.clone());
+        annotations.insert(
+            "org.opencontainers.image.version".to_string(),
+            m.version.clone(),
+        );
+        annotations.insert(
+            "org.opencontainers.image.description".to_string(),
+            m.description.clone(),
+        );
         let registry = super::oci::Registry::new(&what)?;
         let digest = registry.push(&what, &package.bytes, annotations).await?;
         let pinned = what.at(&digest);
@@ -374,7 +417,11 @@ impl App {
                 "pinned": pinned.to_string(),
             }))?;
         } else {
-            eprintln!("published {} {} to {what}", escape(&m.name), escape(&m.version));
+            eprintln!(
+                "published {} {} to {what}",
+                escape(&m.name),
+                escape(&m.version)
+            );
             println!("{pinned}");
         }
         Ok(ExitCode::SUCCESS)

@@ -112,12 +112,7 @@ pub fn diff(old: &Side, new: &Side) -> Vec<Change> {
     files(old.manifest, new.manifest, &mut out);
     programs(old.manifest, new.manifest, &mut out);
     network(old.manifest, new.manifest, &mut out);
-    by_name(
-        "env",
-        &old.manifest.env,
-        &new.manifest.env,
-        &mut out,
-    );
+    by_name("env", &old.manifest.env, &new.manifest.env, &mut out);
     by_name("imports", old.imports, new.imports, &mut out);
     limits(old.manifest, new.manifest, &mut out);
     tools(old.tools, new.tools, &mut out);
@@ -125,7 +120,10 @@ pub fn diff(old: &Side, new: &Side) -> Vec<Change> {
         out.push(change(
             How::Changed,
             "publisher",
-            new.manifest.publisher.clone().unwrap_or_else(|| "(none)".into()),
+            new.manifest
+                .publisher
+                .clone()
+                .unwrap_or_else(|| "(none)".into()),
             Some(format!(
                 "was {}",
                 old.manifest.publisher.as_deref().unwrap_or("(none)")
@@ -173,14 +171,24 @@ fn files(old: &Manifest, new: &Manifest, out: &mut Vec<Change>) {
                         n.path.to_string(),
                         Some(format!("{} {} → {} {}", o.path, o.access, n.path, n.access)),
                     ),
-                    None => change(How::Added, "files", n.path.to_string(), Some(n.access.to_string())),
+                    None => change(
+                        How::Added,
+                        "files",
+                        n.path.to_string(),
+                        Some(n.access.to_string()),
+                    ),
                 });
             }
         }
     }
     for o in &old.files {
         if !new.files.iter().any(|n| n.path == o.path) {
-            out.push(change(How::Removed, "files", o.path.to_string(), Some(o.access.to_string())));
+            out.push(change(
+                How::Removed,
+                "files",
+                o.path.to_string(),
+                Some(o.access.to_string()),
+            ));
         }
     }
 }
@@ -260,7 +268,11 @@ fn limits(old: &Manifest, new: &Manifest, out: &mut Vec<Change>) {
             .collect()
     };
     let (o, n) = (as_map(old), as_map(new));
-    for key in o.keys().chain(n.keys()).collect::<std::collections::BTreeSet<_>>() {
+    for key in o
+        .keys()
+        .chain(n.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         let (before, after) = (o.get(key), n.get(key));
         let shown = |v: Option<&u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "default".into());
         let how = match (before, after) {
@@ -295,7 +307,10 @@ fn tools(old: &[ToolSpec], new: &[ToolSpec], out: &mut Vec<Change>) {
                         How::Changed,
                         "tools",
                         n.name.clone(),
-                        Some(format!("description {:?} → {:?}", o.description, n.description)),
+                        Some(format!(
+                            "description {:?} → {:?}",
+                            o.description, n.description
+                        )),
                     ));
                 }
                 if o.input_schema != n.input_schema {
@@ -303,7 +318,10 @@ fn tools(old: &[ToolSpec], new: &[ToolSpec], out: &mut Vec<Change>) {
                         How::Changed,
                         "tools",
                         n.name.clone(),
-                        Some(format!("input schema {} → {}", o.input_schema, n.input_schema)),
+                        Some(format!(
+                            "input schema {} → {}",
+                            o.input_schema, n.input_schema
+                        )),
                     ));
                 }
             }
@@ -340,10 +358,16 @@ pub fn carry(grant: &Grant, old: &Manifest, new: &Manifest) -> (Grant, Vec<Strin
                     kept.files.push(read);
                     dropped.push(format!("files write {} (now read only)", f.path));
                 } else {
-                    dropped.push(format!("files {} {} (no longer requested)", f.access, f.path));
+                    dropped.push(format!(
+                        "files {} {} (no longer requested)",
+                        f.access, f.path
+                    ));
                 }
             }
-            Err(_) => dropped.push(format!("files {} {} (no longer requested)", f.access, f.path)),
+            Err(_) => dropped.push(format!(
+                "files {} {} (no longer requested)",
+                f.access, f.path
+            )),
         }
     }
     for v in &grant.env {
@@ -356,10 +380,12 @@ pub fn carry(grant: &Grant, old: &Manifest, new: &Manifest) -> (Grant, Vec<Strin
     for p in &grant.programs {
         // Everything but `why` decides what the program may do.
         let request = |m: &Manifest| {
-            m.programs
-                .iter()
-                .find(|r| r.program == p.program)
-                .map(|r| crate::manifest::ProgramRequest { why: None, ..r.clone() })
+            m.programs.iter().find(|r| r.program == p.program).map(|r| {
+                crate::manifest::ProgramRequest {
+                    why: None,
+                    ..r.clone()
+                }
+            })
         };
         match (request(old), request(new)) {
             (_, None) => dropped.push(format!("run {} (no longer requested)", p.program)),
@@ -411,7 +437,12 @@ mod tests {
             },
         )
         .iter()
-        .map(|c| c.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|c| {
+            c.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect()
     }
 
@@ -425,8 +456,8 @@ mod tests {
             changes(&old, &new),
             [
                 "widened files .: src read → . write",
-                "new network https://example.com:443",
                 "removed files src: read",
+                "new network https://example.com:443",
             ]
         );
     }
@@ -434,15 +465,19 @@ mod tests {
     #[test]
     fn an_unchanged_grant_is_kept_and_a_changed_program_is_not() {
         let old = manifest(
-            "env = [\"A\"]\n[[files]]\npath = \"src\"\naccess = \"write\"\n[[programs]]\nprogram = \"git\"\nargs = \"status\"\n",
+            "env = [\"A\"]\n[[files]]\npath = \"src\"\naccess = \"write\"\n[[programs]]\nprogram = \"git\"\nargs = [\"status\"]\n",
         );
         let new = manifest(
-            "env = [\"A\", \"B\"]\n[[files]]\npath = \"src\"\naccess = \"read\"\n[[programs]]\nprogram = \"git\"\nargs = \"**\"\n",
+            "env = [\"A\", \"B\"]\n[[files]]\npath = \"src\"\naccess = \"read\"\n[[programs]]\nprogram = \"git\"\nargs = [\"**\"]\n",
         );
-        let mut grant = Grant::from_specs(&["file:src:write", "env:A", "program:git"]).expect("grant");
+        let mut grant =
+            Grant::from_specs(&["file:src:write", "env:A", "program:git"]).expect("grant");
         grant.programs[0].path = "/usr/bin/git".into();
         let (kept, dropped) = carry(&grant, &old, &new);
-        assert_eq!(kept, Grant::from_specs(&["file:src:read", "env:A"]).expect("grant"));
+        assert_eq!(
+            kept,
+            Grant::from_specs(&["file:src:read", "env:A"]).expect("grant")
+        );
         assert_eq!(dropped.len(), 2, "{dropped:?}");
         assert!(dropped[1].contains("its request changed"), "{dropped:?}");
     }
