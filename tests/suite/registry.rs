@@ -43,14 +43,16 @@ impl OciRegistry {
             .stderr(Stdio::null())
             .spawn()
             .expect("docker-registry is installed (bash .ci/setup)");
+        // Owned at once, so it is stopped on every path out of here.
+        let registry = OciRegistry {
+            child,
+            port,
+            _dir: dir,
+        };
         // Bounded wait for it to listen.
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return OciRegistry {
-                    child,
-                    port,
-                    _dir: dir,
-                };
+                return registry;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }

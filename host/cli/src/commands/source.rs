@@ -46,9 +46,9 @@ impl Wanted {
                 )));
             }
             let Some(hex) = sha256 else {
-                return Err(bad(format!(
-                    "a component from a URL must be pinned: add --sha256 HEX (the SHA-256 of the .wasm file, e.g. from `sha256sum`)"
-                )));
+                return Err(bad(
+                    "a component from a URL must be pinned: add --sha256 HEX (the SHA-256 of the .wasm file, e.g. from `sha256sum`)".into()
+                ));
             };
             let hex = hex.trim_start_matches("sha256:").to_ascii_lowercase();
             if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {

@@ -411,6 +411,7 @@ pub fn carry(grant: &Grant, old: &Manifest, new: &Manifest) -> (Grant, Vec<Strin
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
