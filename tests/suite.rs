@@ -14,5 +14,6 @@ mod plugins;
 mod policy;
 mod process;
 mod provider;
+mod registry;
 mod rollback;
 mod sandbox;

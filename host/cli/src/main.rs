@@ -252,8 +252,17 @@ enum PolicyCommand {
 enum PluginCommand {
     /// Install a plugin component after showing what it requests.
     Install {
-        /// Path of the `.wasm` component.
-        path: PathBuf,
+        /// Path of the `.wasm` component, `oci://HOST/REPOSITORY:TAG` (or
+        /// `@sha256:DIGEST`), or an `https://` URL with --sha256.
+        #[arg(required_unless_present = "locked")]
+        source: Option<String>,
+        /// The SHA-256 of a component named by URL.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// Install every plugin of a lock (the output of `warden plugin list
+        /// --json`), each at its pinned digest.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["source", "sha256"])]
+        locked: Option<PathBuf>,
         /// Grant only these: `file:PATH[:read|write]`, `env:NAME`,
         /// `program:NAME[:PATTERN]`, `net:ORIGIN` (repeatable). Without it,
         /// everything the plugin requests except programs and network is
@@ -263,6 +272,49 @@ enum PluginCommand {
         /// Do not ask; grant as requested (or as given by --grant).
         #[arg(long)]
         yes: bool,
+    },
+    /// Replace an installed plugin by a newer version after showing what it
+    /// asks for beyond today's; nothing new is granted unless --grant says so.
+    Update {
+        /// Plugin name.
+        name: String,
+        /// Where the new version is (default: the tag or URL it was
+        /// installed from).
+        #[arg(long, value_name = "REF")]
+        to: Option<String>,
+        /// The SHA-256 of a component named by URL.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// Also grant these (same forms as `install --grant`).
+        #[arg(long = "grant", value_name = "SPEC")]
+        grants: Vec<String>,
+        /// Do not ask. Approves nothing new: new requests stay off and a
+        /// change to tool descriptions or higher limits is refused.
+        #[arg(long)]
+        yes: bool,
+        /// Accept a lower version than the installed one.
+        #[arg(long)]
+        allow_downgrade: bool,
+    },
+    /// Put back the version the last update replaced, with its grant.
+    Rollback {
+        /// Plugin name.
+        name: String,
+    },
+    /// Show what one component asks for that another does not (installed
+    /// names or `.wasm` paths).
+    Diff {
+        /// The old side.
+        a: String,
+        /// The new side.
+        b: String,
+    },
+    /// Push a component to an OCI registry as a Wasm artifact.
+    Publish {
+        /// Path of the `.wasm` component.
+        component: PathBuf,
+        /// `oci://HOST/REPOSITORY:TAG`.
+        target: String,
     },
     /// List installed and bundled plugins.
     List,
@@ -475,7 +527,41 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
             color,
         } => app.diff(&session, turn, &workspace, &color),
         Command::Plugin(cmd) => match cmd {
-            PluginCommand::Install { path, grants, yes } => app.install(&path, &grants, yes).await,
+            PluginCommand::Install {
+                source,
+                sha256,
+                locked,
+                grants,
+                yes,
+            } => match (locked, source) {
+                (Some(lock), _) => app.install_locked(&lock, &grants, yes).await,
+                (None, Some(source)) => app.install(&source, sha256.as_deref(), &grants, yes).await,
+                (None, None) => Err(anyhow::anyhow!(Error::InvalidInput {
+                    tool: "warden plugin install".into(),
+                    reason: "name a path, oci://… or https://…, or give --locked FILE".into(),
+                })),
+            },
+            PluginCommand::Update {
+                name,
+                to,
+                sha256,
+                grants,
+                yes,
+                allow_downgrade,
+            } => {
+                app.update(&commands::UpdateArgs {
+                    name: &name,
+                    to: to.as_deref(),
+                    sha256: sha256.as_deref(),
+                    specs: &grants,
+                    yes,
+                    allow_downgrade,
+                })
+                .await
+            }
+            PluginCommand::Rollback { name } => app.rollback_plugin(&name),
+            PluginCommand::Diff { a, b } => app.plugin_diff(&a, &b).await,
+            PluginCommand::Publish { component, target } => app.publish(&component, &target).await,
             PluginCommand::List => app.list().await,
             PluginCommand::Remove { name } => app.remove(&name),
             PluginCommand::Audit { target, workspace } => app.audit(&target, &workspace).await,

@@ -109,6 +109,9 @@ pub enum Kind {
     Grant,
     /// Files are being restored (`warden undo`, `warden rollback`).
     Rollback,
+    /// An installed plugin is being replaced by another version
+    /// (`warden plugin update`, or `rollback` as the operation).
+    Update,
 }
 
 /// The decision a record states.

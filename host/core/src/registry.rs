@@ -4,7 +4,9 @@
 //! - `$DATA/plugins/<name>/component.wasm` and `plugin.json` (digest, tools);
 //! - `$CONFIG/grants/<name>.toml`: what the user granted, kept apart from
 //!   what the plugin requested;
-//! - `$CACHE/tools/<digest>.json`: tool descriptions of bundled plugins.
+//! - `$CACHE/tools/<digest>.json`: tool descriptions of bundled plugins;
+//! - `$DATA/plugins/<name>/previous/`: the version an update replaced, with
+//!   its record and grant, for `warden plugin rollback`.
 //!
 //! A bundled plugin with no grant file runs with the grant of exactly what
 //! its manifest requests (all inside the workspace); `warden plugin grant`
@@ -19,6 +21,8 @@ use crate::runtime::{Loaded, Runtime, ToolSpec};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+pub mod diff;
 
 /// Largest grant file read: a grant is written by people or `warden plugin
 /// grant`, and a huge one is damage or an attack on the parser.
@@ -38,6 +42,18 @@ pub enum Source {
         /// The path it was installed from.
         from: String,
     },
+    /// Pulled from an OCI registry.
+    Oci {
+        /// `oci://HOST/REPOSITORY:TAG` (or `@sha256:…`) as the user named it.
+        reference: String,
+        /// Digest of the manifest that was pulled: what a lock pins.
+        manifest: String,
+    },
+    /// Downloaded from a URL, pinned by the component's digest.
+    Url {
+        /// The URL.
+        url: String,
+    },
 }
 
 /// What warden records about an installed plugin.
@@ -52,8 +68,12 @@ pub struct Record {
     pub digest: String,
     /// Where it came from.
     pub source: Source,
-    /// Its tools, described once at install.
+    /// Its tools, described once at install: the descriptions and schemas
+    /// approved with this digest.
     pub tools: Vec<ToolSpec>,
+    /// Who signed it, when a trusted signature was verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 /// The plugin store.
@@ -194,7 +214,7 @@ impl Registry {
             Ok(Some(text)) => Grant::parse(&text),
             Ok(None) => Ok(match source {
                 Source::Bundled => Grant::everything_requested(&package.manifest),
-                Source::Installed { .. } => Grant::default(),
+                _ => Grant::default(),
             }),
             Err(e) => Err(Error::io("cannot read", path, e)),
         }
@@ -215,9 +235,10 @@ impl Registry {
     pub fn install(
         &self,
         package: &Package,
-        from: &Path,
+        source: Source,
         tools: Vec<ToolSpec>,
         grant: &Grant,
+        signer: Option<String>,
     ) -> Result<Record> {
         let name = &package.manifest.name;
         if bundled::get(name).is_some() {
@@ -234,19 +255,116 @@ impl Registry {
             name: name.clone(),
             version: package.manifest.version.clone(),
             digest: package.digest.clone(),
-            source: Source::Installed {
-                from: from.display().to_string(),
-            },
+            source,
             tools,
+            signer,
         };
-        let dir = self.plugin_dir(name);
-        write_atomic(&dir.join("component.wasm"), &package.bytes)?;
-        self.set_grant(name, grant)?;
+        self.write_version(&record, &package.bytes, grant)?;
+        Ok(record)
+    }
+
+    fn write_version(&self, record: &Record, bytes: &[u8], grant: &Grant) -> Result<()> {
+        let dir = self.plugin_dir(&record.name);
+        write_atomic(&dir.join("component.wasm"), bytes)?;
+        self.set_grant(&record.name, grant)?;
+        let json = serde_json::to_vec_pretty(record).map_err(|e| Error::Conflict(e.to_string()))?;
+        // Written last: a plugin counts as installed only once this exists,
+        // and until then a replaced component fails its digest check.
+        write_atomic(&dir.join("plugin.json"), &json)
+    }
+
+    /// The files of the installed version of `name`: its record, component
+    /// and grant text (empty when it has no grant file).
+    fn current_files(&self, name: &str) -> Result<(Record, Vec<u8>, String)> {
+        let record = self
+            .record(name)?
+            .ok_or_else(|| Error::Conflict(format!("`{name}` is bundled with warden")))?;
+        let (package, _) = self.package(name)?;
+        let grant = match crate::configfile::read_text(&self.grant_path(name), MAX_GRANT_BYTES) {
+            Ok(t) => t.unwrap_or_default(),
+            Err(e) => return Err(Error::io("cannot read", self.grant_path(name), e)),
+        };
+        Ok((record, package.bytes.into_owned(), grant))
+    }
+
+    fn previous_dir(&self, name: &str) -> PathBuf {
+        self.plugin_dir(name).join("previous")
+    }
+
+    /// Keep the installed version of `name` as its previous one.
+    fn keep_previous(&self, name: &str) -> Result<()> {
+        let (record, bytes, grant) = self.current_files(name)?;
+        let dir = self.previous_dir(name);
         let json =
             serde_json::to_vec_pretty(&record).map_err(|e| Error::Conflict(e.to_string()))?;
-        // Written last: a plugin counts as installed only once this exists.
-        write_atomic(&dir.join("plugin.json"), &json)?;
+        write_atomic(&dir.join("component.wasm"), &bytes)?;
+        write_atomic(&dir.join("grant.toml"), grant.as_bytes())?;
+        write_atomic(&dir.join("plugin.json"), &json)
+    }
+
+    /// The version an update replaced, if any.
+    pub fn previous(&self, name: &str) -> Result<Option<Record>> {
+        Self::check_name(name)?;
+        let path = self.previous_dir(name).join("plugin.json");
+        match crate::configfile::read_text(&path, MAX_RECORD_BYTES) {
+            Ok(Some(text)) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::Conflict(format!("{} is damaged ({e})", path.display()))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::io("cannot read", path, e)),
+        }
+    }
+
+    /// Replace an installed plugin by another version of it, keeping the
+    /// one it replaces (with its grant) for [`Registry::rollback`].
+    pub fn update(
+        &self,
+        package: &Package,
+        source: Source,
+        tools: Vec<ToolSpec>,
+        grant: &Grant,
+        signer: Option<String>,
+    ) -> Result<Record> {
+        let name = &package.manifest.name;
+        self.keep_previous(name)?;
+        let record = Record {
+            name: name.clone(),
+            version: package.manifest.version.clone(),
+            digest: package.digest.clone(),
+            source,
+            tools,
+            signer,
+        };
+        self.write_version(&record, &package.bytes, grant)?;
         Ok(record)
+    }
+
+    /// Swap the installed version of `name` with its previous one, grant
+    /// and all; rolling back twice returns to where it was.
+    pub fn rollback(&self, name: &str) -> Result<Record> {
+        let previous = self.previous(name)?.ok_or_else(|| {
+            Error::Conflict(format!("`{name}` has no previous version to roll back to"))
+        })?;
+        let dir = self.previous_dir(name);
+        let bytes = crate::configfile::read_bounded(
+            &dir.join("component.wasm"),
+            crate::component::MAX_COMPONENT_BYTES as u64,
+        )
+        .map_err(|e| Error::io("cannot read", dir.join("component.wasm"), e.into()))?
+        .unwrap_or_default();
+        if crate::component::digest(&bytes) != previous.digest {
+            return Err(Error::Conflict(format!(
+                "the previous version of `{name}` in {} changed since it was kept; refusing to restore it",
+                dir.display()
+            )));
+        }
+        let grant_text = crate::configfile::read_text(&dir.join("grant.toml"), MAX_GRANT_BYTES)
+            .map_err(|e| Error::io("cannot read", dir.join("grant.toml"), e))?
+            .unwrap_or_default();
+        let grant = Grant::parse(&grant_text)?;
+        self.keep_previous(name)?;
+        self.write_version(&previous, &bytes, &grant)?;
+        Ok(previous)
     }
 
     /// Remove an installed plugin and its grant.

@@ -132,6 +132,7 @@ fn describe_kind(r: &Record) -> String {
         Kind::Remove => "removing",
         Kind::Grant => "changing the grant of",
         Kind::Rollback => "the rollback",
+        Kind::Update => "updating",
     };
     format!("{kind}{target}")
 }

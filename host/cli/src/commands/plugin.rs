@@ -13,18 +13,154 @@ use warden_core::grant::{self, Grant};
 use warden_core::policy::{self as org, Action, Subject};
 use warden_core::registry::Source;
 
+use super::source::{self, Wanted};
+
+/// Largest lock file read.
+pub const MAX_LOCK_BYTES: u64 = 16 * 1024 * 1024;
+
+/// One plugin of a lock: the fields of `warden plugin list --json` that
+/// say what to fetch and what it must be.
+#[derive(serde::Deserialize)]
+struct LockEntry {
+    name: String,
+    digest: String,
+    source: Source,
+}
+
 impl App {
-    /// Check, show, confirm and store a plugin.
+    /// Fetch, check, show, confirm and store a plugin. `target` is a
+    /// path, `oci://…`, or an `https://` URL pinned by `sha256`.
     pub async fn install(
         &self,
-        path: &Path,
+        target: &str,
+        sha256: Option<&str>,
         specs: &[String],
         yes: bool,
     ) -> anyhow::Result<ExitCode> {
-        let package = Package::from_file(path)?;
+        let fetched = async {
+            let wanted = Wanted::parse(target, sha256)?;
+            let fetched = source::fetch(&wanted).await?;
+            let package = Package::from_bytes(fetched.bytes, &wanted.display())?;
+            anyhow::Ok((package, fetched.source))
+        }
+        .await;
+        let (package, source) = match fetched {
+            Ok(f) => f,
+            Err(e) => {
+                // A refusal from the network is a decision like any other.
+                if !matches!(
+                    e.downcast_ref::<warden_core::Error>(),
+                    Some(warden_core::Error::InvalidInput { .. } | warden_core::Error::Io(_))
+                ) {
+                    self.record(Record {
+                        kind: Kind::Install,
+                        decision: Decision::Deny,
+                        resource: Some(target.to_string()),
+                        reason: Some(format!("{e:#}")),
+                        ..Record::default()
+                    })?;
+                }
+                return Err(e);
+            }
+        };
+        self.install_package(package, source, specs, yes).await
+    }
+
+    /// Install every installed plugin a lock (the output of `warden plugin
+    /// list --json`) names, each from its recorded source at its pinned
+    /// digest, so another machine gets the same bytes.
+    pub async fn install_locked(
+        &self,
+        lock: &Path,
+        specs: &[String],
+        yes: bool,
+    ) -> anyhow::Result<ExitCode> {
+        let text = warden_core::configfile::read_text(lock, MAX_LOCK_BYTES)?
+            .ok_or_else(|| anyhow::anyhow!("no lock file at {}", lock.display()))?;
+        let entries: Vec<LockEntry> =
+            serde_json::from_str(&text).map_err(|e| warden_core::Error::InvalidInput {
+                tool: "warden plugin install --locked".into(),
+                reason: format!(
+                    "{} is not a lock (the output of `warden plugin list --json`): {e}",
+                    lock.display()
+                ),
+            })?;
+        for entry in entries {
+            let (target, sha256) = match &entry.source {
+                Source::Bundled => continue,
+                Source::Oci {
+                    reference,
+                    manifest,
+                } => {
+                    let rest = reference.trim_start_matches("oci://");
+                    let pinned = super::oci::OciRef::parse(rest)?.at(manifest);
+                    (pinned.to_string(), None)
+                }
+                Source::Url { url } => (
+                    url.clone(),
+                    Some(entry.digest.trim_start_matches("sha256:").to_string()),
+                ),
+                Source::Installed { from } => (from.clone(), None),
+            };
+            let wanted = Wanted::parse(&target, sha256.as_deref())?;
+            let fetched = match source::fetch(&wanted).await {
+                Ok(f) => f,
+                Err(e) => {
+                    self.record(Record {
+                        kind: Kind::Install,
+                        decision: Decision::Deny,
+                        plugin: Some(entry.name.clone()),
+                        resource: Some(target.clone()),
+                        reason: Some(format!("{e:#}")),
+                        ..Record::default()
+                    })?;
+                    return Err(e);
+                }
+            };
+            let package = Package::from_bytes(fetched.bytes, &target)?;
+            if package.digest != entry.digest || package.manifest.name != entry.name {
+                let why = warden_core::Error::NotAComponent {
+                    path: target.clone(),
+                    reason: format!(
+                        "the lock pins `{}` at {}, but this is `{}` at {}",
+                        entry.name,
+                        entry.digest,
+                        escape(&package.manifest.name),
+                        package.digest
+                    ),
+                };
+                self.record(Record {
+                    kind: Kind::Install,
+                    decision: Decision::Deny,
+                    plugin: Some(entry.name.clone()),
+                    resource: Some(target.clone()),
+                    reason: Some(why.to_string()),
+                    ..Record::default()
+                })?;
+                return Err(why.into());
+            }
+            // The lock's own source is recorded, so the next lock reads the same.
+            let code = self
+                .install_package(package, entry.source.clone(), specs, yes)
+                .await?;
+            if code != ExitCode::SUCCESS {
+                return Ok(code);
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn install_package(
+        &self,
+        package: Package,
+        source: Source,
+        specs: &[String],
+        yes: bool,
+    ) -> anyhow::Result<ExitCode> {
         let loaded = self.rt.load(&package)?;
         let tools = loaded.describe(&self.rt).await?;
         let m = &package.manifest;
+        let from = source_text(&source);
         let grant = if specs.is_empty() {
             Grant::everything_requested(m)
         } else {
@@ -53,6 +189,7 @@ impl App {
             );
             eprintln!("  {}", escape(&m.description));
             eprintln!("  digest {}", package.digest);
+            eprintln!("  from   {}", escape(&from));
             report::block("requests", &report::requested(m));
             report::block("risks", &report::risks(m, &loaded.imports));
             let tool_names: Vec<String> = tools
@@ -79,7 +216,7 @@ impl App {
                     Decision::Deny
                 },
                 plugin: Some(m.name.clone()),
-                resource: Some(path.display().to_string()),
+                resource: Some(from.clone()),
                 rule: grant_lines(&grant),
                 approved_by: Some(
                     match (yes, approved) {
@@ -97,7 +234,9 @@ impl App {
             eprintln!("not installed: nothing was granted");
             return Ok(ExitCode::from(3));
         }
-        let record = self.registry.install(&package, path, tools, &grant)?;
+        let record = self
+            .registry
+            .install(&package, source, tools, &grant, None)?;
         if self.json {
             self.print_json(&json!({"installed": record, "grant": grant}))?;
         } else {
@@ -113,11 +252,13 @@ impl App {
             let (package, source, loaded) = self.open(&name)?;
             let tools = self.registry.tools(&name, &self.rt, &loaded).await?;
             let grant = self.registry.grant(&name, &package, &source)?;
+            let signer = self.registry.record(&name)?.and_then(|r| r.signer);
             rows.push(json!({
                 "name": name,
                 "version": package.manifest.version,
                 "digest": package.digest,
                 "source": source,
+                "signer": signer,
                 "tools": tools.iter().map(|t| &t.name).collect::<Vec<_>>(),
                 "grant": grant,
             }));
@@ -338,7 +479,7 @@ impl App {
         }
         let source_text = match &source {
             Some(Source::Bundled) => "bundled with warden".to_string(),
-            Some(Source::Installed { from }) => format!("installed from {}", escape(from)),
+            Some(s) => format!("installed from {}", escape(&source_text(s))),
             None => "not installed".into(),
         };
         println!(
@@ -399,7 +540,7 @@ impl App {
 
 impl App {
     /// Record that the organisation's policy refused an install or grant.
-    fn record_policy_refusal(
+    pub(super) fn record_policy_refusal(
         &self,
         kind: Kind,
         plugin: &str,
@@ -416,7 +557,20 @@ impl App {
     }
 }
 
-fn grant_lines(g: &Grant) -> Vec<String> {
+/// Where a plugin came from, in one line.
+pub(super) fn source_text(source: &Source) -> String {
+    match source {
+        Source::Bundled => "bundled with warden".into(),
+        Source::Installed { from } => from.clone(),
+        Source::Oci {
+            reference,
+            manifest,
+        } => format!("{reference} (manifest {manifest})"),
+        Source::Url { url } => url.clone(),
+    }
+}
+
+pub(super) fn grant_lines(g: &Grant) -> Vec<String> {
     let mut lines: Vec<String> = g
         .files
         .iter()
@@ -439,7 +593,7 @@ fn grant_lines(g: &Grant) -> Vec<String> {
 }
 
 /// Ask on stderr, read one line from stdin. End of input means no.
-fn confirm(question: &str) -> anyhow::Result<bool> {
+pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {
     eprint!("{question}");
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

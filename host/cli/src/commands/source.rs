@@ -1,0 +1,175 @@
+//! Where a plugin is installed from: a file, `oci://…`, or an HTTPS URL
+//! pinned by `--sha256`. Whatever the source, the result is the
+//! component's bytes and the source as the lock records it.
+
+use super::oci::{self, OciRef};
+use std::path::PathBuf;
+use warden_core::Error;
+use warden_core::component::MAX_COMPONENT_BYTES;
+use warden_core::registry::Source;
+
+/// What the user named.
+#[derive(Debug, Clone)]
+pub enum Wanted {
+    /// A component file.
+    Path(PathBuf),
+    /// A component in an OCI registry.
+    Oci(OciRef),
+    /// A component at a URL, pinned by the SHA-256 of its bytes.
+    Url { url: String, sha256: String },
+}
+
+impl Wanted {
+    /// Parse what follows `warden plugin install`.
+    pub fn parse(raw: &str, sha256: Option<&str>) -> anyhow::Result<Self> {
+        let bad = |reason: String| -> anyhow::Error {
+            Error::InvalidInput {
+                tool: "warden plugin install".into(),
+                reason,
+            }
+            .into()
+        };
+        if let Some(rest) = raw.strip_prefix("oci://") {
+            if sha256.is_some() {
+                return Err(bad(
+                    "--sha256 pins a URL; pin an OCI component with @sha256:… instead".into(),
+                ));
+            }
+            return Ok(Wanted::Oci(OciRef::parse(rest)?));
+        }
+        if raw.starts_with("https://") || raw.starts_with("http://") {
+            let url = reqwest::Url::parse(raw).map_err(|e| bad(format!("`{raw}`: {e}")))?;
+            let host = url.host_str().unwrap_or_default();
+            if url.scheme() == "http" && !oci::is_loopback(host) {
+                return Err(bad(format!(
+                    "`{raw}` is plain HTTP; use https:// (plain HTTP is accepted only from this machine)"
+                )));
+            }
+            let Some(hex) = sha256 else {
+                return Err(bad(
+                    "a component from a URL must be pinned: add --sha256 HEX (the SHA-256 of the .wasm file, e.g. from `sha256sum`)".into()
+                ));
+            };
+            let hex = hex.trim_start_matches("sha256:").to_ascii_lowercase();
+            if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad(format!(
+                    "--sha256 {hex:?} is not 64 hexadecimal digits"
+                )));
+            }
+            return Ok(Wanted::Url {
+                url: url.to_string(),
+                sha256: hex,
+            });
+        }
+        if sha256.is_some() {
+            return Err(bad("--sha256 applies only to an https:// URL".into()));
+        }
+        Ok(Wanted::Path(PathBuf::from(raw)))
+    }
+
+    /// The name shown in messages and audit records.
+    pub fn display(&self) -> String {
+        match self {
+            Wanted::Path(p) => p.display().to_string(),
+            Wanted::Oci(r) => r.to_string(),
+            Wanted::Url { url, .. } => url.clone(),
+        }
+    }
+}
+
+/// A fetched component and the source to record for it.
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub source: Source,
+}
+
+/// Fetch what was named. Nothing from the network is trusted until its
+/// digest matches.
+pub async fn fetch(wanted: &Wanted) -> anyhow::Result<Fetched> {
+    match wanted {
+        Wanted::Path(path) => {
+            let package = warden_core::component::Package::from_file(path)?;
+            Ok(Fetched {
+                bytes: package.bytes.into_owned(),
+                source: Source::Installed {
+                    from: path.display().to_string(),
+                },
+            })
+        }
+        Wanted::Oci(what) => {
+            let registry = oci::Registry::new(what)?;
+            let pulled = registry.pull(what).await?;
+            Ok(Fetched {
+                bytes: pulled.bytes,
+                source: Source::Oci {
+                    reference: what.to_string(),
+                    manifest: pulled.manifest_digest,
+                },
+            })
+        }
+        Wanted::Url { url, sha256 } => {
+            let bytes = download(url).await?;
+            let got = oci::sha256(&bytes);
+            if got != format!("sha256:{sha256}") {
+                return Err(Error::NotAComponent {
+                    path: url.clone(),
+                    reason: format!(
+                        "its SHA-256 is {got}, not the sha256:{sha256} given with --sha256"
+                    ),
+                }
+                .into());
+            }
+            Ok(Fetched {
+                bytes,
+                source: Source::Url { url: url.clone() },
+            })
+        }
+    }
+}
+
+/// Download at most [`MAX_COMPONENT_BYTES`]. Redirects are followed (the
+/// bytes are pinned by digest, wherever they come from).
+async fn download(url: &str) -> anyhow::Result<Vec<u8>> {
+    let refuse = |reason: String| -> anyhow::Error {
+        Error::NotAComponent {
+            path: url.to_string(),
+            reason,
+        }
+        .into()
+    };
+    let client = reqwest::Client::builder()
+        .timeout(oci::REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| refuse(format!("cannot start an HTTP client: {e}")))?;
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| refuse(format!("cannot fetch it: {e}")))?;
+    if !response.status().is_success() {
+        return Err(refuse(format!("the server answered {}", response.status())));
+    }
+    let too_big = || {
+        refuse(format!(
+            "it is over the limit of {MAX_COMPONENT_BYTES} bytes"
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_COMPONENT_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| refuse(format!("it did not arrive whole: {e}")))?
+    {
+        if body.len() + chunk.len() > MAX_COMPONENT_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

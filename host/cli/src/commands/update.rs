@@ -1,0 +1,452 @@
+//! `warden plugin update | rollback | diff | publish`: a new version shows
+//! what it asks for beyond the installed one, keeps today's grant for what
+//! did not change, and runs nothing new until a person approves it.
+
+use super::App;
+use super::report;
+use super::source::{self, Wanted};
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+use warden_core::audit::{Decision, Kind, Record};
+use warden_core::component::Package;
+use warden_core::escape::escape;
+use warden_core::grant::Grant;
+use warden_core::policy::{self as org, Action, Subject};
+use warden_core::registry::Source;
+use warden_core::registry::diff::{self, Change, Side};
+use warden_core::runtime::ToolSpec;
+
+/// What `warden plugin update` was told.
+pub struct UpdateArgs<'a> {
+    pub name: &'a str,
+    pub to: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+    pub specs: &'a [String],
+    pub yes: bool,
+    pub allow_downgrade: bool,
+}
+
+/// One version, checked and described.
+struct Version {
+    package: Package,
+    imports: Vec<String>,
+    tools: Vec<ToolSpec>,
+}
+
+impl Version {
+    fn side(&self) -> Side<'_> {
+        Side {
+            manifest: &self.package.manifest,
+            imports: &self.imports,
+            tools: &self.tools,
+        }
+    }
+}
+
+/// Where an installed plugin is updated from when no `--to` is given: the
+/// tag it was installed by (the pinned digest would find nothing newer).
+fn default_ref(source: &Source, name: &str) -> anyhow::Result<String> {
+    match source {
+        Source::Oci { reference, .. } => Ok(reference.clone()),
+        Source::Url { url } => Ok(url.clone()),
+        Source::Installed { from } => Ok(from.clone()),
+        Source::Bundled => Err(warden_core::Error::Conflict(format!(
+            "`{name}` is bundled with warden and is updated with warden itself"
+        ))
+        .into()),
+    }
+}
+
+fn version_order(old: &str, new: &str) -> Option<std::cmp::Ordering> {
+    let (o, n) = (
+        semver::Version::parse(old).ok()?,
+        semver::Version::parse(new).ok()?,
+    );
+    Some(n.cmp(&o))
+}
+
+impl App {
+    async fn version(&self, package: Package) -> anyhow::Result<Version> {
+        let loaded = self.rt.load(&package)?;
+        let tools = loaded.describe(&self.rt).await?;
+        let imports = loaded.imports.iter().map(|i| i.name.clone()).collect();
+        Ok(Version {
+            package,
+            imports,
+            tools,
+        })
+    }
+
+    async fn installed_version(&self, name: &str) -> anyhow::Result<(Version, Source, Grant)> {
+        let (package, source) = self.registry.package(name)?;
+        let grant = self.registry.grant(name, &package, &source)?;
+        let loaded = self.rt.load(&package)?;
+        // The pinned descriptions, as approved at install.
+        let tools = self.registry.tools(name, &self.rt, &loaded).await?;
+        let imports = loaded.imports.iter().map(|i| i.name.clone()).collect();
+        Ok((
+            Version {
+                package,
+                imports,
+                tools,
+            },
+            source,
+            grant,
+        ))
+    }
+
+    fn refuse_update(&self, name: &str, resource: &str, why: anyhow::Error) -> anyhow::Error {
+        let recorded = self.record(Record {
+            kind: Kind::Update,
+            decision: Decision::Deny,
+            plugin: Some(name.into()),
+            resource: Some(resource.into()),
+            reason: Some(format!("{why:#}")),
+            ..Record::default()
+        });
+        match recorded {
+            Ok(_) => why,
+            Err(e) => e,
+        }
+    }
+
+    /// Fetch, verify, diff and (once approved) install a new version.
+    pub async fn update(&self, args: &UpdateArgs<'_>) -> anyhow::Result<ExitCode> {
+        let name = args.name;
+        let (old, old_source, old_grant) = self.installed_version(name).await?;
+        let target = match args.to {
+            Some(t) => t.to_string(),
+            None => default_ref(&old_source, name)?,
+        };
+        // A URL was pinned by its digest at install; without a new one the
+        // same bytes are expected.
+        let pinned;
+        let sha256 = match (args.sha256, &old_source) {
+            (Some(s), _) => Some(s),
+            (None, Source::Url { .. }) if args.to.is_none() => {
+                pinned = old.package.digest.trim_start_matches("sha256:").to_string();
+                Some(pinned.as_str())
+            }
+            _ => None,
+        };
+        let fetched = async {
+            let wanted = Wanted::parse(&target, sha256)?;
+            let fetched = source::fetch(&wanted).await?;
+            let package = Package::from_bytes(fetched.bytes, &wanted.display())?;
+            anyhow::Ok((package, fetched.source))
+        }
+        .await;
+        let (package, new_source) = match fetched {
+            Ok(f) => f,
+            Err(e) => return Err(self.refuse_update(name, &target, e)),
+        };
+        if package.manifest.name != name {
+            let e = warden_core::Error::Conflict(format!(
+                "{target} is the plugin `{}`, not `{name}`",
+                escape(&package.manifest.name)
+            ));
+            return Err(self.refuse_update(name, &target, e.into()));
+        }
+        if package.digest == old.package.digest {
+            if self.json {
+                self.print_json(&json!({"plugin": name, "up_to_date": package.digest}))?;
+            } else {
+                eprintln!("{name} is up to date ({})", package.digest);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let new = match self.version(package).await {
+            Ok(v) => v,
+            Err(e) => return Err(self.refuse_update(name, &target, e)),
+        };
+        let (old_v, new_v) = (&old.package.manifest.version, &new.package.manifest.version);
+        let order = version_order(old_v, new_v)
+            .or_else(|| (old_v == new_v).then_some(std::cmp::Ordering::Equal));
+        let not_newer = match order {
+            Some(std::cmp::Ordering::Less) => Some(format!(
+                "{target} is version {}, older than the installed {}; a downgrade can bring back fixed flaws, so it is refused (add --allow-downgrade to install it anyway)",
+                escape(new_v),
+                escape(old_v)
+            )),
+            // Different bytes under the same version: a moved tag or a
+            // replaced release, which a pinned install must not follow.
+            Some(std::cmp::Ordering::Equal) => Some(format!(
+                "{target} is the same version {} as the installed one but other bytes ({} instead of {}): its tag was moved or its release replaced, so it is refused (add --allow-downgrade to install it anyway)",
+                escape(new_v),
+                new.package.digest,
+                old.package.digest
+            )),
+            _ => None,
+        };
+        if let Some(why) = not_newer
+            && !args.allow_downgrade
+        {
+            let e = warden_core::Error::Conflict(why);
+            return Err(self.refuse_update(name, &target, e.into()));
+        }
+        let changes = diff::diff(&old.side(), &new.side());
+        let (mut grant, dropped) =
+            diff::carry(&old_grant, &old.package.manifest, &new.package.manifest);
+        let approved_now = if args.specs.is_empty() {
+            Grant::default()
+        } else {
+            let mut more = Grant::from_specs(args.specs)?;
+            more.check_within(&new.package.manifest)?;
+            more.resolve_programs(std::env::var_os("PATH").as_deref())?;
+            more
+        };
+        merge(&mut grant, approved_now.clone());
+        let subject = Subject::new(&self.user, &new.package.manifest);
+        if let Err(e) = self.policy.check_all(&org::for_grant(
+            &subject,
+            Action::Install,
+            &new.package.manifest,
+            &grant,
+        )) {
+            self.record_policy_refusal(Kind::Update, name, &e)?;
+            return Err(e.into());
+        }
+        let review: Vec<&Change> = changes.iter().filter(|c| c.needs_review()).collect();
+        let lines = |cs: &[Change]| cs.iter().map(ToString::to_string).collect::<Vec<_>>();
+        if !self.json || !args.yes {
+            eprintln!(
+                "update {name} {} → {} ({} → {})",
+                escape(old_v),
+                escape(new_v),
+                old.package.digest,
+                new.package.digest
+            );
+            report::block(
+                "changes",
+                &if changes.is_empty() {
+                    vec!["none".into()]
+                } else {
+                    lines(&changes)
+                },
+            );
+            if !dropped.is_empty() {
+                report::block("grants dropped", &dropped);
+            }
+            report::block("will grant", &super::plugin::grant_lines(&grant));
+            let new_requests: Vec<String> = changes
+                .iter()
+                .filter(|c| {
+                    !c.needs_review()
+                        && matches!(
+                            c.how,
+                            diff::How::Added | diff::How::Widened | diff::How::Changed
+                        )
+                        && c.what != "imports"
+                })
+                .map(|c| {
+                    format!(
+                        "{} {} (grant it with --grant to use it)",
+                        c.what,
+                        escape(&c.item)
+                    )
+                })
+                .collect();
+            if !new_requests.is_empty() {
+                report::block("stays off until granted", &new_requests);
+            }
+        }
+        let (approved, by) = if !review.is_empty() && args.yes {
+            (
+                false,
+                "--yes approves no change to what the plugin tells the model or to its limits",
+            )
+        } else if args.yes {
+            (true, "--yes on the command line")
+        } else if super::plugin::confirm(&format!("Update `{name}` with these grants? [y/N] "))? {
+            (true, "answered yes at the prompt")
+        } else {
+            (false, "declined at the prompt")
+        };
+        self.record(Record {
+            kind: Kind::Update,
+            decision: if approved {
+                Decision::Allow
+            } else {
+                Decision::Deny
+            },
+            plugin: Some(name.into()),
+            resource: Some(target.clone()),
+            rule: super::plugin::grant_lines(&grant),
+            approved_by: Some(by.into()),
+            detail: Some(json!({
+                "from": {"version": old_v, "digest": old.package.digest},
+                "to": {"version": new_v, "digest": new.package.digest},
+                "changes": changes,
+                "dropped": dropped,
+            })),
+            ..Record::default()
+        })?;
+        if !approved {
+            if !review.is_empty() && args.yes {
+                let what: Vec<String> = review.iter().map(|c| c.to_string()).collect();
+                eprintln!(
+                    "not updated: {} must be approved by a person: {}\n  review it and run `warden plugin update {name}` without --yes to approve at the prompt",
+                    if review.len() == 1 {
+                        "this change"
+                    } else {
+                        "these changes"
+                    },
+                    what.join("; ")
+                );
+            } else {
+                eprintln!("not updated: {name} stays at {old_v}");
+            }
+            return Ok(ExitCode::from(3));
+        }
+        let record = self
+            .registry
+            .update(&new.package, new_source, new.tools, &grant, None)?;
+        if self.json {
+            self.print_json(&json!({"updated": record, "grant": grant, "changes": changes}))?;
+        } else {
+            eprintln!(
+                "updated {name} to {} (the previous version is kept: `warden plugin rollback {name}`)",
+                escape(&record.version)
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Put the previous version back, with the grant it had.
+    pub fn rollback_plugin(&self, name: &str) -> anyhow::Result<ExitCode> {
+        let Some(previous) = self.registry.previous(name)? else {
+            return Err(warden_core::Error::Conflict(format!(
+                "`{name}` has no previous version to roll back to"
+            ))
+            .into());
+        };
+        let current = self.registry.record(name)?;
+        self.record(Record {
+            kind: Kind::Update,
+            decision: Decision::Allow,
+            plugin: Some(name.into()),
+            operation: Some("rollback".into()),
+            approved_by: Some("`warden plugin rollback` on the command line".into()),
+            detail: Some(json!({
+                "from": current.as_ref().map(|r| json!({"version": r.version, "digest": r.digest})),
+                "to": {"version": previous.version, "digest": previous.digest},
+            })),
+            ..Record::default()
+        })?;
+        let record = self.registry.rollback(name)?;
+        if self.json {
+            self.print_json(&json!({"rolled_back": record}))?;
+        } else {
+            eprintln!(
+                "{name} is back at {} ({}) with the grant it had",
+                escape(&record.version),
+                record.digest
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The capability diff between two components (installed names or files).
+    pub async fn plugin_diff(&self, a: &str, b: &str) -> anyhow::Result<ExitCode> {
+        let side = async |target: &str| -> anyhow::Result<Version> {
+            if Path::new(target).is_file() {
+                self.version(Package::from_file(Path::new(target))?).await
+            } else {
+                Ok(self.installed_version(target).await?.0)
+            }
+        };
+        let (old, new) = (side(a).await?, side(b).await?);
+        let changes = diff::diff(&old.side(), &new.side());
+        if self.json {
+            self.print_json(&json!({
+                "from": {"name": old.package.manifest.name, "version": old.package.manifest.version, "digest": old.package.digest},
+                "to": {"name": new.package.manifest.name, "version": new.package.manifest.version, "digest": new.package.digest},
+                "changes": changes,
+            }))?;
+        } else {
+            println!(
+                "{} {} → {} {}",
+                escape(&old.package.manifest.name),
+                escape(&old.package.manifest.version),
+                escape(&new.package.manifest.name),
+                escape(&new.package.manifest.version)
+            );
+            if changes.is_empty() {
+                println!("  no change in what it asks for or what its tools say");
+            }
+            for c in &changes {
+                println!("  {c}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Push a component to a registry in the Wasm artifact layout.
+    pub async fn publish(&self, component: &Path, target: &str) -> anyhow::Result<ExitCode> {
+        let package = Package::from_file(component)?;
+        // What is published must be what warden would install.
+        self.rt.load(&package)?;
+        let Some(rest) = target.strip_prefix("oci://") else {
+            return Err(warden_core::Error::InvalidInput {
+                tool: "warden plugin publish".into(),
+                reason: format!("`{target}`: publish to oci://HOST[:PORT]/REPOSITORY:TAG"),
+            }
+            .into());
+        };
+        let what = super::oci::OciRef::parse(rest)?;
+        let m = &package.manifest;
+        let mut annotations = std::collections::BTreeMap::new();
+        annotations.insert("org.opencontainers.image.title".to_string(), m.name.clone());
+        annotations.insert(
+            "org.opencontainers.image.version".to_string(),
+            m.version.clone(),
+        );
+        annotations.insert(
+            "org.opencontainers.image.description".to_string(),
+            m.description.clone(),
+        );
+        let registry = super::oci::Registry::new(&what)?;
+        let digest = registry.push(&what, &package.bytes, annotations).await?;
+        let pinned = what.at(&digest);
+        if self.json {
+            self.print_json(&json!({
+                "published": what.to_string(),
+                "manifest": digest,
+                "component": package.digest,
+                "pinned": pinned.to_string(),
+            }))?;
+        } else {
+            eprintln!(
+                "published {} {} to {what}",
+                escape(&m.name),
+                escape(&m.version)
+            );
+            println!("{pinned}");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Add `more` to `grant`, as `warden plugin grant --add` does.
+pub fn merge(grant: &mut Grant, more: Grant) {
+    for f in more.files {
+        if !grant.files.contains(&f) {
+            grant.files.push(f);
+        }
+    }
+    for v in more.env {
+        if !grant.env.contains(&v) {
+            grant.env.push(v);
+        }
+    }
+    grant
+        .programs
+        .retain(|p| !more.programs.iter().any(|q| q.program == p.program));
+    grant.programs.extend(more.programs);
+    for o in more.network {
+        if !grant.network.contains(&o) {
+            grant.network.push(o);
+        }
+    }
+}
