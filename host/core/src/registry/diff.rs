@@ -324,6 +324,21 @@ fn tools(old: &[ToolSpec], new: &[ToolSpec], out: &mut Vec<Change>) {
                         )),
                     ));
                 }
+                if o.output_schema != n.output_schema {
+                    let show = |s: &Option<serde_json::Value>| {
+                        s.as_ref().map_or_else(|| "none".to_string(), |v| v.to_string())
+                    };
+                    out.push(change(
+                        How::Changed,
+                        "tools",
+                        n.name.clone(),
+                        Some(format!(
+                            "output schema {} → {}",
+                            show(&o.output_schema),
+                            show(&n.output_schema)
+                        )),
+                    ));
+                }
             }
         }
     }
@@ -491,6 +506,7 @@ mod tests {
             name: "t".into(),
             description: d.into(),
             input_schema: serde_json::json!({}),
+            output_schema: None,
         };
         let none: [String; 0] = [];
         let c = diff(
@@ -507,5 +523,29 @@ mod tests {
         );
         assert_eq!(c.len(), 2, "{c:?}");
         assert!(c.iter().all(Change::needs_review), "{c:?}");
+    }
+
+    #[test]
+    fn a_changed_output_schema_needs_review() {
+        let m = manifest("");
+        let t = |out: Option<serde_json::Value>| ToolSpec {
+            name: "t".into(),
+            description: "reads a file".into(),
+            input_schema: serde_json::json!({}),
+            output_schema: out,
+        };
+        let none: [String; 0] = [];
+        let side = |tools| Side {
+            manifest: &m,
+            imports: &none,
+            tools,
+        };
+        let old = [t(None)];
+        let new = [t(Some(serde_json::json!({"type": "object"})))];
+        let c = diff(&side(&old), &side(&new));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert!(c[0].needs_review(), "{c:?}");
+        assert!(format!("{c:?}").contains("output schema none"), "{c:?}");
+        assert!(diff(&side(&old), &side(&old)).is_empty());
     }
 }
