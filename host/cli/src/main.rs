@@ -279,6 +279,11 @@ enum PluginCommand {
         /// Add to the current grant instead of replacing it.
         #[arg(long, conflicts_with_all = ["none", "requested"])]
         add: bool,
+        /// Grant in this workspace only: the grant applies there in place
+        /// of the plugin's grant everywhere (shown by `plugin list` and
+        /// `plugin audit --workspace`).
+        #[arg(long, value_name = "DIR")]
+        workspace: Option<PathBuf>,
     },
 }
 
@@ -443,7 +448,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 none,
                 requested,
                 add,
-            } => app.set_grant(&name, &grants, none, requested, add),
+                workspace,
+            } => app.set_grant(&name, &grants, none, requested, add, workspace.as_deref()),
         },
     }
 }

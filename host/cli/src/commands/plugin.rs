@@ -11,7 +11,7 @@ use warden_core::component::Package;
 use warden_core::escape::escape;
 use warden_core::grant::{self, Grant};
 use warden_core::policy::{self as org, Action, Subject};
-use warden_core::registry::Source;
+use warden_core::registry::{Scope, Source};
 
 impl App {
     /// Check, show, confirm and store a plugin.
@@ -113,6 +113,12 @@ impl App {
             let (package, source, loaded) = self.open(&name)?;
             let tools = self.registry.tools(&name, &self.rt, &loaded).await?;
             let grant = self.registry.grant(&name, &package, &source)?;
+            let scoped: Vec<serde_json::Value> = self
+                .registry
+                .workspace_grants(&name)?
+                .into_iter()
+                .map(|(ws, g)| json!({"workspace": ws, "grant": g}))
+                .collect();
             rows.push(json!({
                 "name": name,
                 "version": package.manifest.version,
@@ -120,6 +126,7 @@ impl App {
                 "source": source,
                 "tools": tools.iter().map(|t| &t.name).collect::<Vec<_>>(),
                 "grant": grant,
+                "workspace_grants": scoped,
             }));
         }
         if self.json {
@@ -148,6 +155,17 @@ impl App {
                         .collect::<String>(),
                     tools.join(", ")
                 );
+                for scoped in r["workspace_grants"].as_array().into_iter().flatten() {
+                    let lines = serde_json::from_value::<Grant>(scoped["grant"].clone())
+                        .map(|g| grant_lines(&g).join("; "))
+                        .unwrap_or_default();
+                    println!(
+                        "{:<12} in workspace {}: {}",
+                        "",
+                        escape(scoped["workspace"].as_str().unwrap_or_default()),
+                        lines
+                    );
+                }
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -182,14 +200,25 @@ impl App {
         none: bool,
         requested: bool,
         add: bool,
+        workspace: Option<&Path>,
     ) -> anyhow::Result<ExitCode> {
         let (package, source) = self.registry.package(name)?;
+        let scope = match workspace {
+            Some(w) => Scope::Workspace(self.context(w)?.workspace),
+            None => Scope::Everywhere,
+        };
+        // What applies where the new grant will: `--add` in a workspace
+        // starts from what applies there now.
+        let current = match &scope {
+            Scope::Everywhere => self.registry.grant(name, &package, &source)?,
+            Scope::Workspace(ws) => self.registry.grant_in(name, &package, &source, ws)?.0,
+        };
         let grant = if none {
             Grant::default()
         } else if requested {
             Grant::everything_requested(&package.manifest)
         } else if add {
-            let mut grant = self.registry.grant(name, &package, &source)?;
+            let mut grant = current.clone();
             let more = Grant::from_specs(specs)?;
             grant.files.extend(more.files);
             grant.env.extend(more.env);
@@ -226,16 +255,20 @@ impl App {
             rule: grant_lines(&grant),
             approved_by: Some("`warden plugin grant` on the command line".into()),
             detail: Some(json!({
-                "before": grant_lines(&self.registry.grant(name, &package, &source)?),
+                "before": grant_lines(&current),
                 "digest": package.digest,
+                "scope": scope,
             })),
             ..Record::default()
         })?;
-        self.registry.set_grant(name, &grant)?;
+        self.registry.set_grant_in(name, &grant, &scope)?;
         if self.json {
-            self.print_json(&json!({"plugin": name, "grant": grant}))?;
+            self.print_json(&json!({"plugin": name, "grant": grant, "scope": scope}))?;
         } else {
-            report::block(&format!("{name} is now granted"), &grant_lines(&grant));
+            report::block(
+                &format!("{name} is now granted (in {scope})"),
+                &grant_lines(&grant),
+            );
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -263,13 +296,16 @@ impl App {
         };
         let granted = match &source {
             Some(s) => {
-                let g = self.registry.grant(&m.name, &package, s)?;
                 let ctx = self.context(workspace)?;
-                Some((g.clone(), grant::effective(m, &g, &ctx)))
+                let (g, scope) = self
+                    .registry
+                    .grant_in(&m.name, &package, s, &ctx.workspace)?;
+                Some((g.clone(), grant::effective(m, &g, &ctx), scope))
             }
             None => None,
         };
         let risks = report::risks(m, &imports);
+        let linked = report::linked(&imports, granted.as_ref().map(|(_, e, _)| e));
         if self.json {
             return self
                 .print_json(&json!({
@@ -283,8 +319,10 @@ impl App {
                     "imports": imports,
                     "import_check": verdict.as_ref().map(|()| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
                     "requested": m,
-                    "granted": granted.as_ref().map(|(g, _)| g),
-                    "effective": granted.as_ref().map(|(_, e)| e),
+                    "granted": granted.as_ref().map(|(g, _, _)| g),
+                    "grant_scope": granted.as_ref().map(|(_, _, s)| s),
+                    "effective": granted.as_ref().map(|(_, e, _)| e),
+                    "linked": linked,
                     "tools": tools,
                     "risks": risks,
                 }))
@@ -322,12 +360,23 @@ impl App {
             Ok(()) => println!("  import check: ok, every import is justified by the manifest"),
             Err(e) => println!("  import check: FAILED: {e}"),
         }
+        println!("linked:");
+        for line in &linked {
+            println!("  {line}");
+        }
         println!("requests:");
         for line in report::requested(m) {
             println!("  {line}");
         }
-        if let Some((_, effective)) = &granted {
-            println!("granted (effective in {}):", workspace.display());
+        if let Some((_, effective, scope)) = &granted {
+            let from = match scope {
+                Scope::Everywhere => "the grant for every workspace".to_string(),
+                Scope::Workspace(_) => "this workspace's own grant".to_string(),
+            };
+            println!(
+                "granted (effective in {}, from {from}):",
+                workspace.display()
+            );
             for line in report::effective(effective) {
                 println!("  {line}");
             }
