@@ -1,5 +1,6 @@
 mod agent;
 mod audit;
+mod authors;
 mod cli;
 mod common;
 mod guests;

@@ -7,6 +7,7 @@ pub use demo::demo;
 mod log;
 pub use log::Filter;
 mod mcp;
+mod pack;
 pub use mcp::serve_http;
 mod plugin;
 mod policy;

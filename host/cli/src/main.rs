@@ -261,6 +261,20 @@ enum PluginCommand {
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Embed a manifest in a component built by any toolchain
+    /// (componentize-py, componentize-js, cargo) and check its imports
+    /// against it.
+    Pack {
+        /// Path of the `.wasm` component.
+        component: PathBuf,
+        /// The plugin's `warden.toml`.
+        #[arg(long, default_value = "warden.toml")]
+        manifest: PathBuf,
+        /// Where to write the packed component (default: NAME.wasm beside
+        /// the component).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Replace what a plugin is granted.
     Grant {
         /// Plugin name.
@@ -440,6 +454,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(cmd) => match cmd {
             PluginCommand::Install { path, grants, yes } => app.install(&path, &grants, yes).await,
             PluginCommand::List => app.list().await,
+            PluginCommand::Pack {
+                component,
+                manifest,
+                output,
+            } => app.pack(&component, &manifest, output.as_deref()),
             PluginCommand::Remove { name } => app.remove(&name),
             PluginCommand::Audit { target, workspace } => app.audit(&target, &workspace).await,
             PluginCommand::Grant {
