@@ -1,5 +1,6 @@
 mod agent;
 mod audit;
+mod authors;
 mod chat;
 mod cli;
 mod common;

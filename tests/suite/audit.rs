@@ -37,7 +37,7 @@ fn every_decision_is_recorded_with_the_rule_that_decided() {
         &write_input(".git/config", "pwned"),
     ]);
     assert_eq!(r.code, 3, "{}", r.stderr);
-    // A grant taken away, and the call it now refuses.
+    // A grant taken away, and the write it now refuses.
     w.ok(&["plugin", "grant", "edit", "--none"]);
     let r = w.run(&[
         "call",
@@ -77,7 +77,11 @@ fn every_decision_is_recorded_with_the_rule_that_decided() {
             "denial deny hostile.write",
             "result deny hostile.write",
             "grant allow edit",
-            "call deny edit.write",
+            // Issue 17: with nothing granted the call runs, and the write
+            // is the denial.
+            "call allow edit.write",
+            "denial deny edit.write",
+            "result deny edit.write",
         ]
     );
     let install = &all[0]["record"];
@@ -99,14 +103,12 @@ fn every_decision_is_recorded_with_the_rule_that_decided() {
     assert_eq!(denial["allow"], "file:.git:write");
     assert_eq!(all[6]["record"]["rule"][0], "nothing");
     assert_eq!(all[6]["record"]["detail"]["before"][0], "files  write .");
-    let refused = &all[7]["record"];
-    assert!(
-        refused["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("denied: plugin `edit` needs files `.`, which is not granted"),
-        "{refused}"
-    );
+    assert_eq!(all[7]["record"]["rule"][0], "nothing");
+    let refused = &all[8]["record"];
+    assert_eq!(refused["capability"], "files");
+    assert_eq!(refused["resource"], format!("{ws}/c.txt"));
+    assert_eq!(refused["reason"], "no grant covers this path");
+    assert_eq!(refused["allow"], "file:c.txt:write");
     for (i, e) in all.iter().enumerate() {
         assert_eq!(e["seq"], i + 1);
         assert!(e["user"].as_str().unwrap().starts_with("uid "));

@@ -73,12 +73,14 @@ fn overreach() {
     );
 }
 
-/// Raw sockets: never offered, refused at install (tests/suite/cli.rs).
+/// Raw sockets: linked deny-all, never granted (tests/suite/cli.rs).
 #[test]
 fn socketeer() {
-    let e = refusal("socketeer");
+    assert!(needs("socketeer").is_empty());
     assert!(
-        matches!(&e, Error::UnknownImport { import, .. } if import.starts_with("wasi:sockets/")),
-        "{e}"
+        loaded("socketeer")
+            .imports
+            .iter()
+            .any(|i| i.name.starts_with("wasi:sockets/") && i.deny_all)
     );
 }

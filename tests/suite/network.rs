@@ -67,17 +67,34 @@ async fn a_granted_origin_is_reached_and_the_host_header_is_warden_s() {
     );
 }
 
+/// Issue 17: a plugin runs with any part of what it requests. With no
+/// network granted, `wasi:http` is linked with no origins: the request is
+/// refused before connecting, with the grant that would allow it, and the
+/// plugin still answers (and works once granted).
 #[tokio::test]
-async fn a_plugin_without_a_network_grant_is_not_linked() {
+async fn a_plugin_without_a_network_grant_runs_and_every_request_is_denied() {
+    let server = Server::html("ok");
     let f = Fixture::new();
-    let err = match f.try_prepare("netprobe", &[]) {
-        Err(e) => e.to_string(),
-        Ok(_) => panic!("netprobe ran without a network grant"),
-    };
+    let p = f.prepare("netprobe", &[]);
+    assert!(p.effective().network.is_empty());
+    let (error, d) = refused(&p, get(&server.authority(), "/ok")).await;
+    assert_eq!(error, "HttpRequestDenied");
     assert_eq!(
-        err,
-        "denied: plugin `netprobe` needs network `http://*:*, https://*:*`, which is not granted; to allow it: grant the origins it may reach, e.g. warden plugin grant netprobe --add --grant net:https://docs.rs (a pattern within http://*:* or https://*:*)"
+        (d.capability, d.operation, d.resource.as_str()),
+        (
+            warden_core::capability::CapabilityKind::Network,
+            "connect",
+            server.origin().as_str()
+        )
     );
+    assert_eq!(d.reason, "no network grant covers this origin");
+    assert_eq!(
+        d.allow.as_deref(),
+        Some(format!("net:{}", server.origin()).as_str())
+    );
+    assert!(server.heads().is_empty(), "nothing reached the server");
+    let granted = f.prepare("netprobe", &[&format!("net:{}", server.origin())]);
+    still_answers(&granted, &server).await;
 }
 
 #[tokio::test]

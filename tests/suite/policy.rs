@@ -465,7 +465,11 @@ fn issue6_project_config_in_the_workspace_cannot_widen_anything() {
         ],
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("which is not granted"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no network grant covers this origin"),
+        "{}",
+        r.stderr
+    );
     let r = org.run(
         "carol",
         &[

@@ -366,19 +366,75 @@ async fn a_single_file_grant_admits_only_that_file() {
     assert_still_answers(&p).await;
 }
 
+/// Issue 17: a plugin with none of its file requests granted still runs
+/// (its other tools work); every file use is refused by the guard with the
+/// grant that would allow it, and nothing on disk changes.
 #[tokio::test]
-async fn nothing_granted_means_nothing_linked() {
+async fn nothing_granted_means_every_file_use_is_denied() {
     let fx = Fixture::new();
-    let err = fx.try_prepare("hostile", &[]).err().expect("refused");
-    let text = err.to_string();
-    assert!(
-        text.starts_with("denied: plugin `hostile` needs files `.`, which is not granted"),
-        "{text}"
+    let p = fx.prepare("hostile", &[]);
+    assert!(p.effective().files.is_empty());
+    let (msg, out) = failure(&p, "read", json!({"path": "a.txt"})).await;
+    assert_eq!(msg, EPERM);
+    let d = denial(&out.denials, "read");
+    assert_eq!(d.resource, fx.ws.join("a.txt").display().to_string());
+    assert_eq!(d.reason, "no grant covers this path");
+    assert_eq!(d.allow.as_deref(), Some("file:a.txt:read"));
+    let (msg, out) = failure(&p, "write", json!({"path": "a.txt", "content": "x"})).await;
+    assert_eq!(msg, EPERM);
+    let d = denial(&out.denials, "write");
+    assert_eq!(d.reason, "no grant covers this path");
+    assert_eq!(d.allow.as_deref(), Some("file:a.txt:write"));
+    let (msg, out) = failure(&p, "list", json!({"path": "."})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(
+        denial(&out.denials, "read").allow.as_deref(),
+        Some("file:.:read")
     );
-    assert!(
-        text.contains("warden plugin grant hostile --grant file:.:write"),
-        "{text}"
+    assert_eq!(fx.read("a.txt"), "hi");
+    // A tool that needs no file still works.
+    let out = call(&p, "echo", json!({})).await.expect("echo runs");
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert!(out.denials.is_empty());
+    assert_still_answers(&fx.prepare("hostile", &["file:.:read"])).await;
+}
+
+/// Issue 17: after `--grant file:sub:read` of a plugin that requests the
+/// whole workspace, `sub/b.txt` (workspace-relative) reads, and a path
+/// outside the narrowed grant is a denial naming the grant, not "not found".
+#[tokio::test]
+async fn a_narrowed_grant_reads_workspace_relative_paths_and_denies_the_rest() {
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.ws.join("sub")).unwrap();
+    std::fs::write(fx.ws.join("sub/b.txt"), "inside").unwrap();
+    let p = fx.prepare("hostile", &["file:sub:read"]);
+    let out = call(&p, "read", json!({"path": "sub/b.txt"}))
+        .await
+        .expect("read completes");
+    assert_eq!(out.result.expect("read inside the grant"), json!("inside"));
+    assert!(out.denials.is_empty(), "{:?}", out.denials);
+    for path in ["a.txt", "sub/../a.txt", "./a.txt"] {
+        let (msg, out) = failure(&p, "read", json!({ "path": path })).await;
+        assert_eq!(msg, EPERM, "{path}");
+        let d = denial(&out.denials, "read");
+        assert_eq!(d.resource, fx.ws.join("a.txt").display().to_string());
+        assert_eq!(d.reason, "no grant covers this path", "{path}");
+        assert_eq!(d.allow.as_deref(), Some("file:a.txt:read"), "{path}");
+    }
+    // Still beneath the workspace: `..` past it is refused as before.
+    let (msg, _) = failure(&p, "read", json!({"path": "../outside/secret"})).await;
+    assert_eq!(msg, EPERM);
+    let (msg, out) = failure(&p, "write", json!({"path": "sub/b.txt", "content": "x"})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(
+        denial(&out.denials, "write").reason,
+        "the grant is read-only"
     );
+    assert_eq!(fx.read("sub/b.txt"), "inside");
+    let out = call(&p, "read", json!({"path": "sub/b.txt"}))
+        .await
+        .expect("the host still answers");
+    assert_eq!(out.result.expect("read"), json!("inside"));
 }
 
 #[tokio::test]

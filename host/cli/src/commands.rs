@@ -8,6 +8,7 @@ pub use demo::demo;
 mod log;
 pub use log::Filter;
 mod mcp;
+mod pack;
 pub use mcp::serve_http;
 mod credentials;
 mod oci;

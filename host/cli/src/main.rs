@@ -331,6 +331,20 @@ enum PluginCommand {
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Embed a manifest in a component built by any toolchain
+    /// (componentize-py, componentize-js, cargo) and check its imports
+    /// against it.
+    Pack {
+        /// Path of the `.wasm` component.
+        component: PathBuf,
+        /// The plugin's `warden.toml`.
+        #[arg(long, default_value = "warden.toml")]
+        manifest: PathBuf,
+        /// Where to write the packed component (default: NAME.wasm beside
+        /// the component).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Replace what a plugin is granted.
     Grant {
         /// Plugin name.
@@ -349,6 +363,11 @@ enum PluginCommand {
         /// Add to the current grant instead of replacing it.
         #[arg(long, conflicts_with_all = ["none", "requested"])]
         add: bool,
+        /// Grant in this workspace only: the grant applies there in place
+        /// of the plugin's grant everywhere (shown by `plugin list` and
+        /// `plugin audit --workspace`).
+        #[arg(long, value_name = "DIR")]
+        workspace: Option<PathBuf>,
     },
 }
 
@@ -563,6 +582,11 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
             PluginCommand::Diff { a, b } => app.plugin_diff(&a, &b).await,
             PluginCommand::Publish { component, target } => app.publish(&component, &target).await,
             PluginCommand::List => app.list().await,
+            PluginCommand::Pack {
+                component,
+                manifest,
+                output,
+            } => app.pack(&component, &manifest, output.as_deref()),
             PluginCommand::Remove { name } => app.remove(&name),
             PluginCommand::Audit { target, workspace } => app.audit(&target, &workspace).await,
             PluginCommand::Grant {
@@ -571,7 +595,8 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
                 none,
                 requested,
                 add,
-            } => app.set_grant(&name, &grants, none, requested, add),
+                workspace,
+            } => app.set_grant(&name, &grants, none, requested, add, workspace.as_deref()),
         },
     }
 }

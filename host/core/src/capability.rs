@@ -6,7 +6,9 @@
 //!   OS confinement of the children;
 //! - [`network`]: origins the plugin may reach over `wasi:http`;
 //! - [`env`]: environment variables the plugin may read;
-//! - [`log`]: the plugin's log lines.
+//! - [`log`]: the plugin's log lines;
+//! - [`sockets`]: raw sockets, never granted, linked deny-all for the
+//!   guest languages that import them.
 //!
 //! What is refused is a [`Denial`]: what was asked, why it was refused, and
 //! the grant that would allow it.
@@ -16,6 +18,7 @@ pub mod files;
 pub mod log;
 pub mod network;
 pub mod process;
+pub mod sockets;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

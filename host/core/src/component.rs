@@ -19,6 +19,51 @@ pub struct Package {
     pub manifest: Manifest,
 }
 
+/// Embed `manifest` (the text of a `warden.toml`) in a component built by
+/// any toolchain (componentize-py, componentize-js, `cargo component`) as
+/// its `warden:manifest` custom section, so the component's digest covers
+/// it. The manifest is parsed first, and a component that already carries
+/// one is refused, since two would be ambiguous. The result is checked as
+/// [`Package::from_bytes`] checks an install; checking its imports against
+/// the manifest takes the engine ([`crate::runtime::Runtime::load`]).
+pub fn pack(component: Vec<u8>, manifest: &str, origin: &str) -> Result<Package> {
+    use wasm_encoder::ComponentSection;
+    Manifest::parse(manifest, origin)?;
+    let refuse = |reason: String| Error::NotAComponent {
+        path: origin.to_string(),
+        reason,
+    };
+    let mut is_component = false;
+    for payload in Parser::new(0).parse_all(&component) {
+        match payload.map_err(|e| refuse(format!("not a valid WebAssembly binary: {e}")))? {
+            Payload::Version { encoding, .. } if !is_component => {
+                if encoding == Encoding::Module {
+                    return Err(refuse(
+                        "this is a core WebAssembly module, not a component".into(),
+                    ));
+                }
+                is_component = true;
+            }
+            Payload::CustomSection(section) if section.name() == manifest::SECTION => {
+                return Err(refuse(format!(
+                    "it already carries a `{}` section; pack the component as its toolchain built it",
+                    manifest::SECTION
+                )));
+            }
+            _ => {}
+        }
+    }
+    let mut bytes = component;
+    // A custom section may follow any section of a component, so the
+    // manifest goes last and nothing before it moves.
+    wasm_encoder::CustomSection {
+        name: manifest::SECTION.into(),
+        data: manifest.as_bytes().into(),
+    }
+    .append_to_component(&mut bytes);
+    Package::from_bytes(bytes, origin)
+}
+
 /// The digest warden uses to name a component.
 pub fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))

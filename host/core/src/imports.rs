@@ -17,6 +17,11 @@ pub struct Import {
     /// randomness, I/O plumbing, captured stdio, the environment, which
     /// holds only granted variables, and warden's log).
     pub capability: Option<CapabilityKind>,
+    /// Linked with an implementation that refuses every use, whatever is
+    /// granted (`wasi:sockets`, which Python and JavaScript runtimes import
+    /// whether or not a plugin opens a socket).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deny_all: bool,
 }
 
 impl Import {
@@ -25,6 +30,7 @@ impl Import {
     pub fn class(&self) -> &'static str {
         match (self.offered, self.capability) {
             (false, _) => "NOT OFFERED",
+            (true, _) if self.deny_all => "deny-all (never granted)",
             (true, None) => "baseline",
             (true, Some(c)) => c.as_str(),
         }
@@ -38,6 +44,9 @@ pub enum Class {
     Baseline,
     /// Linked only with a grant of this capability.
     Needs(CapabilityKind),
+    /// Linked, but every use is refused: raw sockets are never granted
+    /// (network access is `wasi:http` through warden's checks).
+    DenyAll,
 }
 
 /// Classify an import name.
@@ -77,6 +86,17 @@ pub fn classify(name: &str) -> Option<Class> {
         "wasi:http/types" | "wasi:http/outgoing-handler" if wasi_02 => {
             Some(Class::Needs(CapabilityKind::Network))
         }
+        "wasi:sockets/network"
+        | "wasi:sockets/instance-network"
+        | "wasi:sockets/tcp"
+        | "wasi:sockets/tcp-create-socket"
+        | "wasi:sockets/udp"
+        | "wasi:sockets/udp-create-socket"
+        | "wasi:sockets/ip-name-lookup"
+            if wasi_02 =>
+        {
+            Some(Class::DenyAll)
+        }
         _ => None,
     }
 }
@@ -95,6 +115,7 @@ pub fn list(component: &wasmtime::component::Component, engine: &wasmtime::Engin
                     Some(Class::Needs(c)) => Some(c),
                     _ => None,
                 },
+                deny_all: class == Some(Class::DenyAll),
             }
         })
         .collect();
@@ -142,6 +163,11 @@ pub fn check(imports: &[Import], manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
+/// Whether any import is linked deny-all (`wasi:sockets`).
+pub fn denies_all(imports: &[Import]) -> bool {
+    imports.iter().any(|i| i.deny_all)
+}
+
 /// Whether any import needs the capability.
 pub fn needs(imports: &[Import], cap: CapabilityKind) -> bool {
     imports.iter().any(|i| i.capability == Some(cap))
@@ -165,7 +191,9 @@ mod tests {
                 "wasi:filesystem/preopens@0.2.6",
                 Some(Class::Needs(CapabilityKind::Files)),
             ),
-            ("wasi:sockets/tcp@0.2.6", None),
+            ("wasi:sockets/tcp@0.2.6", Some(Class::DenyAll)),
+            ("wasi:sockets/tcp@0.3.0", None),
+            ("wasi:sockets/raw@0.2.6", None),
             (
                 "wasi:http/outgoing-handler@0.2.6",
                 Some(Class::Needs(CapabilityKind::Network)),
@@ -176,7 +204,7 @@ mod tests {
             ),
             ("wasi:http/incoming-handler@0.2.6", None),
             ("wasi:http/types@0.3.0-rc-2025-09-16", None),
-            ("wasi:sockets/instance-network@0.2.6", None),
+            ("wasi:sockets/instance-network@0.2.6", Some(Class::DenyAll)),
             ("wasi:io/streams@0.3.0", None),
             ("warden:plugin/log@9.0.0", None),
             (

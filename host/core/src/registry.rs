@@ -4,6 +4,9 @@
 //! - `$DATA/plugins/<name>/component.wasm` and `plugin.json` (digest, tools);
 //! - `$CONFIG/grants/<name>.toml`: what the user granted, kept apart from
 //!   what the plugin requested;
+//! - `$CONFIG/grants/workspaces/<key>/<name>.toml`: a grant that applies in
+//!   one workspace only, in place of the one above (`key` is derived from
+//!   the workspace's real path, which `workspace` beside it names);
 //! - `$CACHE/tools/<digest>.json`: tool descriptions of bundled plugins;
 //! - `$DATA/plugins/<name>/previous/`: the version an update replaced, with
 //!   its record and grant, for `warden plugin rollback`.
@@ -30,6 +33,31 @@ pub const MAX_GRANT_BYTES: u64 = 1024 * 1024;
 /// Largest `plugin.json` or cached tool list read (it holds every tool's
 /// schema, each bounded by the runtime).
 pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+/// Bytes of a workspace path's SHA-256 that name its grant directory.
+const WORKSPACE_KEY_BYTES: usize = 16;
+/// Longest workspace path recorded beside its grants.
+const MAX_WORKSPACE_NAME_BYTES: u64 = 64 * 1024;
+/// Most workspaces whose grants `warden plugin list` shows per plugin.
+pub const MAX_WORKSPACE_GRANTS: usize = 1000;
+
+/// Where a grant applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// In every workspace that has no grant of its own.
+    Everywhere,
+    /// Only in this workspace (its real path).
+    Workspace(PathBuf),
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Everywhere => f.write_str("every workspace"),
+            Scope::Workspace(w) => write!(f, "workspace {}", w.display()),
+        }
+    }
+}
 
 /// Where a plugin came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,14 +141,31 @@ impl Registry {
         self.dirs.config.join("grants").join(format!("{name}.toml"))
     }
 
-    /// The files that decide what plugin `name` may do: its grant, its
-    /// install record and its component. A long-lived session re-opens the
-    /// plugin when one of them changes.
-    pub fn watched(&self, name: &str) -> Result<Vec<PathBuf>> {
+    /// Where the grants that apply only in `workspace` (a real path) are.
+    fn workspace_dir(&self, workspace: &Path) -> PathBuf {
+        use sha2::Digest;
+        let key = sha2::Sha256::digest(workspace.as_os_str().as_encoded_bytes());
+        self.dirs
+            .config
+            .join("grants")
+            .join("workspaces")
+            .join(hex::encode(&key[..WORKSPACE_KEY_BYTES]))
+    }
+
+    fn workspace_grant_path(&self, name: &str, workspace: &Path) -> PathBuf {
+        self.workspace_dir(workspace).join(format!("{name}.toml"))
+    }
+
+    /// The files that decide what plugin `name` may do in `workspace`: its
+    /// grants (everywhere and in that workspace), its install record and
+    /// its component. A long-lived session re-opens the plugin when one of
+    /// them changes.
+    pub fn watched(&self, name: &str, workspace: &Path) -> Result<Vec<PathBuf>> {
         Self::check_name(name)?;
         let dir = self.plugin_dir(name);
         Ok(vec![
             self.grant_path(name),
+            self.workspace_grant_path(name, workspace),
             dir.join("plugin.json"),
             dir.join("component.wasm"),
         ])
@@ -217,6 +262,102 @@ impl Registry {
                 _ => Grant::default(),
             }),
             Err(e) => Err(Error::io("cannot read", path, e)),
+        }
+    }
+
+    /// The grant that applies to plugin `name` in `workspace` (a real
+    /// path), and where it comes from: the workspace's own grant if it has
+    /// one, else the plugin's grant everywhere.
+    pub fn grant_in(
+        &self,
+        name: &str,
+        package: &Package,
+        source: &Source,
+        workspace: &Path,
+    ) -> Result<(Grant, Scope)> {
+        Self::check_name(name)?;
+        let path = self.workspace_grant_path(name, workspace);
+        match crate::configfile::read_text(&path, MAX_GRANT_BYTES) {
+            Ok(Some(text)) => Ok((
+                Grant::parse(&text)?,
+                Scope::Workspace(workspace.to_path_buf()),
+            )),
+            Ok(None) => Ok((self.grant(name, package, source)?, Scope::Everywhere)),
+            Err(e) => Err(Error::io("cannot read", path, e)),
+        }
+    }
+
+    /// Every workspace with a grant of its own for plugin `name`, and that
+    /// grant (at most [`MAX_WORKSPACE_GRANTS`]).
+    pub fn workspace_grants(&self, name: &str) -> Result<Vec<(PathBuf, Grant)>> {
+        Self::check_name(name)?;
+        let root = self.dirs.config.join("grants").join("workspaces");
+        let entries = match std::fs::read_dir(&root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("cannot list", root, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let dir = entry
+                .map_err(|e| Error::io("cannot list", &root, e))?
+                .path();
+            let grant_path = dir.join(format!("{name}.toml"));
+            let Ok(Some(text)) = crate::configfile::read_text(&grant_path, MAX_GRANT_BYTES) else {
+                continue;
+            };
+            let workspace = match crate::configfile::read_text(
+                &dir.join("workspace"),
+                MAX_WORKSPACE_NAME_BYTES,
+            ) {
+                Ok(Some(w)) => PathBuf::from(w.trim_end_matches('\n')),
+                _ => continue,
+            };
+            out.push((workspace, Grant::parse(&text)?));
+            if out.len() >= MAX_WORKSPACE_GRANTS {
+                break;
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Store the user's grant for a plugin, everywhere or in one workspace.
+    pub fn set_grant_in(&self, name: &str, grant: &Grant, scope: &Scope) -> Result<()> {
+        match scope {
+            Scope::Everywhere => self.set_grant(name, grant),
+            Scope::Workspace(ws) => {
+                Self::check_name(name)?;
+                let text = toml::to_string(grant).map_err(|e| Error::Grant {
+                    reason: e.to_string(),
+                })?;
+                let dir = self.workspace_dir(ws);
+                write_atomic(
+                    &dir.join("workspace"),
+                    format!("{}\n", ws.display()).as_bytes(),
+                )?;
+                let header = format!(
+                    "# What the user granted plugin `{name}` in {} only. Edit with `warden plugin grant --workspace`.\n",
+                    ws.display()
+                );
+                write_atomic(
+                    &self.workspace_grant_path(name, ws),
+                    format!("{header}{text}").as_bytes(),
+                )
+            }
+        }
+    }
+
+    /// Drop the grant of plugin `name` that applies only in `workspace`, so
+    /// the grant everywhere applies there again.
+    pub fn clear_workspace_grant(&self, name: &str, workspace: &Path) -> Result<()> {
+        Self::check_name(name)?;
+        let path = self.workspace_grant_path(name, workspace);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io("cannot remove", path, e))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -384,6 +525,9 @@ impl Registry {
         std::fs::remove_file(dir.join("plugin.json"))
             .map_err(|e| Error::io("cannot remove", &dir, e))?;
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io("cannot remove", &dir, e))?;
+        for (ws, _) in self.workspace_grants(name)? {
+            self.clear_workspace_grant(name, &ws)?;
+        }
         match std::fs::remove_file(self.grant_path(name)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(Error::io("cannot remove", self.grant_path(name), e))

@@ -352,7 +352,7 @@ impl Session {
     /// The plugin `name` as its files are now: the one opened before when
     /// nothing changed (a few `stat`s), else opened again.
     pub async fn plugin(&self, name: &str) -> Result<Arc<Plugin>> {
-        let watched = self.registry.watched(name)?;
+        let watched = self.registry.watched(name, &self.ctx.workspace)?;
         let cached = self.cached(name);
         if let Some(p) = &cached
             && !p.seen.racy
@@ -373,7 +373,9 @@ impl Session {
         let (package, source) = self.registry.package(name)?;
         let loaded = self.rt.load(&package)?;
         let tools = self.registry.tools(name, &self.rt, &loaded).await?;
-        let granted = self.registry.grant(name, &package, &source)?;
+        let (granted, _) = self
+            .registry
+            .grant_in(name, &package, &source, &self.ctx.workspace)?;
         let allowed = self.allow(&package, &loaded, &granted);
         Ok(Plugin {
             name: name.to_string(),

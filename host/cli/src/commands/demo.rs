@@ -94,7 +94,14 @@ pub async fn demo(json: bool, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> 
         project.display()
     );
     // The one program the demo needs, granted like a user would.
-    if let Err(e) = app.set_grant("exec", &["program:make".to_string()], false, false, true) {
+    if let Err(e) = app.set_grant(
+        "exec",
+        &["program:make".to_string()],
+        false,
+        false,
+        true,
+        None,
+    ) {
         anyhow::bail!(
             "{e:#}\nthe demo runs the project's tests with `make`; install it (e.g. `apt install make`)"
         );

@@ -11,7 +11,7 @@ use warden_core::component::Package;
 use warden_core::escape::escape;
 use warden_core::grant::{self, Grant};
 use warden_core::policy::{self as org, Action, Subject};
-use warden_core::registry::Source;
+use warden_core::registry::{Scope, Source};
 
 use super::source::{self, Wanted};
 
@@ -25,6 +25,15 @@ struct LockEntry {
     name: String,
     digest: String,
     source: Source,
+}
+
+/// A grant `warden plugin grant` would store, before it is stored.
+struct Proposal {
+    package: Package,
+    grant: Grant,
+    /// What applies where `grant` will, now.
+    current: Grant,
+    scope: Scope,
 }
 
 impl App {
@@ -253,6 +262,12 @@ impl App {
             let tools = self.registry.tools(&name, &self.rt, &loaded).await?;
             let grant = self.registry.grant(&name, &package, &source)?;
             let signer = self.registry.record(&name)?.and_then(|r| r.signer);
+            let scoped: Vec<serde_json::Value> = self
+                .registry
+                .workspace_grants(&name)?
+                .into_iter()
+                .map(|(ws, g)| json!({"workspace": ws, "grant": g}))
+                .collect();
             rows.push(json!({
                 "name": name,
                 "version": package.manifest.version,
@@ -261,6 +276,7 @@ impl App {
                 "signer": signer,
                 "tools": tools.iter().map(|t| &t.name).collect::<Vec<_>>(),
                 "grant": grant,
+                "workspace_grants": scoped,
             }));
         }
         if self.json {
@@ -289,6 +305,17 @@ impl App {
                         .collect::<String>(),
                     tools.join(", ")
                 );
+                for scoped in r["workspace_grants"].as_array().into_iter().flatten() {
+                    let lines = serde_json::from_value::<Grant>(scoped["grant"].clone())
+                        .map(|g| grant_lines(&g).join("; "))
+                        .unwrap_or_default();
+                    println!(
+                        "{:<12} in workspace {}: {}",
+                        "",
+                        escape(scoped["workspace"].as_str().unwrap_or_default()),
+                        lines
+                    );
+                }
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -323,33 +350,32 @@ impl App {
         none: bool,
         requested: bool,
         add: bool,
+        workspace: Option<&Path>,
     ) -> anyhow::Result<ExitCode> {
-        let (package, source, grant) = self.proposed_grant(name, specs, none, requested, add)?;
-        self.store_grant(
-            name,
-            &package,
-            &source,
-            &grant,
-            "`warden plugin grant` on the command line",
-        )
+        let proposal = self.proposed_grant(name, specs, none, requested, add, workspace)?;
+        self.store_grant(name, &proposal, "`warden plugin grant` on the command line")
     }
 
     /// `/grants PLUGIN SPEC...` in a chat: what `warden plugin grant PLUGIN
     /// --add` would grant, checked the same way, shown, and stored only if
     /// the person agrees.
     pub fn grant_confirmed(&self, name: &str, specs: &[String], by: &str) -> anyhow::Result<bool> {
-        let (package, source, grant) = self.proposed_grant(name, specs, false, false, true)?;
-        report::block(&format!("{name} would be granted"), &grant_lines(&grant));
+        let proposal = self.proposed_grant(name, specs, false, false, true, None)?;
+        report::block(
+            &format!("{name} would be granted (in {})", proposal.scope),
+            &grant_lines(&proposal.grant),
+        );
         if !confirm(&format!("Grant `{name}` this? [y/N] "))? {
             println!("nothing was granted");
             return Ok(false);
         }
-        self.store_grant(name, &package, &source, &grant, by)?;
+        self.store_grant(name, &proposal, by)?;
         Ok(true)
     }
 
     /// The grant `warden plugin grant` would store, checked against the
-    /// manifest, the PATH and the organisation's policy.
+    /// manifest, the PATH and the organisation's policy, and where it
+    /// would apply (`workspace`, or everywhere).
     fn proposed_grant(
         &self,
         name: &str,
@@ -357,14 +383,25 @@ impl App {
         none: bool,
         requested: bool,
         add: bool,
-    ) -> anyhow::Result<(Package, Source, Grant)> {
+        workspace: Option<&Path>,
+    ) -> anyhow::Result<Proposal> {
         let (package, source) = self.registry.package(name)?;
+        let scope = match workspace {
+            Some(w) => Scope::Workspace(self.context(w)?.workspace),
+            None => Scope::Everywhere,
+        };
+        // What applies where the new grant will: `--add` in a workspace
+        // starts from what applies there now.
+        let current = match &scope {
+            Scope::Everywhere => self.registry.grant(name, &package, &source)?,
+            Scope::Workspace(ws) => self.registry.grant_in(name, &package, &source, ws)?.0,
+        };
         let grant = if none {
             Grant::default()
         } else if requested {
             Grant::everything_requested(&package.manifest)
         } else if add {
-            let mut grant = self.registry.grant(name, &package, &source)?;
+            let mut grant = current.clone();
             let more = Grant::from_specs(specs)?;
             grant.files.extend(more.files);
             grant.env.extend(more.env);
@@ -394,35 +431,37 @@ impl App {
             self.record_policy_refusal(Kind::Grant, name, &e)?;
             return Err(e.into());
         }
-        Ok((package, source, grant))
+        Ok(Proposal {
+            package,
+            grant,
+            current,
+            scope,
+        })
     }
 
-    /// Record and store `grant`, approved `by` whom.
-    fn store_grant(
-        &self,
-        name: &str,
-        package: &Package,
-        source: &Source,
-        grant: &Grant,
-        by: &str,
-    ) -> anyhow::Result<ExitCode> {
+    /// Record and store a proposed grant, approved `by` whom.
+    fn store_grant(&self, name: &str, p: &Proposal, by: &str) -> anyhow::Result<ExitCode> {
         self.record(Record {
             kind: Kind::Grant,
             decision: Decision::Allow,
             plugin: Some(name.into()),
-            rule: grant_lines(grant),
+            rule: grant_lines(&p.grant),
             approved_by: Some(by.into()),
             detail: Some(json!({
-                "before": grant_lines(&self.registry.grant(name, package, source)?),
-                "digest": package.digest,
+                "before": grant_lines(&p.current),
+                "digest": p.package.digest,
+                "scope": p.scope,
             })),
             ..Record::default()
         })?;
-        self.registry.set_grant(name, grant)?;
+        self.registry.set_grant_in(name, &p.grant, &p.scope)?;
         if self.json {
-            self.print_json(&json!({"plugin": name, "grant": grant}))?;
+            self.print_json(&json!({"plugin": name, "grant": p.grant, "scope": p.scope}))?;
         } else {
-            report::block(&format!("{name} is now granted"), &grant_lines(grant));
+            report::block(
+                &format!("{name} is now granted (in {})", p.scope),
+                &grant_lines(&p.grant),
+            );
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -450,13 +489,16 @@ impl App {
         };
         let granted = match &source {
             Some(s) => {
-                let g = self.registry.grant(&m.name, &package, s)?;
                 let ctx = self.context(workspace)?;
-                Some((g.clone(), grant::effective(m, &g, &ctx)))
+                let (g, scope) = self
+                    .registry
+                    .grant_in(&m.name, &package, s, &ctx.workspace)?;
+                Some((g.clone(), grant::effective(m, &g, &ctx), scope))
             }
             None => None,
         };
         let risks = report::risks(m, &imports);
+        let linked = report::linked(&imports, granted.as_ref().map(|(_, e, _)| e));
         if self.json {
             return self
                 .print_json(&json!({
@@ -470,8 +512,10 @@ impl App {
                     "imports": imports,
                     "import_check": verdict.as_ref().map(|()| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
                     "requested": m,
-                    "granted": granted.as_ref().map(|(g, _)| g),
-                    "effective": granted.as_ref().map(|(_, e)| e),
+                    "granted": granted.as_ref().map(|(g, _, _)| g),
+                    "grant_scope": granted.as_ref().map(|(_, _, s)| s),
+                    "effective": granted.as_ref().map(|(_, e, _)| e),
+                    "linked": linked,
                     "tools": tools,
                     "risks": risks,
                 }))
@@ -509,12 +553,23 @@ impl App {
             Ok(()) => println!("  import check: ok, every import is justified by the manifest"),
             Err(e) => println!("  import check: FAILED: {e}"),
         }
+        println!("linked:");
+        for line in &linked {
+            println!("  {line}");
+        }
         println!("requests:");
         for line in report::requested(m) {
             println!("  {line}");
         }
-        if let Some((_, effective)) = &granted {
-            println!("granted (effective in {}):", workspace.display());
+        if let Some((_, effective, scope)) = &granted {
+            let from = match scope {
+                Scope::Everywhere => "the grant for every workspace".to_string(),
+                Scope::Workspace(_) => "this workspace's own grant".to_string(),
+            };
+            println!(
+                "granted (effective in {}, from {from}):",
+                workspace.display()
+            );
             for line in report::effective(effective) {
                 println!("  {line}");
             }

@@ -83,6 +83,57 @@ fn describe_path(p: &PathSpec) -> String {
     }
 }
 
+/// How each capability the component imports is linked: with what the
+/// grant holds (`effective`, when the plugin is installed), or with
+/// nothing granted, so every use is refused and names the grant that would
+/// allow it; and `wasi:sockets` deny-all, whatever is granted.
+pub fn linked(imports: &[Import], effective: Option<&Effective>) -> Vec<String> {
+    let has = |c: CapabilityKind| imports.iter().any(|i| i.capability == Some(c));
+    let mut lines = Vec::new();
+    let how = |what: &str, held: Option<usize>, things: &str| -> String {
+        match held {
+            None => format!("{what}: linked; what it may reach is what you grant"),
+            Some(0) => format!(
+                "{what}: linked with nothing granted: every use is refused, naming the grant that would allow it"
+            ),
+            Some(n) => format!(
+                "{what}: linked with {n} granted {things}; anything else is refused, naming the grant that would allow it"
+            ),
+        }
+    };
+    if has(CapabilityKind::Files) {
+        lines.push(how(
+            "files (wasi:filesystem, through warden's guard; the workspace is `.`)",
+            effective.map(|e| e.files.len()),
+            "path(s)",
+        ));
+    }
+    if has(CapabilityKind::Process) {
+        lines.push(how(
+            "programs (warden:plugin/process)",
+            effective.map(|e| e.programs.len()),
+            "program(s)",
+        ));
+    }
+    if has(CapabilityKind::Network) {
+        lines.push(how(
+            "network (wasi:http, sent by warden)",
+            effective.map(|e| e.network.len()),
+            "origin(s)",
+        ));
+    }
+    if warden_core::imports::denies_all(imports) {
+        lines.push(
+            "sockets (wasi:sockets): linked deny-all: every socket, connection and name lookup fails with access-denied; raw sockets are never granted"
+                .into(),
+        );
+    }
+    if lines.is_empty() {
+        lines.push("no capability: only the baseline (clocks, randomness, captured stdio, granted env, log)".into());
+    }
+    lines
+}
+
 /// The effective grant: one line per path and variable.
 pub fn effective(e: &Effective) -> Vec<String> {
     warden_core::session::rule(e)

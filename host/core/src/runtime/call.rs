@@ -6,11 +6,11 @@ use super::store::{Links, State, linker, new_store};
 use super::{MAX_INPUT_BYTES, MAX_RESOURCES, MAX_SCHEMA_BYTES, MAX_TOOLS, Runtime};
 use crate::bindings::exports::warden::plugin::tool::ToolInfo;
 use crate::bindings::{Plugin, PluginPre};
+use crate::capability::Denials;
 use crate::capability::files::guard::FsGuard;
 use crate::capability::network::NetPolicy;
 use crate::capability::network::outgoing::NetHooks;
 use crate::capability::process::{ProcessSetup, ProcessState};
-use crate::capability::{CapabilityKind, Denials};
 use crate::component::Package;
 use crate::grant::Effective;
 use crate::imports::Import;
@@ -95,8 +95,7 @@ impl Loaded {
         };
         let pre = self.pre(rt, Links::of(&self.imports))?;
         let limits = Limits::of(&self.manifest);
-        let fs = FsGuard::new(&empty, Path::new("/"))
-            .map_err(|e| Error::io("cannot prepare", "/", e))?;
+        let fs = FsGuard::none();
         let _slot = rt
             .slots
             .acquire()
@@ -142,8 +141,9 @@ impl Loaded {
         })
     }
 
-    /// Bind the plugin to its effective grant in a workspace. Refuses when
-    /// the component needs a capability the grant does not give.
+    /// Bind the plugin to its effective grant in a workspace. Any part of
+    /// what the manifest requests may be granted, nothing included: what is
+    /// not granted is refused at the moment of use.
     pub fn prepare(
         &self,
         rt: &Runtime,
@@ -152,65 +152,11 @@ impl Loaded {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Prepared> {
         let name = &self.manifest.name;
+        // Every capability the component imports is linked, granted or
+        // not: one with nothing granted holds no rules (no paths, programs
+        // or origins), so a tool that reaches it gets a denial naming the
+        // grant that would allow it, and the plugin's other tools work.
         let links = Links::of(&self.imports);
-        if links.files && effective.files.is_empty() {
-            let wanted = self
-                .manifest
-                .files
-                .iter()
-                .map(|f| format!("--grant file:{}:{}", f.path, f.access))
-                .collect::<Vec<_>>()
-                .join(" ");
-            return Err(Error::NotGranted {
-                plugin: name.clone(),
-                capability: CapabilityKind::Files,
-                resource: self
-                    .manifest
-                    .files
-                    .iter()
-                    .map(|f| f.path.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                hint: format!("warden plugin grant {name} {wanted}"),
-            });
-        }
-        if links.network && effective.network.is_empty() {
-            let requested: Vec<String> = self
-                .manifest
-                .network
-                .iter()
-                .map(|n| n.origin.to_string())
-                .collect();
-            return Err(Error::NotGranted {
-                plugin: name.clone(),
-                capability: CapabilityKind::Network,
-                resource: requested.join(", "),
-                hint: format!(
-                    "grant the origins it may reach, e.g. warden plugin grant {name} --add --grant net:https://docs.rs (a pattern within {})",
-                    requested.join(" or ")
-                ),
-            });
-        }
-        if links.process && effective.programs.is_empty() {
-            let wanted: Vec<String> = self
-                .manifest
-                .programs
-                .iter()
-                .map(|p| format!("--grant program:{}", p.program))
-                .collect();
-            return Err(Error::NotGranted {
-                plugin: name.clone(),
-                capability: CapabilityKind::Process,
-                resource: self
-                    .manifest
-                    .programs
-                    .iter()
-                    .map(|p| p.program.clone())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                hint: format!("warden plugin grant {name} --add {}", wanted.join(" ")),
-            });
-        }
         let limits = Limits::of(&self.manifest);
         let fs = FsGuard::new(&effective, workspace)
             .map_err(|e| Error::io("cannot open granted path under", workspace, e))?

@@ -17,6 +17,7 @@ use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::random::WasiRandom;
+use wasmtime_wasi::sockets::WasiSocketsView;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -69,6 +70,8 @@ pub(super) struct Links {
     pub(super) files: bool,
     pub(super) process: bool,
     pub(super) network: bool,
+    /// `wasi:sockets`, linked deny-all.
+    pub(super) sockets: bool,
 }
 
 impl Links {
@@ -77,14 +80,16 @@ impl Links {
             files: imports::needs(imports, CapabilityKind::Files),
             process: imports::needs(imports, CapabilityKind::Process),
             network: imports::needs(imports, CapabilityKind::Network),
+            sockets: imports::denies_all(imports),
         }
     }
 }
 
 /// Link exactly the interfaces a plugin may use: the baseline always, each
 /// capability's interfaces (from its own module) only when `links` names it.
-/// Anything else stays unlinked (`wasi:sockets` always), so a component that
-/// imports it cannot be instantiated.
+/// `wasi:sockets` is linked deny-all (see [`capability::sockets`]); anything
+/// else stays unlinked, so a component that imports it cannot be
+/// instantiated.
 pub(super) fn linker(engine: &Engine, links: Links) -> Result<Linker<State>> {
     let mut l = Linker::<State>::new(engine);
     let link = |r: wasmtime::Result<()>| r.map_err(|e| Error::wasm("cannot link", e));
@@ -97,6 +102,12 @@ pub(super) fn linker(engine: &Engine, links: Links) -> Result<Linker<State>> {
     }
     if links.network {
         link(capability::network::add_to_linker(&mut l))?;
+    }
+    if links.sockets {
+        link(capability::sockets::add_to_linker(
+            &mut l,
+            |s: &mut State| s.wasi.sockets(),
+        ))?;
     }
     if links.process {
         link(capability::process::add_to_linker(
@@ -192,6 +203,7 @@ pub(super) fn new_store(
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .envs(env);
+    capability::sockets::deny_all(&mut b);
     let mut table = ResourceTable::new();
     table.set_max_capacity(MAX_RESOURCES);
     let state = State {

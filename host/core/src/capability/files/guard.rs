@@ -240,8 +240,9 @@ fn both_spellings(paths: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 impl FsGuard {
-    /// Open the effective file grants as preopens. A granted path that does
-    /// not exist is skipped (it cannot be reached either way).
+    /// Open the effective file grants as preopens, and the workspace as `.`
+    /// (see below). A granted path that does not exist is skipped (it
+    /// cannot be reached either way).
     pub fn new(effective: &Effective, workspace: &Path) -> std::io::Result<Self> {
         let mut preopens = Vec::new();
         let mut grants = Vec::new();
@@ -283,20 +284,65 @@ impl FsGuard {
                 guest: dir_path.display().to_string(),
             });
         }
+        let mut rules = Rules {
+            preopens,
+            grants,
+            protected: both_spellings(&effective.protected),
+            hidden: both_spellings(&effective.hidden),
+            workspace: workspace.to_path_buf(),
+            policy: None,
+        };
+        // The workspace is always the guest's `.`, whatever is granted, so
+        // a workspace-relative path means the same under every grant: with
+        // `file:src:read`, `src/main.rs` is read through it, and `README.md`
+        // is refused by `Rules::decide` with the grant that would allow it
+        // rather than missing. Its own permissions come from the same
+        // decision as any directory's.
+        if !rules.preopens.iter().any(|p| p.guest == ".") {
+            let (perms, mode) = if rules.writable(workspace) {
+                (FsPerms::ReadWrite, OpenMode::READ | OpenMode::WRITE)
+            } else {
+                (FsPerms::ReadOnly, OpenMode::READ)
+            };
+            let dir = Dir::new(open_dir(workspace)?, perms, mode, true);
+            rules.preopens.insert(
+                0,
+                Preopen {
+                    dir: dir.clone(),
+                    guest: ".".into(),
+                },
+            );
+            rules.preopens.push(Preopen {
+                dir,
+                guest: workspace.display().to_string(),
+            });
+        }
         Ok(FsGuard {
+            rules: Arc::new(rules),
+            limits: WriteLimits::NONE,
+            denials: Vec::new(),
+            quota: Arc::default(),
+            listings: HashMap::new(),
+        })
+    }
+
+    /// A guard with no preopens and no grants: for describing tools, where
+    /// not even the workspace is opened.
+    pub fn none() -> Self {
+        FsGuard {
             rules: Arc::new(Rules {
-                preopens,
-                grants,
-                protected: both_spellings(&effective.protected),
-                hidden: both_spellings(&effective.hidden),
-                workspace: workspace.to_path_buf(),
+                preopens: Vec::new(),
+                grants: Vec::new(),
+                protected: Vec::new(),
+                hidden: Vec::new(),
+                workspace: PathBuf::from("/"),
                 policy: None,
             }),
             limits: WriteLimits::NONE,
             denials: Denials::default(),
             quota: Arc::default(),
             listings: HashMap::new(),
-        })
+        }
     }
 
     /// Ask `check` about the real path of every file use the grants allow.
@@ -888,6 +934,25 @@ impl GuardedView<'_> {
         Ok(())
     }
 
+    /// Refuse (and record) looking at a directory descriptor the grants do
+    /// not cover: the workspace is always preopened (see [`FsGuard::new`])
+    /// even when only paths inside it are granted. Every other descriptor
+    /// was opened through [`Rules::decide`] already.
+    fn check_directory_read(
+        &mut self,
+        fd: &Resource<Descriptor>,
+        op: &'static str,
+    ) -> FsResult<()> {
+        let Descriptor::Dir(d) = self.inner.table.get(fd)? else {
+            return Ok(());
+        };
+        let real = real_path(&*d.dir).map_err(ErrorCode::from)?;
+        if let Err(r) = self.guard.rules.decide(op, &real, Want::Read) {
+            return Err(self.guard.record(r));
+        }
+        Ok(())
+    }
+
     /// The open file of a descriptor, for counting writes to it.
     fn file_of(&self, fd: &Resource<Descriptor>) -> FsResult<Option<Arc<std::fs::File>>> {
         Ok(match self.inner.table.get(fd)? {
@@ -1451,6 +1516,7 @@ impl HostDescriptor for GuardedView<'_> {
     }
 
     async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<types::DescriptorStat> {
+        self.check_directory_read(&fd, "stat")?;
         HostDescriptor::stat(&mut self.inner, fd).await
     }
 
@@ -1499,6 +1565,7 @@ impl HostDescriptor for GuardedView<'_> {
         &mut self,
         fd: Resource<Descriptor>,
     ) -> FsResult<types::MetadataHashValue> {
+        self.check_directory_read(&fd, "stat")?;
         HostDescriptor::metadata_hash(&mut self.inner, fd).await
     }
 }
