@@ -320,7 +320,7 @@ impl FsGuard {
         Ok(FsGuard {
             rules: Arc::new(rules),
             limits: WriteLimits::NONE,
-            denials: Vec::new(),
+            denials: Denials::default(),
             quota: Arc::default(),
             listings: HashMap::new(),
         })
