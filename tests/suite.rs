@@ -1,5 +1,6 @@
 mod agent;
 mod audit;
+mod capture;
 mod cli;
 mod common;
 mod guests;

@@ -165,7 +165,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     make_workspace(&warm, 1, 16)?;
     run(home.warden(
         &warm,
-        &["call", "edit.write", "--input", r#"{"path":"w","content":"w"}"#],
+        &[
+            "call",
+            "edit.write",
+            "--input",
+            r#"{"path":"w","content":"w"}"#,
+        ],
     ))?;
     run(home.warden(
         &warm,

@@ -53,8 +53,8 @@ mod scan;
 use crate::error::IoFailure;
 pub use capture::Capture;
 use capture::{Scope, Touched};
-pub use scan::{Change, State};
 use scan::Store;
+pub use scan::{Change, State};
 
 use crate::dirs::Dirs;
 use serde::{Deserialize, Serialize};

@@ -187,8 +187,7 @@ pub fn collect(root: &Path, max_bytes: u64, now: SystemTime) -> Result<Report> {
         }
     }
     for (digest, (path, len, modified)) in &stored {
-        let young = now.duration_since(*modified).is_ok_and(|age| age < GRACE)
-            || *modified > now;
+        let young = now.duration_since(*modified).is_ok_and(|age| age < GRACE) || *modified > now;
         if refs.contains_key(digest) || young {
             report.kept += 1;
             report.kept_bytes += len;

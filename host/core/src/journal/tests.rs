@@ -141,7 +141,11 @@ fn a_turn_stores_only_what_it_touches() {
         std::fs::write(f.ws.join(format!("other-{i}.txt")), format!("{i}")).unwrap();
     }
     f.j.begin("s", 1).unwrap().finish().unwrap();
-    assert_eq!(objects(&f.j), 0, "a turn that touches nothing reads nothing");
+    assert_eq!(
+        objects(&f.j),
+        0,
+        "a turn that touches nothing reads nothing"
+    );
     let t = f.j.begin("s", 2).unwrap();
     touch(&t, &f.ws, "src/a.rs", false);
     std::fs::write(f.ws.join("src/a.rs"), "v2").unwrap();
@@ -167,9 +171,21 @@ fn a_renamed_tree_is_captured_whole_and_undone() {
     let paths: Vec<&str> = rec.changes.iter().map(|c| c.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["moved", "moved/a.rs", "moved/b.rs", "src", "src/a.rs", "src/b.rs"]
+        [
+            "moved",
+            "moved/a.rs",
+            "moved/b.rs",
+            "src",
+            "src/a.rs",
+            "src/b.rs"
+        ]
     );
-    assert!(rec.changes.iter().filter(|c| c.path.starts_with("moved")).all(|c| c.before.is_none()));
+    assert!(
+        rec.changes
+            .iter()
+            .filter(|c| c.path.starts_with("moved"))
+            .all(|c| c.before.is_none())
+    );
     f.j.undo(&[rec], false).unwrap();
     assert!(!f.ws.join("moved").exists());
     assert_eq!(
@@ -194,8 +210,12 @@ fn a_closed_turn_refuses_further_changes() {
     assert!(err.contains("already closed"), "{err}");
     // Outside the workspace and inside .git nothing is captured at all.
     let t = f.j.begin("s", 2).unwrap();
-    t.capture().before_change(&f.outside.join("x"), true).unwrap();
-    t.capture().before_change(&f.ws.join(".git/HEAD"), false).unwrap();
+    t.capture()
+        .before_change(&f.outside.join("x"), true)
+        .unwrap();
+    t.capture()
+        .before_change(&f.ws.join(".git/HEAD"), false)
+        .unwrap();
     assert!(t.finish().unwrap().changes.is_empty());
 }
 
@@ -307,7 +327,12 @@ fn ignored_paths_are_not_captured_and_coming_into_view_is_not_a_change() {
     std::fs::create_dir_all(f.ws.join("sub")).unwrap();
     std::fs::write(f.ws.join("sub/.gitignore"), "*.log\n").unwrap();
     let t = f.j.begin("s", 1).unwrap();
-    for (rel, deep) in [("target", false), ("target/out", true), ("sub/x.log", true), (".gitignore", true)] {
+    for (rel, deep) in [
+        ("target", false),
+        ("target/out", true),
+        ("sub/x.log", true),
+        (".gitignore", true),
+    ] {
         touch(&t, &f.ws, rel, deep);
     }
     std::fs::create_dir_all(f.ws.join("target")).unwrap();

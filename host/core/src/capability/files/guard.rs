@@ -721,7 +721,9 @@ impl Quota {
         capture.before_change(target, deep).map_err(|why| Refusal {
             op,
             resource: target.to_path_buf(),
-            reason: format!("what it holds could not be saved for undo, so it was not changed: {why}"),
+            reason: format!(
+                "what it holds could not be saved for undo, so it was not changed: {why}"
+            ),
             allow: None,
             code: ErrorCode::Io,
         })

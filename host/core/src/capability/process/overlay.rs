@@ -275,12 +275,7 @@ pub struct Commit {
 }
 
 /// Apply the upper layers of `staging` to their roots under `rules`.
-pub fn commit(
-    staging: &Staging,
-    rules: &Rules,
-    quota: Quota,
-    capture: Option<&Capture>,
-) -> Commit {
+pub fn commit(staging: &Staging, rules: &Rules, quota: Quota, capture: Option<&Capture>) -> Commit {
     let mut out = Commit::default();
     let mut used = Used::default();
     for (_, dir) in &staging.roots {
