@@ -2,6 +2,7 @@ mod agent;
 mod audit;
 mod authors;
 mod chat;
+mod capture;
 mod cli;
 mod common;
 mod guests;

@@ -2,37 +2,38 @@
 //! can be undone — whoever made the change: an edit plugin, or a program a
 //! plugin ran (`cargo fmt`, a code generator).
 //!
-//! Capture does not rely on anyone reporting their writes. [`Journal::begin`]
-//! snapshots the workspace (path → type, mode, content digest, and a stamp
-//! of size, mtime, ctime and inode); [`Turn::finish`] snapshots it again and
-//! records the difference. File contents go to a content-addressed store
-//! (`$XDG_DATA_HOME/warden/journal/objects/`), each content once: the first
-//! snapshot of a workspace reads every captured file, later ones hash only
-//! files whose stamp changed. Nothing is copied per turn but what changed.
+//! Changes are captured where they happen, never by scanning: the file
+//! guard checks every path a plugin changes and the overlay commit every
+//! path a child's tree changed, and both report it to the turn's
+//! [`Capture`] first. The first time a turn touches a path, what it holds
+//! is saved (a file's bytes into a content-addressed store,
+//! `$XDG_DATA_HOME/warden/journal/objects/`, each content once) and
+//! logged; [`Turn::finish`] looks at the touched paths again and records
+//! the difference. A turn costs what it changes, whatever the size of the
+//! workspace.
 //!
 //! On disk, per workspace (`journal/ws/<digest of its path>/`):
-//! - `index.json`: the last snapshot, the turn in progress (if any) and a
-//!   counter ordering turns across sessions;
+//! - `index.json`: the turn in progress (if any) and a counter ordering
+//!   turns across sessions;
+//! - `pending.wal`: the turn in progress's log of first touches;
 //! - `turns/<session>/<turn>.json`: each turn's changes (before and after
 //!   state of every changed path);
 //! - `lock`: held (`flock`) from `begin` to `finish`, and by undo, so two
 //!   warden processes never capture or restore the same workspace at once.
 //!
-//! Crash safety: `begin` stores every content of the "before" snapshot,
-//! flushes the store's filesystem, and writes the index naming the turn as
-//! in progress (fsync'd) before it returns, so before anything runs. A
-//! warden killed (even SIGKILL) mid-turn leaves that index behind; the next
-//! journal operation on the workspace finishes the turn from it (status
-//! `interrupted`) by snapshotting the workspace as it is then.
+//! Crash safety: `begin` writes the index naming the turn as in progress
+//! (fsync'd) before it returns, and each first touch is on disk (object
+//! and log line fsync'd) before the change it precedes is made. A warden
+//! killed (even SIGKILL) mid-turn leaves both behind; the next journal
+//! operation on the workspace finishes the turn from them (status
+//! `interrupted`) by looking at each logged path as it is then.
 //!
-//! What is captured: every regular file, directory and symlink under the
+//! What is captured: regular files, directories and symlinks under the
 //! workspace except `.git/` (warden keeps `.git` read-only for plugins
 //! unless granted by name; git is its own undo), paths its `.gitignore`
 //! files ignore (build outputs such as `target/` and `node_modules/`), and
-//! warden's own directories. Files that were ignored before a turn and only
-//! came into view (their status-change time predates the turn) are not
-//! counted as created. Names that are not UTF-8, and files or directories
-//! warden cannot read, are skipped with a warning.
+//! warden's own directories. Names that are not UTF-8, and files warden
+//! cannot read, are skipped with a warning.
 //!
 //! Restoring ([`Journal::undo`]) works through directory handles: from a
 //! handle on the workspace (cap-std), each directory on a path is opened
@@ -43,13 +44,17 @@
 //! is still as the undone turns left it, and refuses (unless forced) when a
 //! later change would be lost.
 
+mod capture;
 pub mod diff;
+pub mod gc;
 pub mod restore;
 mod scan;
 
 use crate::error::IoFailure;
-pub use scan::{Change, Snapshot, State};
-use scan::{Scope, Stamp, Store};
+pub use capture::Capture;
+use capture::{Scope, Touched};
+use scan::Store;
+pub use scan::{Change, State};
 
 use crate::dirs::Dirs;
 use serde::{Deserialize, Serialize};
@@ -139,8 +144,7 @@ pub struct TurnRecord {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Index {
-    snapshot: Snapshot,
-    /// The turn in progress: session, turn, order, start marker ctime.
+    /// The turn in progress: session, turn and order.
     pending: Option<Pending>,
     /// Turns begun so far in this workspace.
     clock: u64,
@@ -153,7 +157,6 @@ struct Pending {
     #[serde(default)]
     part: u32,
     order: u64,
-    started_ctime_ns: i128,
 }
 
 /// The journal of one workspace.
@@ -173,7 +176,7 @@ pub struct Turn {
     journal: Journal,
     _lock: WorkspaceLock,
     pending: Pending,
-    before: Snapshot,
+    capture: Capture,
 }
 
 /// A held workspace lock (see [`Journal::lock`]); released when dropped.
@@ -233,11 +236,12 @@ impl Journal {
         &self.workspace
     }
 
-    fn scope(&self) -> Scope<'_> {
-        Scope {
-            root: &self.workspace,
-            skip: &self.skip,
-        }
+    fn scope(&self) -> Scope {
+        Scope::new(self.workspace.clone(), self.skip.clone())
+    }
+
+    fn wal(&self) -> PathBuf {
+        self.dir.join("pending.wal")
     }
 
     /// Lock the workspace by its real path: exclusively for itself and
@@ -330,8 +334,9 @@ impl Journal {
         Ok(last.map_or(1, |n| n + 1))
     }
 
-    /// Start capturing turn `turn` of `session`: snapshot and store the
-    /// workspace as it is now. Returns once that is on disk.
+    /// Start capturing turn `turn` of `session`. Nothing is read: each
+    /// path is saved when the turn's [`Capture`] is told it is about to
+    /// change. Returns once the turn is on disk as in progress.
     pub fn begin(&self, session: &str, turn: u64) -> Result<Turn> {
         check_session(session)?;
         let lock = self.lock()?;
@@ -374,29 +379,23 @@ impl Journal {
                 "turn {turn} of session `{session}` was already recorded in this workspace"
             )));
         }
-        let before = self.scope().scan(&index.snapshot, &self.store)?;
-        self.store.sync()?;
-        // Anything created from now on has a status-change time at or after
-        // this marker's (both come from the filesystem's clock).
-        let marker = self.dir.join("started");
-        write_synced(&marker, session.as_bytes())?;
-        let started_ctime_ns = Stamp::ctime_of(&marker).map_err(io("read", &marker))?;
+        // The log exists before the index names the turn (whose write
+        // fsyncs the directory holding both).
+        let capture = Capture::start(self.scope(), self.store.clone(), self.wal())?;
         index.clock += 1;
         let pending = Pending {
             session: session.into(),
             turn,
             part,
             order: index.clock,
-            started_ctime_ns,
         };
-        index.snapshot = before.clone();
         index.pending = Some(pending.clone());
         self.save_index(&index)?;
         Ok(Turn {
             journal: self.clone(),
             _lock: lock,
             pending,
-            before,
+            capture,
         })
     }
 
@@ -404,50 +403,35 @@ impl Journal {
     fn recover_locked(&self) -> Result<Index> {
         let mut index = self.index()?;
         if let Some(p) = index.pending.clone() {
-            let (record, after) = self.close(&p, &index.snapshot, Status::Interrupted)?;
+            let touched = Touched::read(&self.wal())?;
+            let record = self.close(&p, &touched, Status::Interrupted)?;
             tracing::info!(
                 "finished interrupted turn {} of session {}: {} changes",
                 record.turn,
                 record.session,
                 record.changes.len()
             );
-            index.snapshot = after;
             index.pending = None;
             self.save_index(&index)?;
+            let _ = std::fs::remove_file(self.wal());
         }
         Ok(index)
     }
 
-    /// Snapshot the workspace now and write the turn's record.
-    fn close(
-        &self,
-        p: &Pending,
-        before: &Snapshot,
-        status: Status,
-    ) -> Result<(TurnRecord, Snapshot)> {
-        let scope = self.scope();
-        let mut after = scope.scan(before, &self.store)?;
-        // Paths that left the walk (newly ignored, or their directory was
-        // swapped) are looked at directly.
-        for path in before.keys() {
-            if !after.contains_key(path)
-                && let Some(seen) = scope.look(path, before, &self.store)?
-            {
-                after.insert(path.clone(), seen);
-            }
-        }
-        self.store.sync()?;
+    /// Look at every path the turn touched as it is now and write the
+    /// turn's record.
+    fn close(&self, p: &Pending, touched: &Touched, status: Status) -> Result<TurnRecord> {
         let record = TurnRecord {
             session: p.session.clone(),
             turn: p.turn,
             part: p.part,
             order: p.order,
             status,
-            changes: scan::changes(before, &after, p.started_ctime_ns),
+            changes: capture::changes(self.scope(), &self.store, touched)?,
             undone: false,
         };
         self.save_turn(&record)?;
-        Ok((record, after))
+        Ok(record)
     }
 
     /// Every recorded turn of this workspace, oldest first (a turn still in
@@ -513,10 +497,6 @@ impl Journal {
                 self.save_turn(&t)?;
             }
         }
-        // The next turn starts from the restored files.
-        let mut index = self.index()?;
-        index.snapshot = self.scope().scan(&index.snapshot, &self.store)?;
-        self.save_index(&index)?;
         result
     }
 
@@ -532,15 +512,23 @@ impl Turn {
         (&self.pending.session, self.pending.turn)
     }
 
-    /// Snapshot the workspace again and record what changed. On disk
-    /// (fsync'd) when this returns.
+    /// The handle the call's file guard and overlay commit report each
+    /// path to before they change it.
+    pub fn capture(&self) -> Capture {
+        self.capture.clone()
+    }
+
+    /// Look at every path the turn touched and record what changed. On
+    /// disk (fsync'd) when this returns; later reports to the capture are
+    /// refused.
     pub fn finish(self) -> Result<TurnRecord> {
         let j = &self.journal;
-        let (record, after) = j.close(&self.pending, &self.before, Status::Finished)?;
+        let (touched, wal) = self.capture.close();
+        let record = j.close(&self.pending, &touched, Status::Finished)?;
         let mut index = j.index()?;
-        index.snapshot = after;
         index.pending = None;
         j.save_index(&index)?;
+        let _ = std::fs::remove_file(wal);
         Ok(record)
     }
 }

@@ -578,9 +578,9 @@ impl Session {
         })
     }
 
-    /// A journal turn of this session. Capture blocks (the workspace lock,
-    /// a scan), so it runs off the async threads; captured calls in one
-    /// workspace take turns.
+    /// A journal turn of this session. Beginning one blocks (the workspace
+    /// lock, an fsync), so it runs off the async threads; captured calls in
+    /// one workspace take turns.
     async fn capture(&self, turn: Option<u64>) -> std::result::Result<Turn, crate::journal::Error> {
         let journal = self.journal()?;
         let name = self.name.clone();
@@ -642,8 +642,11 @@ impl Running<'_> {
         let s = self.session;
         let (plugin, tool) = (self.plugin.as_str(), self.tool.as_str());
         let prepared = &self.prepared;
+        // Each path the call is about to change is saved first, where the
+        // change is made (the file guard, the overlay commit).
+        let capture = self.turn.as_ref().map(Turn::capture);
         let (out, was_cancelled) = tokio::select! {
-            out = prepared.call(tool, &self.input) => (out, false),
+            out = prepared.call_captured(tool, &self.input, capture) => (out, false),
             why = cancelled => (Err(Error::Trap { tool: format!("{plugin}.{tool}"), message: why }), true),
         };
         // The turn is journaled before the result is reported. If that

@@ -49,6 +49,9 @@ pub struct ProcessState {
     setup: Arc<ProcessSetup>,
     deadline: Option<Instant>,
     denials: Denials,
+    /// The undo journal's turn, told of each path before a child's change
+    /// to it is applied.
+    capture: Option<crate::journal::Capture>,
 }
 
 /// How the host's process capability is set up for one plugin.
@@ -86,15 +89,18 @@ impl ProcessState {
             setup: Arc::new(setup),
             deadline: None,
             denials: Denials::default(),
+            capture: None,
         }
     }
 
-    /// A copy for one call, which must end by `deadline`.
-    pub fn for_call(&self, deadline: Instant) -> Self {
+    /// A copy for one call, which must end by `deadline`; what its
+    /// programs change is reported to `capture` before it is applied.
+    pub fn for_call(&self, deadline: Instant, capture: Option<crate::journal::Capture>) -> Self {
         ProcessState {
             setup: self.setup.clone(),
             deadline: Some(deadline),
             denials: Denials::default(),
+            capture,
         }
     }
 
@@ -700,8 +706,9 @@ impl Host for ProcessState {
         // file I/O, kept off the executor; a cancelled call still finishes
         // the commit and removes the staging directory.
         let quota = self.setup.limits.quota;
+        let capture = self.capture.clone();
         let committed = tokio::task::spawn_blocking(move || {
-            crate::capability::process::overlay::commit(&staging, &rules, quota)
+            crate::capability::process::overlay::commit(&staging, &rules, quota, capture.as_ref())
         })
         .await
         .map_err(|e| Error::Failed(format!("{argv}: applying its changes failed: {e}")))?;

@@ -1,12 +1,11 @@
-//! What the workspace looks like: a snapshot of every captured path, and
-//! the content-addressed store that keeps each file's bytes once.
+//! What one path holds, and the content-addressed store that keeps each
+//! file's bytes once.
 
 use super::{Error, Result, io};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// What one path holds, as far as a rollback is concerned.
@@ -21,45 +20,6 @@ pub enum State {
     Symlink { target: String },
 }
 
-/// When a path last changed, to skip re-hashing files that did not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamp {
-    size: u64,
-    mtime_ns: i128,
-    /// Status change time: no unprivileged program can set it back.
-    pub ctime_ns: i128,
-    ino: u64,
-}
-
-impl Stamp {
-    fn of(m: &std::fs::Metadata) -> Self {
-        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-        Stamp {
-            size: m.len(),
-            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
-            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
-            ino: m.ino(),
-        }
-    }
-
-    /// The status change time of `path` (for a turn's start marker).
-    pub fn ctime_of(path: &Path) -> std::io::Result<i128> {
-        Ok(Self::of(&std::fs::symlink_metadata(path)?).ctime_ns)
-    }
-}
-
-/// A path's state and stamp.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seen {
-    /// What it holds.
-    pub state: State,
-    /// When it last changed.
-    pub stamp: Stamp,
-}
-
-/// Every captured path of a workspace, by `/`-separated relative path.
-pub type Snapshot = BTreeMap<String, Seen>;
-
 /// Files by SHA-256: `objects/ab/cdef…`. Each content is stored once,
 /// however many turns and workspaces refer to it.
 #[derive(Debug, Clone)]
@@ -73,6 +33,11 @@ impl Store {
         Store { dir }
     }
 
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn path(&self, sha256: &str) -> Result<PathBuf> {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::Corrupt(format!(
@@ -82,13 +47,12 @@ impl Store {
         Ok(self.dir.join(&sha256[..2]).join(&sha256[2..]))
     }
 
-    fn has(&self, sha256: &str) -> bool {
-        self.path(sha256).is_ok_and(|p| p.is_file())
-    }
-
-    /// Copy a file into the store while hashing it.
-    fn put(&self, file: &Path) -> Result<String> {
-        // A regular file seen by the walk may have been swapped for a FIFO
+    /// Copy a file into the store while hashing it. On disk (the object and
+    /// its directory entry fsync'd) when this returns: a pre-image is what
+    /// an undo after a crash restores, so it must outlive the change that
+    /// follows it.
+    pub(super) fn put(&self, file: &Path) -> Result<String> {
+        // A regular file seen a moment ago may have been swapped for a FIFO
         // or a symlink since: neither is waited on nor followed.
         let mut src = open_regular(file).map_err(io("read", file))?;
         std::fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
@@ -106,15 +70,25 @@ impl Store {
             hasher.update(&buf[..n]);
             dst.write_all(&buf[..n]).map_err(io("write", &tmp))?;
         }
-        drop(dst);
         let sha256 = hex::encode(hasher.finalize());
         let target = self.path(&sha256)?;
-        if target.is_file() {
+        if let Ok(existing) = open_regular(&target) {
+            drop(dst);
             let _ = std::fs::remove_file(&tmp);
-        } else {
-            let parent = target.parent().unwrap_or(&self.dir);
-            std::fs::create_dir_all(parent).map_err(io("create", parent))?;
-            std::fs::rename(&tmp, &target).map_err(io("write", &target))?;
+            // Used again: young again, so a collection running now keeps
+            // it until the turn's log names it (see gc::GRACE).
+            let _ = existing.set_modified(std::time::SystemTime::now());
+            return Ok(sha256);
+        }
+        dst.sync_data().map_err(io("write", &tmp))?;
+        drop(dst);
+        let parent = target.parent().unwrap_or(&self.dir);
+        let fresh = !parent.is_dir();
+        std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+        std::fs::rename(&tmp, &target).map_err(io("write", &target))?;
+        sync_dir(parent)?;
+        if fresh {
+            sync_dir(&self.dir)?;
         }
         Ok(sha256)
     }
@@ -130,25 +104,7 @@ impl Store {
     /// memory; never waits on a FIFO planted in the store.
     pub fn verify(&self, sha256: &str) -> std::result::Result<(), String> {
         let path = self.path(sha256).map_err(|e| e.to_string())?;
-        let mut f = open_regular(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => "it is missing".to_string(),
-            _ => format!("it cannot be read: {e}"),
-        })?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = f
-                .read(&mut buf)
-                .map_err(|e| format!("it cannot be read: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        if hex::encode(hasher.finalize()) != sha256 {
-            return Err("its content does not match its digest (damaged or truncated)".into());
-        }
-        Ok(())
+        verify_file(&path, sha256)
     }
 
     /// A stored content, checked against its digest.
@@ -166,13 +122,36 @@ impl Store {
         }
         Ok(bytes)
     }
+}
 
-    /// Flush everything written to the store's filesystem.
-    pub fn sync(&self) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
-        let d = std::fs::File::open(&self.dir).map_err(io("open", &self.dir))?;
-        rustix::fs::syncfs(&d).map_err(|e| io("sync", &self.dir)(e.into()))
+/// Check that the object file at `path` hashes to `sha256`.
+pub fn verify_file(path: &Path, sha256: &str) -> std::result::Result<(), String> {
+    let mut f = open_regular(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "it is missing".to_string(),
+        _ => format!("it cannot be read: {e}"),
+    })?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| format!("it cannot be read: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
     }
+    if hex::encode(hasher.finalize()) != sha256 {
+        return Err("its content does not match its digest (damaged or truncated)".into());
+    }
+    Ok(())
+}
+
+/// fsync a directory, so the names just made in it survive a crash.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("sync", dir))
 }
 
 /// Open a stored object for reading: non-blocking (a FIFO in its place
@@ -198,107 +177,69 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Which paths are captured: everything under the workspace except `.git`,
-/// what its `.gitignore` files ignore, and `skip` (warden's own directories).
-pub struct Scope<'a> {
-    /// The canonical workspace root.
-    pub root: &'a Path,
-    /// Absolute paths never captured.
-    pub skip: &'a [PathBuf],
+/// What `rel` (under `root`) holds now, without following a symlink at it
+/// or above it (a path whose parent is no longer a real directory is
+/// reported as gone); a file's content is put in the store. `Ok(None)`
+/// also for sockets, FIFOs and devices (nothing to restore); `Err(Skip)`
+/// (as `Ok(Err(why))`) for a file warden may not read.
+pub fn look(root: &Path, rel: &str, store: &Store) -> Result<Looked> {
+    let path = root.join(rel);
+    if let Some(parent) = Path::new(rel)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        let real = root.join(parent).canonicalize().ok();
+        if real.as_deref() != Some(&root.join(parent)) {
+            return Ok(Looked::Absent);
+        }
+    }
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Looked::Absent),
+        Err(e) => return Err(io("read", &path)(e)),
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    let t = meta.file_type();
+    let state = if t.is_dir() {
+        State::Dir { mode }
+    } else if t.is_symlink() {
+        let target = std::fs::read_link(&path).map_err(io("read", &path))?;
+        State::Symlink {
+            target: target.to_string_lossy().into_owned(),
+        }
+    } else if t.is_file() {
+        match store.put(&path) {
+            Ok(sha256) => State::File { sha256, mode },
+            Err(Error::Io(crate::error::IoFailure { source, .. }))
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                return Ok(Looked::Unreadable(source.to_string()));
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        return Ok(Looked::Absent); // sockets, fifos, devices: nothing to restore
+    };
+    Ok(Looked::Is(state))
 }
 
-impl Scope<'_> {
-    /// Walk the workspace. Files whose stamp matches `cache` keep their
-    /// digest; the others are hashed and stored.
-    pub fn scan(&self, cache: &Snapshot, store: &Store) -> Result<Snapshot> {
-        let skip: Vec<PathBuf> = self.skip.to_vec();
-        let walk = ignore::WalkBuilder::new(self.root)
-            .standard_filters(false)
-            .git_ignore(true)
-            .git_exclude(true)
-            .require_git(false)
-            .follow_links(false)
-            .filter_entry(move |e| e.file_name() != ".git" && !skip.iter().any(|s| s == e.path()))
-            .build();
-        let mut snap = Snapshot::new();
-        for entry in walk {
-            // What warden cannot read, it cannot restore; that is no reason
-            // to refuse the call.
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!("not capturing part of {}: {e}", self.root.display());
-                    continue;
-                }
-            };
-            let Ok(rel) = entry.path().strip_prefix(self.root) else {
-                continue;
-            };
-            let Some(rel) = rel.to_str().filter(|r| !r.is_empty()) else {
-                if !rel.as_os_str().is_empty() {
-                    tracing::warn!("not capturing {:?}: its name is not UTF-8", entry.path());
-                }
-                continue;
-            };
-            if let Some(seen) = self.look(rel, cache, store)? {
-                snap.insert(rel.to_string(), seen);
-            }
-        }
-        Ok(snap)
-    }
+/// What [`look`] found.
+pub enum Looked {
+    /// Nothing warden restores is there.
+    Absent,
+    /// This.
+    Is(State),
+    /// A file warden may not read (so cannot restore): why.
+    Unreadable(String),
+}
 
-    /// One path, without following a symlink at it or above it (a path
-    /// whose parent is no longer a real directory is reported as gone).
-    pub fn look(&self, rel: &str, cache: &Snapshot, store: &Store) -> Result<Option<Seen>> {
-        let path = self.root.join(rel);
-        if let Some(parent) = Path::new(rel)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            let real = self.root.join(parent).canonicalize().ok();
-            if real.as_deref() != Some(&self.root.join(parent)) {
-                return Ok(None);
-            }
+impl Looked {
+    /// The state, treating an unreadable file as absent.
+    pub fn state(self) -> Option<State> {
+        match self {
+            Looked::Is(s) => Some(s),
+            _ => None,
         }
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io("read", &path)(e)),
-        };
-        let stamp = Stamp::of(&meta);
-        let mode = meta.permissions().mode() & 0o7777;
-        let t = meta.file_type();
-        let state = if t.is_dir() {
-            State::Dir { mode }
-        } else if t.is_symlink() {
-            let target = std::fs::read_link(&path).map_err(io("read", &path))?;
-            State::Symlink {
-                target: target.to_string_lossy().into_owned(),
-            }
-        } else if t.is_file() {
-            match cache.get(rel) {
-                Some(Seen {
-                    state: State::File { sha256, mode: m },
-                    stamp: s,
-                }) if *s == stamp && *m == mode && store.has(sha256) => State::File {
-                    sha256: sha256.clone(),
-                    mode,
-                },
-                _ => match store.put(&path) {
-                    Ok(sha256) => State::File { sha256, mode },
-                    Err(Error::Io(crate::error::IoFailure { source, .. }))
-                        if source.kind() == std::io::ErrorKind::PermissionDenied =>
-                    {
-                        tracing::warn!("not capturing {}: {source}", path.display());
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(e),
-                },
-            }
-        } else {
-            return Ok(None); // sockets, fifos, devices: nothing to restore
-        };
-        Ok(Some(Seen { state, stamp }))
     }
 }
 
@@ -311,32 +252,4 @@ pub struct Change {
     pub before: Option<State>,
     /// After the turn (`None`: it was deleted).
     pub after: Option<State>,
-}
-
-/// The changes from `pre` to `post`. A path that only came into view
-/// (unchanged since before the turn started, but ignored then) is not a
-/// change.
-pub fn changes(pre: &Snapshot, post: &Snapshot, started_ctime_ns: i128) -> Vec<Change> {
-    let mut out = Vec::new();
-    for (path, seen) in pre {
-        let after = post.get(path).map(|s| &s.state);
-        if after != Some(&seen.state) {
-            out.push(Change {
-                path: path.clone(),
-                before: Some(seen.state.clone()),
-                after: after.cloned(),
-            });
-        }
-    }
-    for (path, seen) in post {
-        if !pre.contains_key(path) && seen.stamp.ctime_ns >= started_ctime_ns {
-            out.push(Change {
-                path: path.clone(),
-                before: None,
-                after: Some(seen.state.clone()),
-            });
-        }
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
 }

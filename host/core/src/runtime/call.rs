@@ -332,8 +332,20 @@ impl Prepared {
     }
 
     /// Call `tool` with a JSON `input`.
-    #[tracing::instrument(level = "debug", skip(self, input), fields(plugin = %self.name, input_bytes = input.len()))]
     pub async fn call(&self, tool: &str, input: &str) -> Result<CallOutput> {
+        self.call_captured(tool, input, None).await
+    }
+
+    /// Call `tool`, reporting every workspace path the plugin or its
+    /// programs are about to change to `capture` first (the undo journal's
+    /// turn, see [`crate::journal::Capture`]).
+    #[tracing::instrument(level = "debug", skip(self, input, capture), fields(plugin = %self.name, input_bytes = input.len()))]
+    pub async fn call_captured(
+        &self,
+        tool: &str,
+        input: &str,
+        capture: Option<crate::journal::Capture>,
+    ) -> Result<CallOutput> {
         if let Some(gate) = &self.gate {
             gate()?;
         }
@@ -363,12 +375,12 @@ impl Prepared {
             .map_err(|e| Error::wasm("no instance slot", e.into()))?;
         let timeout = Duration::from_millis(self.limits.timeout_ms);
         let deadline = std::time::Instant::now() + timeout;
-        let process = self.process.for_call(deadline);
+        let process = self.process.for_call(deadline, capture.clone());
         let mut store = new_store(
             &self.rt,
             &self.name,
             &self.limits,
-            self.fs.for_call(),
+            self.fs.for_call(capture),
             process,
             NetHooks::new(self.net.clone(), deadline).with_policy(self.org_net.clone()),
             &self.env,

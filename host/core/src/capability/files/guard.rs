@@ -20,12 +20,17 @@
 //! - the plugin's own writes count against per-call quotas (bytes, files
 //!   created) and a per-file size ([`WriteLimits`]);
 //! - each refusal is recorded with the operation, the host path and the
-//!   reason, so the host can say what grant would allow it.
+//!   reason, so the host can say what grant would allow it;
+//! - every change the decision allows is reported first to the call's undo
+//!   journal turn ([`Capture`]), which saves what the path holds (the whole
+//!   tree, for an entry that is replaced or removed); a path whose
+//!   pre-image cannot be saved is not changed.
 //!
 //! Operations on an open descriptor are forwarded to wasmtime-wasi, which
 //! enforces the descriptor's permissions (set here from the same decision).
 
 use crate::grant::Effective;
+use crate::journal::Capture;
 use crate::manifest::Access;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use std::collections::HashMap;
@@ -162,13 +167,15 @@ impl From<ErrorCode> for Fail {
     }
 }
 
-/// Per-call write counters, shared with the streams the call opens.
+/// Per-call write state, shared with the operations and streams the call
+/// runs: counters, and the journal turn told of each change.
 #[derive(Default)]
 struct Quota {
     written: AtomicU64,
     created: AtomicU64,
     /// Refusals found where the guard is not reachable (in a stream).
     late: Mutex<Denials>,
+    capture: Option<Capture>,
 }
 
 /// Per-store state of the file capability. [`FsGuard::for_call`] gives
@@ -357,13 +364,17 @@ impl FsGuard {
         self
     }
 
-    /// The state of one call: the shared rules, fresh denials and quotas.
-    pub fn for_call(&self) -> Self {
+    /// The state of one call: the shared rules, fresh denials and quotas,
+    /// and the journal turn its changes are reported to.
+    pub fn for_call(&self, capture: Option<Capture>) -> Self {
         FsGuard {
             rules: self.rules.clone(),
             limits: self.limits,
             denials: Denials::default(),
-            quota: Arc::default(),
+            quota: Arc::new(Quota {
+                capture,
+                ..Quota::default()
+            }),
             listings: HashMap::new(),
         }
     }
@@ -729,6 +740,38 @@ fn quota_refusal(op: &'static str, resource: PathBuf, reason: String, code: Erro
 const MIB: u64 = 1024 * 1024;
 
 impl Quota {
+    /// The decision for a change (`want` is not [`Want::Read`]), then, if
+    /// it is allowed, the journal told of it before it is made. `tree`
+    /// for a rename, the only change that moves what lies under a
+    /// directory (rmdir and unlink succeed only where nothing is under it).
+    fn allow(
+        &self,
+        rules: &Rules,
+        op: &'static str,
+        target: &Path,
+        want: Want,
+        tree: bool,
+    ) -> Result<(), Fail> {
+        rules.decide(op, target, want).map_err(Fail::Refused)?;
+        self.save(op, target, tree).map_err(Fail::Refused)
+    }
+
+    /// Tell the journal that `target` is about to change.
+    fn save(&self, op: &'static str, target: &Path, deep: bool) -> Result<(), Refusal> {
+        let Some(capture) = &self.capture else {
+            return Ok(());
+        };
+        capture.before_change(target, deep).map_err(|why| Refusal {
+            op,
+            resource: target.to_path_buf(),
+            reason: format!(
+                "what it holds could not be saved for undo, so it was not changed: {why}"
+            ),
+            allow: None,
+            code: ErrorCode::Io,
+        })
+    }
+
     /// Count one created entry.
     fn create(&self, limits: &WriteLimits, op: &'static str, at: &Path) -> Result<(), Fail> {
         let n = self.created.fetch_add(1, Ordering::Relaxed) + 1;
@@ -931,6 +974,14 @@ impl GuardedView<'_> {
             };
             return Err(self.guard.record(refusal));
         }
+        // Opened for writing, it was saved then; opened to read under a
+        // writable grant, it is saved at its first change.
+        if self.guard.quota.capture.is_some() {
+            let real = real_path(&*file).map_err(ErrorCode::from)?;
+            if let Err(r) = self.guard.quota.save(op, &real, false) {
+                return Err(self.guard.record(r));
+            }
+        }
         Ok(())
     }
 
@@ -1119,7 +1170,7 @@ impl HostDescriptor for GuardedView<'_> {
                     }
                     let new = !exists(&p);
                     let want = if create { Want::Replace } else { Want::Write };
-                    rules.decide(op, &target, want).map_err(Fail::Refused)?;
+                    quota.allow(rules, op, &target, want, false)?;
                     if create && new {
                         quota.create(limits, op, &target)?;
                     }
@@ -1204,9 +1255,7 @@ impl HostDescriptor for GuardedView<'_> {
                 other => other?,
             };
             let target = p.target();
-            rules
-                .decide(op, &target, Want::Write)
-                .map_err(Fail::Refused)?;
+            quota.allow(rules, op, &target, Want::Write, false)?;
             quota.create(limits, op, &target)?;
             Ok(rustix::fs::mkdirat(
                 &p.fd,
@@ -1230,15 +1279,13 @@ impl HostDescriptor for GuardedView<'_> {
             last_access: rustix_times(atim),
             last_modification: rustix_times(mtim),
         };
-        self.at(&fd, move |base, rules, _, _| {
+        self.at(&fd, move |base, rules, quota, _| {
             let op = "set-times";
             let p = parent(op, base, &path)?;
             if follow && is_symlink(&p) {
                 return Err(through_symlink(op, base, &path, &p));
             }
-            rules
-                .decide(op, &p.target(), Want::Write)
-                .map_err(Fail::Refused)?;
+            quota.allow(rules, op, &p.target(), Want::Write, false)?;
             Ok(rustix::fs::utimensat(
                 &p.fd,
                 &p.name,
@@ -1266,13 +1313,9 @@ impl HostDescriptor for GuardedView<'_> {
             let old = parent(op, base, &old_path)?;
             // A hard link to a protected or read-only file would be a
             // writable alias of it, so the source counts as written too.
-            rules
-                .decide(op, &old.target(), Want::Write)
-                .map_err(Fail::Refused)?;
+            quota.allow(rules, op, &old.target(), Want::Write, false)?;
             let new = parent(op, &new_base, &new_path)?;
-            rules
-                .decide(op, &new.target(), Want::Replace)
-                .map_err(Fail::Refused)?;
+            quota.allow(rules, op, &new.target(), Want::Replace, false)?;
             quota.create(limits, op, &new.target())?;
             Ok(rustix::fs::linkat(
                 &old.fd,
@@ -1290,12 +1333,10 @@ impl HostDescriptor for GuardedView<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
-        self.at(&fd, move |base, rules, _, _| {
+        self.at(&fd, move |base, rules, quota, _| {
             let op = "rmdir";
             let p = parent(op, base, &path)?;
-            rules
-                .decide(op, &p.target(), Want::Replace)
-                .map_err(Fail::Refused)?;
+            quota.allow(rules, op, &p.target(), Want::Replace, false)?;
             Ok(rustix::fs::unlinkat(&p.fd, &p.name, AtFlags::REMOVEDIR)?)
         })
         .await
@@ -1309,16 +1350,12 @@ impl HostDescriptor for GuardedView<'_> {
         new_path: String,
     ) -> FsResult<()> {
         let new_base = self.base(&new_fd)?;
-        self.at(&fd, move |base, rules, _, _| {
+        self.at(&fd, move |base, rules, quota, _| {
             let op = "rename";
             let old = parent(op, base, &old_path)?;
-            rules
-                .decide(op, &old.target(), Want::Replace)
-                .map_err(Fail::Refused)?;
+            quota.allow(rules, op, &old.target(), Want::Replace, true)?;
             let new = parent(op, &new_base, &new_path)?;
-            rules
-                .decide(op, &new.target(), Want::Replace)
-                .map_err(Fail::Refused)?;
+            quota.allow(rules, op, &new.target(), Want::Replace, true)?;
             Ok(rustix::fs::renameat(
                 &old.fd, &old.name, &new.fd, &new.name,
             )?)
@@ -1336,9 +1373,7 @@ impl HostDescriptor for GuardedView<'_> {
             let op = "symlink";
             let p = parent(op, base, &dest_path)?;
             let target = p.target();
-            rules
-                .decide(op, &target, Want::Replace)
-                .map_err(Fail::Refused)?;
+            quota.allow(rules, op, &target, Want::Replace, false)?;
             if src_path.starts_with('/') {
                 return Err(Fail::Refused(Refusal {
                     op,
@@ -1355,12 +1390,10 @@ impl HostDescriptor for GuardedView<'_> {
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
-        self.at(&fd, move |base, rules, _, _| {
+        self.at(&fd, move |base, rules, quota, _| {
             let op = "unlink";
             let p = parent(op, base, &path)?;
-            rules
-                .decide(op, &p.target(), Want::Replace)
-                .map_err(Fail::Refused)?;
+            quota.allow(rules, op, &p.target(), Want::Replace, false)?;
             Ok(rustix::fs::unlinkat(&p.fd, &p.name, AtFlags::empty())?)
         })
         .await

@@ -23,15 +23,18 @@
 //! Every step opens one name at a time with `O_NOFOLLOW` from the handle of
 //! its parent, so a symlink swapped into the workspace while the commit runs
 //! makes that one change fail instead of redirecting it, and the path that
-//! was checked is the path that is written. The undo journal sees the result
-//! like any other change of the turn: it snapshots the workspace around the
-//! call, pre-images included.
+//! was checked is the path that is written. Before each change is applied,
+//! the path is reported to the undo journal's turn ([`Capture`]), which
+//! saves what it held (the whole tree, for a directory that is removed or
+//! replaced); a path whose pre-image cannot be saved is not changed.
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+
+use crate::journal::Capture;
 
 /// Bytes a child's tree may add to the workspace in one call (regular file
 /// sizes, sparse files counted at their full size).
@@ -272,7 +275,7 @@ pub struct Commit {
 }
 
 /// Apply the upper layers of `staging` to their roots under `rules`.
-pub fn commit(staging: &Staging, rules: &Rules, quota: Quota) -> Commit {
+pub fn commit(staging: &Staging, rules: &Rules, quota: Quota, capture: Option<&Capture>) -> Commit {
     let mut out = Commit::default();
     let mut used = Used::default();
     for (_, dir) in &staging.roots {
@@ -298,6 +301,7 @@ pub fn commit(staging: &Staging, rules: &Rules, quota: Quota) -> Commit {
             Ok((up, target)) => Applier {
                 rules,
                 out: &mut out,
+                capture,
             }
             .dir(&up, &target, root),
             Err(e) => out.refused.push(Refusal {
@@ -418,6 +422,7 @@ fn overlay_xattr(dir: &OwnedFd, name: &str) -> Option<Vec<u8>> {
 struct Applier<'a> {
     rules: &'a Rules,
     out: &'a mut Commit,
+    capture: Option<&'a Capture>,
 }
 
 impl Applier<'_> {
@@ -434,6 +439,29 @@ impl Applier<'_> {
             reason: format!("the change could not be applied: {e}"),
             allow: None,
         });
+    }
+
+    /// Report `p` to the journal before changing it (`deep`: everything
+    /// under it too); false, with the refusal recorded, if what it holds
+    /// could not be saved, so the change must not be made.
+    fn saved(&mut self, p: &Path, deep: bool) -> bool {
+        let Some(capture) = self.capture else {
+            return true;
+        };
+        match capture.before_change(p, deep) {
+            Ok(()) => true,
+            Err(why) => {
+                self.refuse(Refusal {
+                    operation: "write",
+                    path: p.to_path_buf(),
+                    reason: format!(
+                        "not applied: what it holds could not be saved for undo: {why}"
+                    ),
+                    allow: None,
+                });
+                false
+            }
+        }
     }
 
     /// Apply the upper directory `up` onto the real directory `target` at
@@ -460,6 +488,20 @@ impl Applier<'_> {
     ) -> rustix::io::Result<()> {
         let st = rustix::fs::statat(up, name, AtFlags::SYMLINK_NOFOLLOW)?;
         let existing = stat_at(target, name)?;
+        // What is there goes whole when the child deleted it, put
+        // something else in its place, or replaced a directory (opaque).
+        let was_dir = existing
+            .as_ref()
+            .is_some_and(|e| kind(e) == FileType::Directory);
+        let replaces_tree = was_dir
+            && (kind(&st) != FileType::Directory
+                || open_dir_at(up, name)
+                    .ok()
+                    .and_then(|d| overlay_xattr(&d, "opaque"))
+                    .is_some());
+        if !self.saved(p, replaces_tree) {
+            return Ok(());
+        }
         match kind(&st) {
             FileType::CharacterDevice if st.st_rdev == 0 => {
                 // A whiteout: the child deleted this path.
