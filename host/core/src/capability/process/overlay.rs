@@ -270,8 +270,28 @@ pub struct Commit {
     pub applied: u64,
     /// Changes refused, each with its reason.
     pub refused: Vec<Refusal>,
-    /// Set when the changes were over the quota: nothing was applied.
-    pub over_quota: Option<String>,
+    /// Set when the changes could not all be applied at once (over the
+    /// quota, or unreadable): nothing was applied.
+    pub over_quota: Option<NotApplied>,
+}
+
+/// Why none of a program's changes were applied.
+#[derive(Debug, thiserror::Error)]
+pub enum NotApplied {
+    /// They add more than the per-call quota for programs allows.
+    #[error(
+        "they add {bytes} bytes in {files} entries, over the per-call limit for programs of {} bytes in {} entries",
+        quota.bytes,
+        quota.files
+    )]
+    OverQuota {
+        bytes: u64,
+        files: u64,
+        quota: Quota,
+    },
+    /// Their upper layer could not be read to be measured.
+    #[error("cannot read the program's changes: {0}")]
+    Unreadable(#[from] rustix::io::Errno),
 }
 
 /// Apply the upper layers of `staging` to their roots under `rules`.
@@ -285,7 +305,7 @@ pub fn commit(staging: &Staging, rules: &Rules, quota: Quota, capture: Option<&C
         }
     }
     if used.files > quota.files || used.bytes > quota.bytes {
-        out.over_quota = Some(used.describe(quota));
+        out.over_quota = Some(used.over(quota));
         return out;
     }
     for (root, dir) in &staging.roots {
@@ -322,11 +342,12 @@ struct Used {
 }
 
 impl Used {
-    fn describe(&self, quota: Quota) -> String {
-        format!(
-            "they add {} bytes in {} entries, over the per-call limit for programs of {} bytes in {} entries",
-            self.bytes, self.files, quota.bytes, quota.files
-        )
+    fn over(&self, quota: Quota) -> NotApplied {
+        NotApplied::OverQuota {
+            bytes: self.bytes,
+            files: self.files,
+            quota,
+        }
     }
 }
 
@@ -336,16 +357,18 @@ fn fd_num(fd: &OwnedFd) -> i32 {
 }
 
 /// Count what an upper layer holds, stopping as soon as it is over.
-fn measure(upper: &Path, used: &mut Used, quota: Quota) -> Result<(), String> {
-    let fd = open_dir_path(upper).map_err(|e| format!("cannot read the program's changes: {e}"))?;
+fn measure(upper: &Path, used: &mut Used, quota: Quota) -> Result<(), NotApplied> {
+    let fd = rustix::fs::open(
+        upper,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     measure_dir(&fd, used, quota)
 }
 
-fn measure_dir(dir: &OwnedFd, used: &mut Used, quota: Quota) -> Result<(), String> {
-    let io = |e: rustix::io::Errno| format!("cannot read the program's changes: {e}");
-    for name in names(dir).map_err(io)? {
-        let st =
-            rustix::fs::statat(dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(io)?;
+fn measure_dir(dir: &OwnedFd, used: &mut Used, quota: Quota) -> Result<(), NotApplied> {
+    for name in names(dir)? {
+        let st = rustix::fs::statat(dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)?;
         used.files += 1;
         let kind = FileType::from_raw_mode(st.st_mode);
         if kind == FileType::RegularFile || kind == FileType::Symlink {
@@ -353,10 +376,10 @@ fn measure_dir(dir: &OwnedFd, used: &mut Used, quota: Quota) -> Result<(), Strin
             used.bytes = used.bytes.saturating_add((st.st_size as u64).max(blocks));
         }
         if used.files > quota.files || used.bytes > quota.bytes {
-            return Err(used.describe(quota));
+            return Err(used.over(quota));
         }
         if kind == FileType::Directory {
-            let sub = open_dir_at(dir, &name).map_err(io)?;
+            let sub = open_dir_at(dir, &name)?;
             measure_dir(&sub, used, quota)?;
         }
     }
