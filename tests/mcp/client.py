@@ -12,7 +12,8 @@ Usage:
 `revoke` changes spawner's grant and then removes it with the real WARDEN
 binary while the server runs, calling between each step. `features` checks
 structured results against the output schemas, the annotations (and how
-they change with the grant) and the resources. `approve` answers warden's
+they change with the grant, announced by `notifications/tools/list_changed`)
+and the resources. `approve` answers warden's
 elicitation requests from a script; `unasked` is a client without
 elicitation.
 
@@ -188,12 +189,27 @@ def hints(tool):
     }
 
 
-async def features(session, workspace, warden):
+class ListChanges:
+    """Counts `notifications/tools/list_changed` from the server."""
+
+    def __init__(self):
+        self.count = 0
+        self.event = anyio.Event()
+
+    async def handler(self, message):
+        inner = getattr(message, "root", message)
+        if getattr(inner, "method", None) == "notifications/tools/list_changed":
+            self.count += 1
+            self.event.set()
+
+
+async def features(session, workspace, warden, changes):
     """Structured results, annotations and resources."""
     out = {}
     await session.initialize()
     listed = (await session.list_tools()).tools
     out["names"] = sorted(t.name for t in listed)
+    out["descriptions"] = {t.name: t.description for t in listed}
     out["titles"] = {t.name: t.title for t in listed}
     out["output_schemas"] = {t.name: t.output_schema for t in listed}
     out["hints"] = {t.name: hints(t) for t in listed}
@@ -235,14 +251,24 @@ async def features(session, workspace, warden):
     except Exception as e:
         out["missing_resource"] = str(e)
 
-    # The grant changes while the server runs: the annotations follow.
+    # The grant changes while the server runs: the annotations follow, and
+    # the server says so without being asked (nothing the calls above did
+    # changed the list).
+    out["list_changed_before_grants"] = changes.count
     out["narrow_edit"] = run_warden(warden, "plugin", "grant", "edit", "--grant", "file:.:read")
     out["spawner_reads"] = run_warden(
         warden, "plugin", "grant", "spawner", "--grant", "file:.:read", "--grant", "program:sh"
     )
     out["grant_fetch"] = run_warden(warden, "plugin", "grant", "fetch", "--add", "--grant", "net:https://docs.rs")
+    try:
+        with anyio.fail_after(30):
+            await changes.event.wait()
+    except TimeoutError:
+        pass
+    out["list_changed"] = changes.count
     listed = (await session.list_tools()).tools
     out["hints_after"] = {t.name: hints(t) for t in listed}
+    out["descriptions_after"] = {t.name: t.description for t in listed}
     r = await session.call_tool("fs__read", {"path": "a.txt"})
     out["after"] = {"is_error": bool(r.is_error), "text": text_of(r)}
     return out
@@ -372,10 +398,11 @@ async def main():
         if mode == "approve":
             out = await approve(params, workspace)
         else:
+            changes = ListChanges()
             async with stdio_client(params) as (read, write):
-                async with ClientSession(read, write) as session:
+                async with ClientSession(read, write, message_handler=changes.handler) as session:
                     if mode == "features":
-                        out = await features(session, workspace, command)
+                        out = await features(session, workspace, command, changes)
                     else:
                         out = await unasked(session, workspace)
     elif mode == "revoke":

@@ -522,6 +522,13 @@ fn an_action_that_cannot_be_recorded_is_refused() {
 /// Send JSON-RPC lines to `warden mcp` on stdio; the answer to the
 /// `tools/call` (id 2).
 pub fn mcp_call(w: &Warden, ws: &str, tool: &str, arguments: Value) -> Value {
+    let call = serde_json::json!({"name": tool, "arguments": arguments});
+    mcp_requests(w, ws, &[("tools/call", call)]).remove(0)
+}
+
+/// Initialize `warden mcp` on stdio, then send each `(method, params)`
+/// request in turn (ids 2, 3, …); their answers, in order.
+pub fn mcp_requests(w: &Warden, ws: &str, requests: &[(&str, Value)]) -> Vec<Value> {
     use std::io::{BufRead, BufReader, Write};
     let mut child = w
         .command(&["mcp", "--workspace", ws])
@@ -531,28 +538,35 @@ pub fn mcp_call(w: &Warden, ws: &str, tool: &str, arguments: Value) -> Value {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let messages = [
+    let mut messages = vec![
         serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {},
             "clientInfo": {"name": "audit-test", "version": "0"}}}),
         serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments}}),
     ];
+    for (i, (method, params)) in requests.iter().enumerate() {
+        messages.push(
+            serde_json::json!({"jsonrpc": "2.0", "id": i + 2, "method": method, "params": params}),
+        );
+    }
     for m in &messages {
         writeln!(stdin, "{m}").unwrap();
     }
-    let mut answer = Value::Null;
+    let mut answers = vec![Value::Null; requests.len()];
+    let mut left = requests.len();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if v["id"] == 2 {
-            answer = v;
-            break;
+        if let Some(i) = v["id"].as_u64().and_then(|id| id.checked_sub(2)) {
+            answers[i as usize] = v;
+            left -= 1;
+            if left == 0 {
+                break;
+            }
         }
     }
     drop(stdin);
     child.wait().unwrap();
-    answer
+    answers
 }
 
 #[test]
@@ -574,20 +588,44 @@ fn mcp_calls_are_recorded_and_refused_when_they_cannot_be() {
     std::fs::remove_file(w.log_path()).unwrap();
     std::fs::remove_file(w.data().join("audit.head")).unwrap();
     std::os::unix::fs::symlink("/dev/full", w.log_path()).unwrap();
-    let v = mcp_call(
+    // The server starts (it cannot read the log, and says so on stderr),
+    // refuses each call it cannot record as a tool error, keeps answering,
+    // and says why it cannot show its audit records.
+    let write = serde_json::json!({"name": "edit__write",
+        "arguments": {"path": "new.txt", "content": "x"}});
+    let read = serde_json::json!({"name": "fs__read", "arguments": {"path": "a.txt"}});
+    let audit = serde_json::json!({"uri": "warden://session/audit"});
+    let answers = mcp_requests(
         &w,
         ws,
-        "edit__write",
-        serde_json::json!({"path": "new.txt", "content": "x"}),
+        &[
+            ("tools/call", write),
+            ("tools/call", read),
+            ("resources/read", audit),
+            ("tools/list", serde_json::json!({})),
+        ],
     );
-    assert_eq!(v["result"]["isError"], true, "{v}");
-    let text = v["result"]["content"][0]["text"].as_str().unwrap();
+    for (v, qualified) in answers.iter().zip(["edit.write", "fs.read"]) {
+        assert_eq!(v["result"]["isError"], true, "{v}");
+        let text = v["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "{qualified}: refused: it could not be recorded in the audit log: cannot append to"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("No space left on device"), "{text}");
+    }
+    let why = answers[2]["error"]["message"].as_str().unwrap();
     assert!(
-        text.starts_with(
-            "edit.write: refused: it could not be recorded in the audit log: cannot append to"
+        why.starts_with(
+            "the audit log could not be read when this server's calls began (cannot read"
         ),
-        "{text}"
+        "{}",
+        answers[2]
     );
+    assert!(why.contains("warden log --session mcp"), "{why}");
+    assert!(answers[3]["result"]["tools"].as_array().unwrap().len() > 1);
     assert!(!fx.ws.join("new.txt").exists());
 }
 

@@ -620,8 +620,10 @@ fn follows_the_naming_rule(name: &str) -> bool {
 ///   `structuredContent` that validates against it, with the JSON text
 ///   block kept; a plugin that describes none (spawner) has none;
 /// - the annotations come from the effective grant, per capability (read
-///   files; write files; programs; network), and change on the next
-///   `tools/list` when the grant changes;
+///   files; write files; programs; network; nothing granted, said in the
+///   description too), and change on the next `tools/list` when the grant
+///   changes, which the server announces with
+///   `notifications/tools/list_changed`;
 /// - the resources show this server's audit records (not the ones from
 ///   before it started) and each turn's diff, and nothing else.
 #[test]
@@ -702,11 +704,35 @@ fn issue14_structured_results_grant_annotations_and_resources() {
     assert_eq!(hints("hints", "search__search"), read_only);
     assert_eq!(hints("hints", "edit__write"), writer);
     assert_eq!(hints("hints", "spawner__run"), writer);
-    assert!(v["hints"]["fetch__get"].is_null(), "fetch has no grant yet");
-    // The grant changed while the server ran.
+    // fetch asks for the network and has nothing granted yet. It is
+    // offered (it runs, and each request it tries is refused naming the
+    // grant, as `warden call` and the agent do), its hints say what it can
+    // do now, which is nothing beyond reading its input, and its
+    // description says why.
+    assert_eq!(hints("hints", "fetch__get"), read_only);
+    let nothing = "(Nothing is granted to `fetch` in this workspace yet: each file, program or network use it tries is refused until a person grants it; `warden plugin audit fetch` shows what it asks for.)";
+    let fetch_text = v["descriptions"]["fetch__get"].as_str().unwrap();
+    assert!(
+        fetch_text.starts_with(&format!("[fetch] {nothing} Fetch")),
+        "{fetch_text}"
+    );
+    for granted in ["fs__read", "edit__write", "spawner__run"] {
+        let text = v["descriptions"][granted].as_str().unwrap();
+        assert!(!text.contains("Nothing is granted"), "{granted}: {text}");
+    }
+    // The grant changed while the server ran, and the server told the
+    // client so (it had not before: calls do not change the list).
     for step in ["narrow_edit", "spawner_reads", "grant_fetch"] {
         assert_eq!(v[step]["code"], 0, "{step}: {}", v[step]);
     }
+    assert_eq!(v["list_changed_before_grants"], 0);
+    assert!(
+        v["list_changed"].as_u64().unwrap() >= 1,
+        "{}",
+        v["list_changed"]
+    );
+    let fetch_after = v["descriptions_after"]["fetch__get"].as_str().unwrap();
+    assert!(fetch_after.starts_with("[fetch] Fetch"), "{fetch_after}");
     assert_eq!(hints("hints_after", "edit__write"), read_only);
     // A program alone (its files read-only) is not a read.
     assert_eq!(hints("hints_after", "spawner__run"), writer);

@@ -135,6 +135,8 @@ pub struct Plugin {
     pub name: String,
     /// Its tools, as it described them.
     pub tools: Vec<ToolSpec>,
+    /// What it asks for (its embedded manifest).
+    pub manifest: Arc<crate::manifest::Manifest>,
     /// Bound to its effective grant, or why its grant or the organisation's
     /// policy does not let it run here.
     allowed: std::result::Result<Arc<Prepared>, Arc<Error>>,
@@ -145,6 +147,26 @@ impl Plugin {
     /// The plugin bound to its grant, or why it may not run here.
     pub fn allowed(&self) -> std::result::Result<&Arc<Prepared>, &Arc<Error>> {
         self.allowed.as_ref()
+    }
+
+    /// Whether it asks for some access and none of it is granted here: it
+    /// runs, and everything it tries beyond its own memory is refused,
+    /// naming the grant that would allow it.
+    pub fn nothing_granted(&self) -> bool {
+        let Ok(prepared) = &self.allowed else {
+            return false;
+        };
+        let m = &self.manifest;
+        let e = prepared.effective();
+        let asks = !(m.files.is_empty()
+            && m.programs.is_empty()
+            && m.network.is_empty()
+            && m.env.is_empty());
+        let granted = !(e.files.is_empty()
+            && e.programs.is_empty()
+            && e.network.is_empty()
+            && e.env.is_empty());
+        asks && !granted
     }
 
     /// Whether it has a tool named `tool`.
@@ -380,6 +402,7 @@ impl Session {
         Ok(Plugin {
             name: name.to_string(),
             tools,
+            manifest: Arc::new(package.manifest.clone()),
             allowed: allowed.map(Arc::new).map_err(Arc::new),
             seen,
         })

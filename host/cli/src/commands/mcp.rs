@@ -50,7 +50,18 @@ pub struct WardenMcp {
     shown: Arc<resources::Shown>,
     /// The level this client chose for log notifications.
     level: Arc<notify::LogLevel>,
+    /// The tools this client was last told about, to tell it when they
+    /// change ([`LIST_CHECK_INTERVAL`]).
+    listed: Arc<std::sync::Mutex<Option<Vec<rmcp::model::Tool>>>>,
 }
+
+/// How often a server compares the tools it would list now (a few `stat`s
+/// per plugin while nothing changed) with those it last listed to a client,
+/// and sends `notifications/tools/list_changed` when they differ: a grant
+/// given, narrowed or revoked, a plugin installed, updated or removed. A
+/// client that keeps its list (and the annotations in it) re-reads it then,
+/// rather than holding hints the grant no longer supports.
+pub const LIST_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The session of calls made over MCP; each call of a plugin that can
 /// change files is its next turn (`warden undo`, `warden rollback mcp`).
@@ -82,12 +93,13 @@ impl App {
                 eprintln!("warden mcp: {note}");
             }
         }
-        let shown = resources::Shown::new(&session)?;
+        let shown = resources::Shown::new(&session);
         Ok(WardenMcp {
             session: Arc::new(session),
             approver: Arc::new(approver),
             shown: Arc::new(shown),
             level: Arc::default(),
+            listed: Arc::default(),
         })
     }
 
@@ -117,6 +129,7 @@ impl WardenMcp {
     pub fn for_client(&self) -> Self {
         WardenMcp {
             level: Arc::default(),
+            listed: Arc::default(),
             ..self.clone()
         }
     }
@@ -143,14 +156,45 @@ impl WardenMcp {
             let Ok(prepared) = plugin.allowed() else {
                 continue;
             };
+            let nothing = plugin.nothing_granted();
             offered.extend(
                 plugin
                     .tools
                     .iter()
-                    .filter_map(|spec| tools::describe(&name, spec, prepared.effective())),
+                    .filter_map(|spec| tools::describe(&name, spec, prepared.effective(), nothing)),
             );
         }
         offered
+    }
+
+    /// Tell the client on `peer` when the tools it was given change, until
+    /// it goes away.
+    async fn watch_list(self, peer: rmcp::service::Peer<RoleServer>) {
+        loop {
+            tokio::time::sleep(LIST_CHECK_INTERVAL).await;
+            if peer.is_transport_closed() {
+                return;
+            }
+            if self.lock_listed().is_none() {
+                continue;
+            }
+            let now = self.offered().await;
+            let changed = {
+                let mut listed = self.lock_listed();
+                let changed = listed.as_ref().is_some_and(|l| *l != now);
+                if changed {
+                    *listed = Some(now);
+                }
+                changed
+            };
+            if changed && peer.notify_tool_list_changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn lock_listed(&self) -> std::sync::MutexGuard<'_, Option<Vec<rmcp::model::Tool>>> {
+        self.listed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The plugin and tool an MCP tool name stands for: a plugin installed
@@ -190,6 +234,7 @@ impl ServerHandler for WardenMcp {
         InitializeResult::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_resources()
                 .enable_logging()
                 .build(),
@@ -207,7 +252,13 @@ impl ServerHandler for WardenMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.offered().await))
+        let offered = self.offered().await;
+        *self.lock_listed() = Some(offered.clone());
+        Ok(ListToolsResult::with_all_items(offered))
+    }
+
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        tokio::spawn(self.clone().watch_list(context.peer));
     }
 
     async fn set_level(
@@ -250,6 +301,7 @@ impl ServerHandler for WardenMcp {
         };
         let tool = spec.name.clone();
         let qualified = format!("{plugin}.{tool}");
+        self.shown.before_call(&self.session);
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         let input = arguments.to_string();
         let (note, expect) = match self

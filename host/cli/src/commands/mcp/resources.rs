@@ -20,21 +20,79 @@ pub const MAX_LISTED_TURNS: usize = 200;
 
 /// What this server has done that its resources show.
 pub struct Shown {
-    /// The audit log's last sequence number when the server started: its
-    /// session's records are the later ones.
-    after_seq: u64,
+    /// Where this server's records begin in the audit log.
+    start: Mutex<Start>,
     /// Turns its calls captured, in order.
     turns: Mutex<Vec<u64>>,
 }
 
+/// Where in the audit log this server's records begin. The log is read
+/// for it when the server starts and, while it could not be read, again
+/// before each call: a log that cannot be read (a full disk, a device in
+/// its place) refuses the calls it cannot record, not the server.
+enum Start {
+    /// After this sequence number.
+    After(u64),
+    /// Not known yet: the log could not be read when the server started.
+    Unknown,
+    /// A call began while the log could not be read: its records cannot
+    /// be told apart from earlier servers' of the same session.
+    Lost(String),
+}
+
 impl Shown {
-    /// Start showing what happens from now on in `session`.
-    pub fn new(session: &Session) -> anyhow::Result<Self> {
-        let after_seq = session.audit().entries()?.last().map_or(0, |e| e.seq);
-        Ok(Shown {
-            after_seq,
+    /// Start showing what happens from now on in `session`. Says on stderr
+    /// when the audit log cannot be read now.
+    pub fn new(session: &Session) -> Self {
+        let start = match last_seq(session) {
+            Ok(seq) => Start::After(seq),
+            Err(e) => {
+                eprintln!(
+                    "warden mcp: cannot read the audit log now ({e}); calls are refused while they cannot be recorded"
+                );
+                Start::Unknown
+            }
+        };
+        Shown {
+            start: Mutex::new(start),
             turns: Mutex::new(Vec::new()),
-        })
+        }
+    }
+
+    /// Before a call: where this server's records begin, if that was not
+    /// known yet.
+    pub fn before_call(&self, session: &Session) {
+        let mut start = self.start.lock().unwrap_or_else(|p| p.into_inner());
+        if let Start::Unknown = &*start {
+            *start = match last_seq(session) {
+                Ok(seq) => Start::After(seq),
+                Err(e) => Start::Lost(e),
+            };
+        }
+    }
+
+    /// The last sequence number before this server's records, or why it is
+    /// not known.
+    fn after_seq(&self, session: &Session) -> Result<u64, ErrorData> {
+        let mut start = self.start.lock().unwrap_or_else(|p| p.into_inner());
+        match &*start {
+            Start::After(seq) => Ok(*seq),
+            // No call began yet, so none of the records are this server's.
+            Start::Unknown => {
+                let seq = last_seq(session).map_err(|e| {
+                    ErrorData::internal_error(format!("cannot read the audit log: {e}"), None)
+                })?;
+                *start = Start::After(seq);
+                Ok(seq)
+            }
+            Start::Lost(e) => Err(ErrorData::internal_error(
+                format!(
+                    "the audit log could not be read when this server's calls began ({e}), so its records cannot be told apart from earlier ones; `warden log --session {}` shows them all",
+                    session.name()
+                ),
+                None,
+            )),
+        }
     }
 
     /// A turn captured by one of this server's calls.
@@ -71,13 +129,14 @@ impl Shown {
     /// Read one resource.
     pub fn read(&self, session: &Session, uri: &str) -> Result<ReadResourceResult, ErrorData> {
         if uri == AUDIT_URI {
+            let after_seq = self.after_seq(session)?;
             let entries = session.audit().entries().map_err(|e| {
                 ErrorData::internal_error(format!("cannot read the audit log: {e}"), None)
             })?;
             let mine: Vec<&Entry> = entries
                 .iter()
                 .filter(|e| {
-                    e.seq > self.after_seq && e.record.session.as_deref() == Some(session.name())
+                    e.seq > after_seq && e.record.session.as_deref() == Some(session.name())
                 })
                 .collect();
             let skip = mine.len().saturating_sub(MAX_AUDIT_ENTRIES);
@@ -122,4 +181,13 @@ impl Shown {
             ResourceContents::text(text, uri).with_mime_type("text/x-diff"),
         ]))
     }
+}
+
+/// The audit log's last sequence number (0 when it is empty).
+fn last_seq(session: &Session) -> Result<u64, String> {
+    session
+        .audit()
+        .entries()
+        .map(|all| all.last().map_or(0, |e| e.seq))
+        .map_err(|e| e.to_string())
 }

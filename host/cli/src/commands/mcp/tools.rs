@@ -72,20 +72,33 @@ pub fn annotations(e: &Effective) -> ToolAnnotations {
 }
 
 /// The tool as `tools/list` shows it, when its name and input schema are
-/// ones clients accept.
-pub fn describe(plugin: &str, spec: &ToolSpec, effective: &Effective) -> Option<Tool> {
+/// ones clients accept. A plugin that asks for access and was granted none
+/// (`nothing_granted`) is still offered, since it runs and each use it
+/// tries is refused naming the grant a person can give; its annotations
+/// then say what it can do now (nothing beyond reading its input), and its
+/// description says why, so a model does not expect more of it.
+pub fn describe(
+    plugin: &str,
+    spec: &ToolSpec,
+    effective: &Effective,
+    nothing_granted: bool,
+) -> Option<Tool> {
     let name = exposed(plugin, &spec.name);
     if !valid_name(&name) {
         return None;
     }
     let schema = object_schema(spec)?;
-    let mut tool = Tool::new(
-        name,
-        format!("[{plugin}] {}", spec.description),
-        Arc::new(schema.clone()),
-    )
-    .with_title(format!("{plugin}.{}", spec.name))
-    .with_annotations(annotations(effective));
+    let description = if nothing_granted {
+        format!(
+            "[{plugin}] (Nothing is granted to `{plugin}` in this workspace yet: each file, program or network use it tries is refused until a person grants it; `warden plugin audit {plugin}` shows what it asks for.) {}",
+            spec.description
+        )
+    } else {
+        format!("[{plugin}] {}", spec.description)
+    };
+    let mut tool = Tool::new(name, description, Arc::new(schema.clone()))
+        .with_title(format!("{plugin}.{}", spec.name))
+        .with_annotations(annotations(effective));
     if let Some(Value::Object(output)) = &spec.output_schema {
         tool = tool.with_raw_output_schema(Arc::new(output.clone()));
     }
