@@ -1054,3 +1054,122 @@ fn issue14_plugin_logs_and_progress_reach_the_client() {
     assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
     assert_eq!(v["unasked_progress"]["is_error"], false);
 }
+
+/// Whether a process with exactly this command line runs.
+fn running(cmdline: &str) -> bool {
+    Command::new("pgrep")
+        .args(["-fx", cmdline])
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty())
+}
+
+/// Issue 14, graceful shutdown: SIGTERM to a `warden mcp` serving stdio
+/// with a call running a long program. A call sent after the signal is not
+/// run; the running one gets its grace period, is then stopped (its
+/// process tree killed) and answered with a tool error saying why; its end
+/// is in the audit log; the server exits 0.
+#[test]
+fn issue14_sigterm_stops_running_calls_records_them_and_exits() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.args(["mcp", "--workspace", fx.ws.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    home.env(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, answers) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v.get("id").is_some()
+                && tx.send(v).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let send = |stdin: &mut std::process::ChildStdin, v: Value| writeln!(stdin, "{v}").unwrap();
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "shutdown-test", "version": "0"}}}),
+    );
+    let wait = std::time::Duration::from_secs(60);
+    assert_eq!(answers.recv_timeout(wait).unwrap()["id"], 1);
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "spawner__run",
+            "arguments": {"program": "sh", "args": ["-c", "exec sleep 4713"]}}}),
+    );
+    let started = (0..400).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        running("sleep 4713")
+    });
+    assert!(started, "the long call never started its program");
+    let pid = child.id().to_string();
+    let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(term.success());
+    // Sent once the signal is in: refused, not run.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "fs__read", "arguments": {"path": "a.txt"}}}),
+    );
+    let mut got = std::collections::BTreeMap::new();
+    while got.len() < 2 {
+        let Ok(v) = answers.recv_timeout(wait) else {
+            break;
+        };
+        got.insert(v["id"].as_u64().unwrap(), v);
+    }
+    let text = |id: u64| {
+        got.get(&id).map_or(String::new(), |v| {
+            v["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+    };
+    assert_eq!(got[&3]["result"]["isError"], true, "{:?}", got.get(&3));
+    assert_eq!(text(3), "fs__read: not run: warden mcp is shutting down");
+    assert_eq!(got[&2]["result"]["isError"], true, "{:?}", got.get(&2));
+    assert_eq!(
+        text(2),
+        "spawner.run was stopped: warden mcp shut down before it finished"
+    );
+    let exited = (0..600).find_map(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        child.try_wait().unwrap()
+    });
+    let Some(status) = exited else {
+        let _ = child.kill();
+        panic!("warden mcp did not exit after SIGTERM");
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        !running("sleep 4713"),
+        "the stopped call's program still runs"
+    );
+    // The stopped call is recorded with how it ended.
+    let records = home.records("spawner");
+    let ends: Vec<&Value> = records
+        .iter()
+        .map(|e| &e["record"])
+        .filter(|r| r["kind"] == "result")
+        .collect();
+    assert_eq!(ends.len(), 1, "{records:#?}");
+    assert_eq!(ends[0]["outcome"], "stopped", "{records:#?}");
+    assert_eq!(ends[0]["session"], "mcp");
+    drop(stdin);
+}

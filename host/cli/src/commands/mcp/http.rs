@@ -8,7 +8,8 @@ use std::sync::Arc;
 pub type HttpResponse =
     hyper::Response<http_body_util::combinators::BoxBody<bytes::Bytes, std::convert::Infallible>>;
 
-/// Serve MCP over streamable HTTP on `addr` until interrupted. A bearer
+/// Serve MCP over streamable HTTP on `addr` until SIGTERM or SIGINT, which
+/// stop it once its running calls have ended (`shutdown`). A bearer
 /// token is required for any address that is not loopback; on loopback it is
 /// enforced when given.
 ///
@@ -48,6 +49,8 @@ pub async fn serve_http(
     // rmcp checks the same list again (exact ports) behind warden's check.
     config.allowed_origins = origins.list();
     let audit = server.session.audit().clone();
+    let calls = server.shutdown.clone();
+    let sessions = config.cancellation_token.clone();
     let service = StreamableHttpService::new(
         move || Ok(server.for_client()),
         Arc::new(LocalSessionManager::default()),
@@ -55,8 +58,19 @@ pub async fn serve_http(
     );
     eprintln!("warden mcp: serving streamable HTTP on http://{local}/");
     let expected = token.map(|t| format!("Bearer {t}"));
+    let signal = super::shutdown::signalled();
+    tokio::pin!(signal);
     loop {
-        let (stream, _) = listener.accept().await?;
+        let stream = tokio::select! {
+            accepted = listener.accept() => accepted?.0,
+            signal = &mut signal => {
+                eprintln!("warden mcp: {signal}: no new calls; finishing the running ones");
+                drop(listener);
+                calls.stop().await;
+                sessions.cancel();
+                return Ok(());
+            }
+        };
         let service = service.clone();
         let expected = expected.clone();
         let origins = origins.clone();
