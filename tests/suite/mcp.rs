@@ -425,12 +425,17 @@ fn the_conformance_suite_passes_the_scenarios_for_what_warden_offers() {
 /// One HTTP/1.1 POST of `body` to `/mcp` with `headers`: the status code,
 /// the response's headers and its body, read to the end.
 fn post(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    request(port, "POST", headers, body)
+}
+
+/// One HTTP/1.1 request to `/mcp`, as [`post`].
+fn request(port: u16, method: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .unwrap();
     let mut req = format!(
-        "POST /mcp HTTP/1.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
+        "{method} /mcp HTTP/1.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len(),
     );
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
@@ -1172,4 +1177,70 @@ fn issue14_sigterm_stops_running_calls_records_them_and_exits() {
     assert_eq!(ends[0]["outcome"], "stopped", "{records:#?}");
     assert_eq!(ends[0]["session"], "mcp");
     drop(stdin);
+}
+
+/// The `Mcp-Session-Id` a response's headers give.
+fn session_id(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("mcp-session-id"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no session id in {head}"))
+}
+
+/// Issue 14, protocol hygiene on HTTP: an `MCP-Protocol-Version` the server
+/// does not speak is refused with 400 saying so, a known one and none
+/// (2025-03-26 assumed, as the specification says) are served, and a
+/// session the client ended answers 404, which tells a client to start a
+/// new one.
+#[test]
+fn issue14_http_protocol_version_and_ended_sessions() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let server = HttpServer::start(&home, &fx.ws, "");
+    let port = server.port;
+    let (status, head, body) = post(port, &[], INITIALIZE);
+    assert_eq!(status, 200, "{head}\n{body}");
+    let session = session_id(&head);
+    let v = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-06-18"),
+    ];
+    let (status, _, _) = post(
+        port,
+        &v,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    );
+    assert_eq!(status, 202);
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let (status, _, body) = post(
+        port,
+        &[
+            ("Mcp-Session-Id", session.as_str()),
+            ("MCP-Protocol-Version", "1999-01-01"),
+        ],
+        list,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("Unsupported MCP-Protocol-Version: 1999-01-01"),
+        "{body}"
+    );
+    let (status, _, body) = post(port, &v, list);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("fs__read"), "{body}");
+    let (status, _, body) = post(port, &[("Mcp-Session-Id", session.as_str())], list);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("fs__read"), "{body}");
+    // The client ends its session; the id is no longer served.
+    let (status, _, _) = request(port, "DELETE", &v, "");
+    assert_eq!(status, 200);
+    let (status, _, body) = post(port, &v, list);
+    assert_eq!(status, 404, "{body}");
+    // A new session works.
+    let (status, head, _) = post(port, &[], INITIALIZE);
+    assert_eq!(status, 200);
+    assert_ne!(session_id(&head), session);
 }

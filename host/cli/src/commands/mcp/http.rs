@@ -28,7 +28,7 @@ pub async fn serve_http(
     allow_origins: &[String],
 ) -> anyhow::Result<()> {
     use rmcp::transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+        StreamableHttpServerConfig, StreamableHttpService,
     };
     anyhow::ensure!(
         addr.ip().is_loopback() || token.is_some(),
@@ -53,7 +53,7 @@ pub async fn serve_http(
     let sessions = config.cancellation_token.clone();
     let service = StreamableHttpService::new(
         move || Ok(server.for_client()),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(sessions_manager()),
         config,
     );
     eprintln!("warden mcp: serving streamable HTTP on http://{local}/");
@@ -127,6 +127,20 @@ pub async fn serve_http(
             }
         });
     }
+}
+
+/// How long an HTTP session may go without a request before it ends (its
+/// client then gets 404 and, as the specification says, starts a new one).
+/// Longer than rmcp's five minutes: a person reviewing a change in their
+/// client can easily be away that long, and a session costs little.
+pub const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+fn sessions_manager() -> rmcp::transport::streamable_http_server::session::local::LocalSessionManager
+{
+    let mut manager =
+        rmcp::transport::streamable_http_server::session::local::LocalSessionManager::default();
+    manager.session_config.keep_alive = Some(SESSION_IDLE);
+    manager
 }
 
 /// 401 with a body that says what is missing.
