@@ -425,12 +425,17 @@ fn the_conformance_suite_passes_the_scenarios_for_what_warden_offers() {
 /// One HTTP/1.1 POST of `body` to `/mcp` with `headers`: the status code,
 /// the response's headers and its body, read to the end.
 fn post(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    request(port, "POST", headers, body)
+}
+
+/// One HTTP/1.1 request to `/mcp`, as [`post`].
+fn request(port: u16, method: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .unwrap();
     let mut req = format!(
-        "POST /mcp HTTP/1.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
+        "{method} /mcp HTTP/1.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len(),
     );
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
@@ -1053,4 +1058,189 @@ fn issue14_plugin_logs_and_progress_reach_the_client() {
         .collect();
     assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
     assert_eq!(v["unasked_progress"]["is_error"], false);
+}
+
+/// Whether a process with exactly this command line runs.
+fn running(cmdline: &str) -> bool {
+    Command::new("pgrep")
+        .args(["-fx", cmdline])
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty())
+}
+
+/// Issue 14, graceful shutdown: SIGTERM to a `warden mcp` serving stdio
+/// with a call running a long program. A call sent after the signal is not
+/// run; the running one gets its grace period, is then stopped (its
+/// process tree killed) and answered with a tool error saying why; its end
+/// is in the audit log; the server exits 0.
+#[test]
+fn issue14_sigterm_stops_running_calls_records_them_and_exits() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.args(["mcp", "--workspace", fx.ws.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    home.env(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, answers) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v.get("id").is_some()
+                && tx.send(v).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let send = |stdin: &mut std::process::ChildStdin, v: Value| writeln!(stdin, "{v}").unwrap();
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "shutdown-test", "version": "0"}}}),
+    );
+    let wait = std::time::Duration::from_secs(60);
+    assert_eq!(answers.recv_timeout(wait).unwrap()["id"], 1);
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "spawner__run",
+            "arguments": {"program": "sh", "args": ["-c", "exec sleep 4713"]}}}),
+    );
+    let started = (0..400).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        running("sleep 4713")
+    });
+    assert!(started, "the long call never started its program");
+    let pid = child.id().to_string();
+    let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(term.success());
+    // Sent once the signal is in: refused, not run.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "fs__read", "arguments": {"path": "a.txt"}}}),
+    );
+    let mut got = std::collections::BTreeMap::new();
+    while got.len() < 2 {
+        let Ok(v) = answers.recv_timeout(wait) else {
+            break;
+        };
+        got.insert(v["id"].as_u64().unwrap(), v);
+    }
+    let text = |id: u64| {
+        got.get(&id).map_or(String::new(), |v| {
+            v["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+    };
+    assert_eq!(got[&3]["result"]["isError"], true, "{:?}", got.get(&3));
+    assert_eq!(text(3), "fs__read: not run: warden mcp is shutting down");
+    assert_eq!(got[&2]["result"]["isError"], true, "{:?}", got.get(&2));
+    assert_eq!(
+        text(2),
+        "spawner.run was stopped: warden mcp shut down before it finished"
+    );
+    let exited = (0..600).find_map(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        child.try_wait().unwrap()
+    });
+    let Some(status) = exited else {
+        let _ = child.kill();
+        panic!("warden mcp did not exit after SIGTERM");
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        !running("sleep 4713"),
+        "the stopped call's program still runs"
+    );
+    // The stopped call is recorded with how it ended.
+    let records = home.records("spawner");
+    let ends: Vec<&Value> = records
+        .iter()
+        .map(|e| &e["record"])
+        .filter(|r| r["kind"] == "result")
+        .collect();
+    assert_eq!(ends.len(), 1, "{records:#?}");
+    assert_eq!(ends[0]["outcome"], "stopped", "{records:#?}");
+    assert_eq!(ends[0]["session"], "mcp");
+    drop(stdin);
+}
+
+/// The `Mcp-Session-Id` a response's headers give.
+fn session_id(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("mcp-session-id"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no session id in {head}"))
+}
+
+/// Issue 14, protocol hygiene on HTTP: an `MCP-Protocol-Version` the server
+/// does not speak is refused with 400 saying so, a known one and none
+/// (2025-03-26 assumed, as the specification says) are served, and a
+/// session the client ended answers 404, which tells a client to start a
+/// new one.
+#[test]
+fn issue14_http_protocol_version_and_ended_sessions() {
+    let home = Home::new();
+    let fx = Fixture::new();
+    let server = HttpServer::start(&home, &fx.ws, "");
+    let port = server.port;
+    let (status, head, body) = post(port, &[], INITIALIZE);
+    assert_eq!(status, 200, "{head}\n{body}");
+    let session = session_id(&head);
+    let v = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-06-18"),
+    ];
+    let (status, _, _) = post(
+        port,
+        &v,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    );
+    assert_eq!(status, 202);
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let (status, _, body) = post(
+        port,
+        &[
+            ("Mcp-Session-Id", session.as_str()),
+            ("MCP-Protocol-Version", "1999-01-01"),
+        ],
+        list,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("Unsupported MCP-Protocol-Version: 1999-01-01"),
+        "{body}"
+    );
+    let (status, _, body) = post(port, &v, list);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("fs__read"), "{body}");
+    let (status, _, body) = post(port, &[("Mcp-Session-Id", session.as_str())], list);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("fs__read"), "{body}");
+    // The client ends its session; the id is no longer served.
+    let (status, _, _) = request(port, "DELETE", &v, "");
+    assert_eq!(status, 200);
+    let (status, _, body) = post(port, &v, list);
+    assert_eq!(status, 404, "{body}");
+    // A new session works.
+    let (status, head, _) = post(port, &[], INITIALIZE);
+    assert_eq!(status, 200);
+    assert_ne!(session_id(&head), session);
 }

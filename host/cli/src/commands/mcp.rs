@@ -14,6 +14,8 @@
 //! Every call is in the audit log before it runs, and a call of a plugin
 //! that can change files is captured as a turn of the session
 //! [`MCP_SESSION`]; both can be read back as resources ([`resources`]).
+//! SIGTERM and SIGINT end the server once its running calls have finished
+//! or been stopped ([`shutdown`]).
 
 use super::App;
 use rmcp::model::{
@@ -36,6 +38,7 @@ mod http;
 mod notify;
 mod origin;
 mod resources;
+mod shutdown;
 mod tools;
 
 pub use http::serve_http;
@@ -53,6 +56,8 @@ pub struct WardenMcp {
     /// The tools this client was last told about, to tell it when they
     /// change ([`LIST_CHECK_INTERVAL`]).
     listed: Arc<std::sync::Mutex<Option<Vec<rmcp::model::Tool>>>>,
+    /// Running calls, and whether the server is stopping (all clients).
+    shutdown: Arc<shutdown::Shutdown>,
 }
 
 /// How often a server compares the tools it would list now (a few `stat`s
@@ -100,16 +105,37 @@ impl App {
             shown: Arc::new(shown),
             level: Arc::default(),
             listed: Arc::default(),
+            shutdown: Arc::default(),
         })
     }
 
-    /// Serve MCP on stdio until the client closes it.
+    /// Serve MCP on stdio until the client closes it, or until SIGTERM or
+    /// SIGINT ([`shutdown`]). Either way the process ends only after its
+    /// running calls have ended and been recorded.
     pub async fn mcp_stdio(&self, workspace: &Path, mode: Mode) -> anyhow::Result<ExitCode> {
         let server = self.mcp_server(workspace, mode).await?;
+        let calls = server.shutdown.clone();
         // Non-blocking pipes when the client spawned us with pipes (it does): no
         // thread hand-off per message.
         let running = server.serve(rmcp::transport::stdio_pipes()).await?;
-        running.waiting().await?;
+        let transport = running.cancellation_token();
+        let waiting = running.waiting();
+        tokio::pin!(waiting);
+        tokio::select! {
+            ended = &mut waiting => {
+                ended?;
+                // The client is gone; its calls were cancelled with it and
+                // record how they ended.
+                calls.stop().await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            signal = shutdown::signalled() => {
+                eprintln!("warden mcp: {signal}: no new calls; finishing the running ones");
+            }
+        }
+        calls.stop().await;
+        transport.cancel();
+        let _ = waiting.await;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -293,6 +319,12 @@ impl ServerHandler for WardenMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let Some(_running) = self.shutdown.start() else {
+            return Ok(tool_error(format!(
+                "{}: not run: warden mcp is shutting down",
+                escape(&request.name)
+            )));
+        };
         let Some((plugin, spec)) = self.resolve(request.name.as_ref()).await else {
             return Ok(tool_error(format!(
                 "no tool named {:?}; tools/list shows the tools this server offers",
@@ -304,11 +336,15 @@ impl ServerHandler for WardenMcp {
         self.shown.before_call(&self.session);
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         let input = arguments.to_string();
-        let (note, expect) = match self
-            .approver
-            .approve(&self.session, &plugin, &tool, &arguments, &context)
-            .await
-        {
+        let verdict = tokio::select! {
+            v = self.approver.approve(&self.session, &plugin, &tool, &arguments, &context) => v,
+            () = self.shutdown.stopping() => {
+                return Ok(tool_error(format!(
+                    "{qualified}: not run: warden mcp shut down while the call waited for approval"
+                )));
+            }
+        };
+        let (note, expect) = match verdict {
             approve::Verdict::Run { by, plugin } => (
                 Note {
                     approved_by: Some(by.to_string()),
@@ -333,8 +369,10 @@ impl ServerHandler for WardenMcp {
             expect,
         };
         let cancelled = async {
-            context.ct.cancelled().await;
-            "cancelled by the client".to_string()
+            tokio::select! {
+                () = context.ct.cancelled() => "cancelled by the client".to_string(),
+                () = self.shutdown.stopping() => "stopped: warden mcp was shutting down".to_string(),
+            }
         };
         let running = self.session.call(call, cancelled);
         let recorded = match notify::with_progress(&context, &qualified, running).await {
@@ -368,6 +406,11 @@ impl ServerHandler for WardenMcp {
         if recorded.cancelled {
             if let Some((_, e)) = recorded.unrecorded {
                 return Ok(unrecorded(e));
+            }
+            if self.shutdown.is_stopping() {
+                return Ok(tool_error(format!(
+                    "{qualified} was stopped: warden mcp shut down before it finished"
+                )));
             }
             return Err(ErrorData::internal_error(
                 format!("{qualified} was cancelled"),

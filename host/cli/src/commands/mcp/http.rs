@@ -8,7 +8,8 @@ use std::sync::Arc;
 pub type HttpResponse =
     hyper::Response<http_body_util::combinators::BoxBody<bytes::Bytes, std::convert::Infallible>>;
 
-/// Serve MCP over streamable HTTP on `addr` until interrupted. A bearer
+/// Serve MCP over streamable HTTP on `addr` until SIGTERM or SIGINT, which
+/// stop it once its running calls have ended (`shutdown`). A bearer
 /// token is required for any address that is not loopback; on loopback it is
 /// enforced when given.
 ///
@@ -27,7 +28,7 @@ pub async fn serve_http(
     allow_origins: &[String],
 ) -> anyhow::Result<()> {
     use rmcp::transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+        StreamableHttpServerConfig, StreamableHttpService,
     };
     anyhow::ensure!(
         addr.ip().is_loopback() || token.is_some(),
@@ -48,15 +49,28 @@ pub async fn serve_http(
     // rmcp checks the same list again (exact ports) behind warden's check.
     config.allowed_origins = origins.list();
     let audit = server.session.audit().clone();
+    let calls = server.shutdown.clone();
+    let sessions = config.cancellation_token.clone();
     let service = StreamableHttpService::new(
         move || Ok(server.for_client()),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(sessions_manager()),
         config,
     );
     eprintln!("warden mcp: serving streamable HTTP on http://{local}/");
     let expected = token.map(|t| format!("Bearer {t}"));
+    let signal = super::shutdown::signalled();
+    tokio::pin!(signal);
     loop {
-        let (stream, _) = listener.accept().await?;
+        let stream = tokio::select! {
+            accepted = listener.accept() => accepted?.0,
+            signal = &mut signal => {
+                eprintln!("warden mcp: {signal}: no new calls; finishing the running ones");
+                drop(listener);
+                calls.stop().await;
+                sessions.cancel();
+                return Ok(());
+            }
+        };
         let service = service.clone();
         let expected = expected.clone();
         let origins = origins.clone();
@@ -113,6 +127,20 @@ pub async fn serve_http(
             }
         });
     }
+}
+
+/// How long an HTTP session may go without a request before it ends (its
+/// client then gets 404 and, as the specification says, starts a new one).
+/// Longer than rmcp's five minutes: a person reviewing a change in their
+/// client can easily be away that long, and a session costs little.
+pub const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+fn sessions_manager() -> rmcp::transport::streamable_http_server::session::local::LocalSessionManager
+{
+    let mut manager =
+        rmcp::transport::streamable_http_server::session::local::LocalSessionManager::default();
+    manager.session_config.keep_alive = Some(SESSION_IDLE);
+    manager
 }
 
 /// 401 with a body that says what is missing.
