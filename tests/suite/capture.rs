@@ -210,3 +210,112 @@ async fn issue13_a_change_whose_pre_image_cannot_be_saved_is_refused() {
     assert!(turn.finish().unwrap().changes.is_empty());
     assert_still_answers(&p).await;
 }
+
+/// Since issue 17 the workspace is always the guest's `.`, also when only a
+/// path inside it is granted, and the guard narrows what `.` reaches. Every
+/// change made through `.` under a narrowed writable grant (`file:sub:write`)
+/// is still told to the journal first, and undone exactly; a change outside
+/// the grant is refused, recorded, and not in the turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue13_changes_under_a_narrowed_grant_through_dot_are_captured() {
+    let fx = Fixture::new();
+    std::fs::create_dir_all(fx.ws.join("sub/dir/inner")).unwrap();
+    std::fs::write(fx.ws.join("sub/dir/inner/deep.txt"), "deep").unwrap();
+    std::fs::write(fx.ws.join("sub/b.txt"), "bee").unwrap();
+    std::fs::write(fx.ws.join("sub/cut.txt"), "cut me short").unwrap();
+    std::fs::write(fx.ws.join("sub/gone.txt"), "delete me").unwrap();
+    let original = tree(&fx.ws);
+    let p = fx.prepare("hostile", &["file:sub:write"]);
+    let journal_root = fx.tmp.path().join("journal");
+    let journal = Journal::at(&journal_root, &fx.ws, vec![]).unwrap();
+    let turn = journal.begin_next("s").unwrap();
+    let cap = turn.capture();
+    for (tool, input) in [
+        ("write", json!({"path": "sub/new.txt", "content": "new"})),
+        (
+            "write",
+            json!({"path": "./sub/b.txt", "content": "changed"}),
+        ),
+        ("truncate", json!({"path": "sub/cut.txt"})),
+        ("set_times", json!({"path": "sub/b.txt"})),
+        ("mkdir", json!({"path": "sub/made"})),
+        (
+            "write_via_dir",
+            json!({"path": "sub/made/x.txt", "content": "x"}),
+        ),
+        ("rename", json!({"from": "sub/dir", "to": "sub/moved"})),
+        ("symlink", json!({"from": "b.txt", "to": "sub/link"})),
+        (
+            "hard_link",
+            json!({"from": "sub/b.txt", "to": "sub/hard.txt"}),
+        ),
+        ("unlink", json!({"path": "sub/gone.txt"})),
+    ] {
+        ok(&p, &cap, tool, input).await;
+    }
+    for (tool, input, op, resource) in [
+        (
+            "write",
+            json!({"path": "a.txt", "content": "x"}),
+            "write",
+            "a.txt",
+        ),
+        (
+            "rename",
+            json!({"from": "sub/b.txt", "to": "b.txt"}),
+            "rename",
+            "b.txt",
+        ),
+        ("mkdir", json!({"path": "top"}), "mkdir", "top"),
+    ] {
+        let out = p
+            .call_captured(tool, &input.to_string(), Some(cap.clone()))
+            .await
+            .unwrap();
+        assert!(out.result.is_err(), "{tool} {input}: {:?}", out.result);
+        let d = out
+            .denials
+            .iter()
+            .find(|d| d.operation == op)
+            .unwrap_or_else(|| panic!("no {op} denial in {:?}", out.denials));
+        assert_eq!(d.resource, fx.ws.join(resource).display().to_string());
+        assert_eq!(d.reason, "no grant covers this path", "{tool} {input}");
+    }
+    assert_eq!(fx.read("a.txt"), "hi");
+    // Killed mid-turn: the next journal operation closes it from its log.
+    drop(turn);
+    let journal = Journal::at(&journal_root, &fx.ws, vec![]).unwrap();
+    journal.recover().unwrap();
+    let turns = journal.turns().unwrap();
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0].status, Status::Interrupted);
+    let paths: Vec<&str> = turns[0].changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "sub/b.txt",
+            "sub/cut.txt",
+            "sub/dir",
+            "sub/dir/inner",
+            "sub/dir/inner/deep.txt",
+            "sub/gone.txt",
+            "sub/hard.txt",
+            "sub/link",
+            "sub/made",
+            "sub/made/x.txt",
+            "sub/moved",
+            "sub/moved/inner",
+            "sub/moved/inner/deep.txt",
+            "sub/new.txt",
+        ]
+    );
+    journal.undo(&turns, false).unwrap();
+    assert_eq!(tree(&fx.ws), original);
+    // The host still answers (a.txt, which the benign check reads, is not
+    // granted here).
+    let out = p
+        .call("read", &json!({"path": "sub/b.txt"}).to_string())
+        .await
+        .unwrap();
+    assert_eq!(out.result.unwrap(), json!("bee"));
+}

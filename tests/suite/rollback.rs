@@ -533,3 +533,54 @@ fn issue16_undo_with_a_damaged_journal_changes_nothing() {
     w.ok(&["rollback", "cli", "--workspace", ws.s()]);
     ws.assert_original();
 }
+
+#[test]
+fn issue13_journal_verify_finds_damage_and_gc_keeps_what_turns_need() {
+    let w = Warden::new();
+    let ws = workspace();
+    write(&w, &ws, "a.txt", "first\n");
+    write(&w, &ws, "a.txt", "second\n");
+    let r = w.ok(&["journal", "verify"]);
+    assert!(r.stdout.contains("is intact"), "{}", r.stdout);
+    // Nothing is unneeded: every content is named by a turn (and young).
+    let r = w.ok(&["journal", "gc", "--json"]).json();
+    assert_eq!(r["removed"], 0, "{r}");
+    assert_eq!(r["kept"], 3, "{r}");
+    assert_eq!(r["forgotten"], serde_json::json!([]));
+    // A damaged content is named with the turn and path that need it.
+    let turns = w
+        .ok(&["diff", "cli", "--json", "--workspace", ws.s()])
+        .json();
+    let sha = turns[0]["changes"][0]["before"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let object = w
+        .data()
+        .join("journal/objects")
+        .join(&sha[..2])
+        .join(&sha[2..]);
+    std::fs::write(&object, "tampered").unwrap();
+    let r = w.run(&["journal", "verify"]);
+    assert_eq!(r.code, 6, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "{} cli/1 needs a.txt (journal object {}): its content does not match its digest (damaged or truncated)",
+            ws.root.display(),
+            object.display()
+        )),
+        "{}",
+        r.stdout
+    );
+    // Under a cap of nothing, every turn is forgotten, and said so.
+    let r = w.ok(&["journal", "gc", "--max-mib", "0"]);
+    assert!(
+        r.stdout.contains("forgot 2 turn(s) to fit 0 MiB"),
+        "{}",
+        r.stdout
+    );
+    let r = w.run(&["undo", "--workspace", ws.s()]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("nothing to undo"), "{}", r.stderr);
+    assert_eq!(ws.read("a.txt"), b"second\n");
+}

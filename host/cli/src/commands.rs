@@ -5,6 +5,7 @@ mod call;
 mod chat;
 mod demo;
 pub use demo::demo;
+mod journal;
 mod log;
 pub use log::Filter;
 mod mcp;

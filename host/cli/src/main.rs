@@ -169,6 +169,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Keep the undo journal's store in bounds, or check it.
+    #[command(subcommand)]
+    Journal(JournalCommand),
     /// Show what a session's turns changed, as a diff.
     Diff {
         /// The session.
@@ -182,6 +185,20 @@ enum Command {
         #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
         color: String,
     },
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Remove stored contents no turn needs; over the size cap, forget the
+    /// oldest turns (they can no longer be undone) until the rest fit.
+    Gc {
+        /// The cap on what the kept turns need, in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = warden_core::journal::gc::DEFAULT_MAX_MIB)]
+        max_mib: u64,
+    },
+    /// Check that every stored content a turn needs is there and whole;
+    /// exit 6 if one is missing or damaged.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -533,6 +550,8 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
         }) => app.policy_check(file.as_deref(), roles.as_deref(), examples.as_deref()),
         Command::Policy(PolicyCommand::Explain(args)) => app.policy_explain(&args),
         Command::Undo { workspace, force } => app.undo(&workspace, force),
+        Command::Journal(JournalCommand::Gc { max_mib }) => app.journal_gc(max_mib),
+        Command::Journal(JournalCommand::Verify) => app.journal_verify(),
         Command::Rollback {
             session,
             to,

@@ -28,7 +28,12 @@
 //!
 //! Appends take an exclusive `flock` on the log for the whole
 //! read-tail/write/anchor step, so concurrent warden processes keep the
-//! chain valid. A record that cannot be written (disk full, permissions, a
+//! chain valid. A process keeps the log open between its appends, with the
+//! chain head it wrote last in memory (under a lock): while the log's path
+//! still names that file and neither the log (length, times) nor its anchor
+//! changed since, nobody else appended, and the next record chains onto
+//! that head without reading the log's end again. A record that cannot be
+//! written (disk full, permissions, a
 //! log that no longer matches its anchor) is an [`Error`], and callers refuse
 //! the action it describes. A crash between writing a record and moving the
 //! anchor leaves the log exactly one valid record ahead of the anchor; that
@@ -279,6 +284,50 @@ pub struct Log {
     export: Option<std::sync::Arc<otlp::Exporter>>,
     /// The key, once read: a long-lived server appends many records.
     key: std::sync::Arc<std::sync::OnceLock<mac::Key>>,
+    /// The log kept open since this process's last append, and the end it
+    /// left there.
+    tail: std::sync::Arc<std::sync::Mutex<Option<Tail>>>,
+}
+
+/// The log as this process last left it.
+#[derive(Debug)]
+struct Tail {
+    file: std::fs::File,
+    /// The log file right after the append (through the open file).
+    log: Stamp,
+    seq: u64,
+    mac: String,
+    /// The anchor file as the append left it.
+    head: Option<Stamp>,
+}
+
+/// A change test for a file: device, inode, length and modification and
+/// status-change times. An append, a truncation, an edit in place or a
+/// file put in its place each change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp([i64; 7]);
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Self> {
+        std::fs::metadata(path).ok().map(|m| Self::from_meta(&m))
+    }
+
+    fn from_meta(m: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt as _;
+        Stamp([
+            m.dev() as i64,
+            m.ino() as i64,
+            m.len() as i64,
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+        ])
+    }
+
+    fn same_file(&self, o: &Self) -> bool {
+        self.0[..2] == o.0[..2]
+    }
 }
 
 impl Log {
@@ -300,6 +349,7 @@ impl Log {
             key_path: dir.join("audit.key"),
             export: None,
             key: std::sync::Arc::default(),
+            tail: std::sync::Arc::default(),
         })
     }
 
@@ -335,32 +385,39 @@ impl Log {
     pub fn append_with(&self, record: Record, durability: Durability) -> Result<Entry> {
         let synced = durability == Durability::Synced;
         let key = self.key()?;
-        // Non-blocking open, then a type check: a FIFO or socket planted at
-        // the log's path must refuse the call, not hang it. (A device such
-        // as /dev/full is left to fail on the write, as a full disk does.)
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-            .open(&self.path)
-            .map_err(io("open", &self.path))?;
-        let kind = file.metadata().map_err(io("open", &self.path))?.file_type();
-        {
-            use std::os::unix::fs::FileTypeExt as _;
-            if kind.is_fifo() || kind.is_socket() {
-                return Err(io("open", &self.path)(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "it is a FIFO or socket, not a regular file",
-                )));
+        let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        // The open log is reused while the log's path still names it.
+        let at_path = Stamp::of(&self.path);
+        let kept = tail
+            .take()
+            .filter(|t| at_path.is_some_and(|s| s.same_file(&t.log)));
+        let (mut file, known) = match kept {
+            Some(t) => {
+                let known = (t.log, t.seq, t.mac, t.head);
+                (t.file, Some(known))
             }
-        }
+            None => (self.open_log()?, None),
+        };
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| io("lock", &self.path)(e.into()))?;
-        let len = file.metadata().map_err(io("read", &self.path))?.len();
-        let last = last_line(&mut file, len).map_err(io("read", &self.path))?;
-        let (seq, prev) = self.check_end(&key, last.as_deref(), self.read_head()?)?;
+        let len = file.metadata().map_err(io("read", &self.path))?;
+        let now = Stamp::from_meta(&len);
+        let len = len.len();
+        // Neither the log nor its anchor changed since this process's last
+        // append: nobody else appended, and the head in memory is the
+        // log's end. Otherwise the end is read and checked as on a first
+        // append.
+        let (seq, prev) = match known {
+            Some((log, seq, mac, head))
+                if log == now && head.is_some() && head == Stamp::of(&self.head) =>
+            {
+                (seq + 1, mac)
+            }
+            _ => {
+                let last = last_line(&mut file, len).map_err(io("read", &self.path))?;
+                self.check_end(&key, last.as_deref(), self.read_head()?)?
+            }
+        };
         let entry = sign(&key, seq, &time::now(), &user(), &prev, record.bounded());
         let mut line = line_of(&key, &entry);
         line.push('\n');
@@ -379,11 +436,46 @@ impl Log {
             },
             synced,
         )?;
-        drop(file); // unlock before the (slower) export
+        let log = file.metadata().map(|m| Stamp::from_meta(&m));
+        let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
+        if let Ok(log) = log {
+            *tail = Some(Tail {
+                file,
+                log,
+                seq: entry.seq,
+                mac: entry.mac.clone(),
+                head: Stamp::of(&self.head),
+            });
+        }
+        drop(tail); // before the (slower) export
         if let Some(export) = &self.export {
             export.export(&entry);
         }
         Ok(entry)
+    }
+
+    /// Open the log for appending. Non-blocking open, then a type check: a
+    /// FIFO or socket planted at the log's path must refuse the call, not
+    /// hang it. (A device such as /dev/full is left to fail on the write,
+    /// as a full disk does.)
+    fn open_log(&self) -> Result<std::fs::File> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&self.path)
+            .map_err(io("open", &self.path))?;
+        let kind = file.metadata().map_err(io("open", &self.path))?.file_type();
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_fifo() || kind.is_socket() {
+            return Err(io("open", &self.path)(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "it is a FIFO or socket, not a regular file",
+            )));
+        }
+        Ok(file)
     }
 
     /// Where the next record goes, if the log ends where its anchor says.

@@ -85,8 +85,13 @@ pub struct Policy {
 
 #[derive(Debug, Clone)]
 enum Layer {
-    Loaded(Box<Loaded>),
-    Broken { file: PathBuf, reason: String },
+    /// Shared: a long-lived session asks the policy before every call, and
+    /// an unchanged file is not parsed again (see [`Layer::load`]).
+    Loaded(std::sync::Arc<Loaded>),
+    Broken {
+        file: PathBuf,
+        reason: String,
+    },
 }
 
 /// One parsed and validated policy with its roles.
@@ -160,7 +165,7 @@ impl Policy {
             reason: problem.to_string(),
         })?;
         Ok(Policy {
-            layers: vec![Layer::Loaded(Box::new(loaded))],
+            layers: vec![Layer::Loaded(std::sync::Arc::new(loaded))],
         })
     }
 
@@ -169,7 +174,7 @@ impl Policy {
     pub fn with_roles(mut self, roles: &BTreeMap<String, Vec<String>>) -> Self {
         for layer in &mut self.layers {
             if let Layer::Loaded(l) = layer {
-                l.roles = roles.clone();
+                std::sync::Arc::make_mut(l).roles = roles.clone();
             }
         }
         self
@@ -265,7 +270,39 @@ impl Policy {
 
 impl Layer {
     /// Load one layer. A missing file is no layer unless `must_exist`.
+    /// The layer of `file` and `roles`: parsed again only when either
+    /// changed since it was last parsed in this process, as a stat of each
+    /// tells (device, inode, length, modification and status-change
+    /// times). A file changed too recently for its times to tell a later
+    /// change apart is parsed every time until it is older.
     fn load(file: &Path, roles: &Path, must_exist: bool) -> Option<Layer> {
+        type Cached = ((Option<FileStamp>, Option<FileStamp>), Option<Layer>);
+        static PARSED: std::sync::Mutex<BTreeMap<(PathBuf, PathBuf, bool), Cached>> =
+            std::sync::Mutex::new(BTreeMap::new());
+        let key = (file.to_path_buf(), roles.to_path_buf(), must_exist);
+        let stamps = (FileStamp::of(file), FileStamp::of(roles));
+        let trusted = [&stamps.0, &stamps.1]
+            .into_iter()
+            .all(|s| s.as_ref().is_none_or(|s| !s.racy));
+        if trusted
+            && let Ok(parsed) = PARSED.lock()
+            && let Some((seen, layer)) = parsed.get(&key)
+            && *seen == stamps
+        {
+            return layer.clone();
+        }
+        let layer = Self::parse_files(file, roles, must_exist);
+        if trusted && let Ok(mut parsed) = PARSED.lock() {
+            // Bounded by the distinct policy files a process is pointed at.
+            if parsed.len() >= MAX_CACHED_POLICIES {
+                parsed.clear();
+            }
+            parsed.insert(key, (stamps, layer.clone()));
+        }
+        layer
+    }
+
+    fn parse_files(file: &Path, roles: &Path, must_exist: bool) -> Option<Layer> {
         let broken = |reason: String| {
             Some(Layer::Broken {
                 file: file.to_path_buf(),
@@ -287,12 +324,56 @@ impl Layer {
             Err(e) => return broken(format!("its roles file {}: {e}", roles.display())),
         };
         match Loaded::parse(file, &text, roles_text.as_deref()) {
-            Ok(l) => Some(Layer::Loaded(Box::new(l))),
+            Ok(l) => Some(Layer::Loaded(std::sync::Arc::new(l))),
             Err(problem @ PolicyProblem::Roles(_)) => {
                 broken(format!("{}: {problem}", roles.display()))
             }
             Err(problem) => broken(problem.to_string()),
         }
+    }
+}
+
+/// Policy files whose parse a process keeps.
+const MAX_CACHED_POLICIES: usize = 16;
+
+/// A change test for a policy or roles file.
+#[derive(Debug, Clone, Copy)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    /// Changed less than a file-time tick before it was looked at.
+    racy: bool,
+}
+
+impl PartialEq for FileStamp {
+    fn eq(&self, o: &Self) -> bool {
+        (self.dev, self.ino, self.len, self.mtime, self.ctime)
+            == (o.dev, o.ino, o.len, o.mtime, o.ctime)
+    }
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        // Longer than the kernel's file-time tick (one jiffy, at most 10 ms).
+        const RACY_NS: i128 = 100_000_000;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        let m = std::fs::metadata(path).ok()?;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        let newest = ns(m.mtime(), m.mtime_nsec()).max(ns(m.ctime(), m.ctime_nsec()));
+        Some(FileStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+            racy: now - newest < RACY_NS,
+        })
     }
 }
 

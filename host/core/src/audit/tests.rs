@@ -329,3 +329,41 @@ fn long_fields_are_cut() {
     );
     log.verify().unwrap();
 }
+
+/// Issue 13: a process keeps the log open with the chain head in memory;
+/// an older copy put back under it (same file, rewritten) or in its place
+/// (a new file) is still caught by its next append, which refuses.
+#[test]
+fn issue13_a_log_changed_under_a_kept_open_log_is_checked_again() {
+    for replace in [false, true] {
+        let (_d, log) = filled(3);
+        let old = std::fs::read(log.path()).unwrap();
+        log.append(call("edit", "evidence")).unwrap();
+        log.append(call("edit", "more evidence")).unwrap();
+        if replace {
+            std::fs::remove_file(log.path()).unwrap();
+        }
+        std::fs::write(log.path(), &old).unwrap();
+        match log.append(call("edit", "next")) {
+            Err(Error::Tampered { what, .. }) => assert!(
+                what.starts_with("the log ends at record 3 but its anchor is record 5"),
+                "{what}"
+            ),
+            other => panic!("expected the append to be refused, got {other:?}"),
+        }
+        assert_eq!(std::fs::read(log.path()).unwrap(), old);
+    }
+}
+
+/// The in-memory head is only used while nobody else appended: two logs
+/// on one directory (as two processes) taking turns keep one chain.
+#[test]
+fn issue13_two_kept_open_logs_taking_turns_keep_one_chain() {
+    let (d, a) = log();
+    let b = Log::in_dir(d.path()).unwrap();
+    for i in 0..10 {
+        let log = if i % 3 == 0 { &a } else { &b };
+        log.append(call("edit", &format!("f{i}"))).unwrap();
+    }
+    assert_eq!(a.verify().unwrap().records, 10);
+}
