@@ -934,3 +934,285 @@ fn agent_turns_and_undo_turns_have_one_numbering() {
     );
     assert!(!m.project.join("a.txt").exists() && !m.project.join("b.txt").exists());
 }
+
+/// A file big enough that reading it fills a good part of a small window
+/// (about 5000 tokens).
+fn plant_big_file(m: &Machine) {
+    let line = "the quick brown fox jumps over the lazy dog, again and again\n";
+    std::fs::write(m.project.join("big.txt"), line.repeat(300)).unwrap();
+}
+
+fn scripted_env<'a>(base: &'a str, provider: &'a str, window: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("WARDEN_PROVIDER", provider),
+        ("OPENAI_BASE_URL", base),
+        ("ANTHROPIC_BASE_URL", base),
+        ("ANTHROPIC_API_KEY", "sk-ant-test"),
+        ("WARDEN_MODEL", "scripted"),
+        ("WARDEN_CONTEXT_WINDOW", window),
+    ]
+}
+
+/// The system instructions of a request, in any wire format.
+fn system_of(body: &Value) -> String {
+    body["instructions"]
+        .as_str()
+        .or(body["system"].as_str())
+        .or(body["messages"][0]["content"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Issue 15: when the context nears the model's window, the older turns
+/// are summarised by the model (a request of its own, without tools, that
+/// the model answers with text), announced as an event, and the next
+/// request carries the summary and the recent turns instead of the old
+/// ones; in every wire format. A resumed session starts from the summary.
+#[test]
+fn a_long_session_is_summarised_before_it_fills_the_window() {
+    for provider in ["chat", "responses", "anthropic"] {
+        let m = Machine::new();
+        plant_big_file(&m);
+        let read = |n: u64| {
+            let mut t = Turn::call("fs__read", json!({"path": "big.txt"}));
+            t.input_tokens = n;
+            t
+        };
+        let server = Server::start(vec![
+            Step::turn(read(2_000)),
+            // ~7 100 reported, plus the second read (~5 000): past 80% of
+            // 12 000, so the next request is preceded by a summary.
+            Step::turn(read(7_100)),
+            Step::with(|req| {
+                let text = req.to_string();
+                let summarising = system_of(req).contains("summarising the earlier part")
+                    && req.get("tools").is_none()
+                    && text.contains("make the failing test pass")
+                    && text.contains("bytes left out");
+                Turn::text(if summarising {
+                    "SUMMARY-7: the user wants the failing test fixed; big.txt was read once."
+                } else {
+                    "not a summary request"
+                })
+            }),
+            Step::turn(Turn::text("Carrying on from the summary.")),
+        ]);
+        let base = server.base_url();
+        let env = scripted_env(&base, provider, "12000");
+        let r = m.warden(
+            &[
+                "exec",
+                "make the failing test pass",
+                "--json",
+                "--approval",
+                "auto",
+            ],
+            &env,
+        );
+        assert_eq!(r.code, 0, "{provider}: {}", r.stderr);
+        let events = r.events();
+        let compacted = of_type(&events, "context_compacted");
+        assert_eq!(compacted.len(), 1, "{provider}: {events:?}");
+        let c = compacted[0];
+        assert_eq!(c["reason"], "near_window");
+        assert_eq!(c["turn"], 3);
+        assert_eq!(c["window"], 12_000);
+        assert!(c["tokens_before"].as_u64().unwrap() >= 9_600, "{c}");
+        assert!(
+            c["tokens_after"].as_u64().unwrap() < c["tokens_before"].as_u64().unwrap(),
+            "{c}"
+        );
+        // The task and the first read were summarised; the second read,
+        // which the model has not answered yet, is kept word for word.
+        assert_eq!(c["summarised"], 3, "{c}");
+        assert_eq!(c["kept"], 2, "{c}");
+        assert!(c["summary"].as_str().unwrap().starts_with("SUMMARY-7"));
+        let last = events.last().unwrap();
+        assert_eq!(last["reason"], "done");
+        assert_eq!(last["turns"], 3);
+        // The summary's tokens count too.
+        assert_eq!(last["usage"]["input_tokens"], 2_000 + 7_100 + 100 + 100);
+
+        let seen = server.seen();
+        assert_eq!(seen.len(), 4, "{provider}");
+        let next = seen[3].body.to_string();
+        assert!(next.contains("SUMMARY-7"), "{provider}: {next}");
+        assert!(next.contains("was summarised (by you"), "{provider}");
+        assert!(!next.contains("make the failing test pass"), "{provider}");
+        assert_eq!(tool_outputs(&seen[3].body).len(), 1, "{provider}");
+        assert!(system_of(&seen[3].body).contains("Run the tests with `make test`."));
+
+        if provider == "chat" {
+            let id = events[0]["session"].as_str().unwrap().to_string();
+            let server = Server::start(vec![Step::with(|req| {
+                let text = req.to_string();
+                Turn::text(
+                    if text.contains("SUMMARY-7") && !text.contains("make the failing test pass") {
+                        "resumed from the summary"
+                    } else {
+                        "resumed from the whole conversation"
+                    },
+                )
+            })]);
+            let base = server.base_url();
+            let env = scripted_env(&base, provider, "400000");
+            let r = m.warden(&["resume", &id, "go on", "--exec", "--json"], &env);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let events = r.events();
+            let said: Vec<&str> = of_type(&events, "message")
+                .iter()
+                .map(|e| e["text"].as_str().unwrap())
+                .collect();
+            assert_eq!(said, ["resumed from the summary"]);
+        }
+    }
+}
+
+/// Issue 15: a provider that refuses the conversation as too long (each
+/// provider's real error) is answered by summarising the older turns and
+/// sending the request again, instead of ending the session.
+#[test]
+fn a_context_length_error_is_answered_by_summarising_and_retrying() {
+    let refusals = [
+        (
+            "chat",
+            r#"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#,
+        ),
+        (
+            "responses",
+            r#"{"error":{"message":"Your input exceeds the context window of this model. Please adjust your input and try again.","type":"invalid_request_error","param":"input","code":"context_length_exceeded"}}"#,
+        ),
+        (
+            "anthropic",
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 208310 tokens > 200000 maximum"}}"#,
+        ),
+    ];
+    for (provider, refusal) in refusals {
+        let m = Machine::new();
+        plant_big_file(&m);
+        let server = Server::start(vec![
+            Step::turn(Turn::call("fs__read", json!({"path": "big.txt"}))),
+            Step::turn(Turn::call("fs__read", json!({"path": "calc.sh"}))),
+            Step::status(400, refusal),
+            Step::turn(Turn::text("SUMMARY-9: big.txt was read.")),
+            Step::turn(Turn::text("Done after the summary.")),
+        ]);
+        let base = server.base_url();
+        // A window far larger than the conversation: only the provider
+        // knows better.
+        let env = scripted_env(&base, provider, "400000");
+        let r = m.warden(
+            &[
+                "exec",
+                "make the failing test pass",
+                "--json",
+                "--approval",
+                "auto",
+            ],
+            &env,
+        );
+        assert_eq!(r.code, 0, "{provider}: {}", r.stderr);
+        let events = r.events();
+        let compacted = of_type(&events, "context_compacted");
+        assert_eq!(compacted.len(), 1, "{provider}: {events:?}");
+        assert_eq!(compacted[0]["reason"], "overflow");
+        // The window is taken to be at most what the provider refused.
+        assert!(compacted[0]["window"].as_u64().unwrap() < 400_000);
+        assert_eq!(of_type(&events, "turn_started").len(), 3);
+        let said: Vec<&str> = of_type(&events, "message")
+            .iter()
+            .map(|e| e["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(said, ["Done after the summary."], "{provider}");
+        let seen = server.seen();
+        assert_eq!(seen.len(), 5);
+        assert!(system_of(&seen[3].body).contains("summarising the earlier part"));
+        let retried = seen[4].body.to_string();
+        assert!(retried.contains("SUMMARY-9"), "{provider}: {retried}");
+        assert!(
+            !retried.contains("make the failing test pass"),
+            "{provider}"
+        );
+    }
+
+    // Nothing older to summarise: the error ends the session, saying so.
+    let m = Machine::new();
+    let server = Server::start(vec![Step::status(400, refusals[0].1)]);
+    let base = server.base_url();
+    let env = scripted_env(&base, "chat", "400000");
+    let r = m.warden(&["exec", "hello", "--json"], &env);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let events = r.events();
+    let failed = of_type(&events, "compaction_failed");
+    assert_eq!(failed.len(), 1, "{events:?}");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no older turns to summarise")
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["reason"], "error");
+    let error = last["error"].as_str().unwrap();
+    assert!(error.contains("maximum context length is 8192"), "{error}");
+    assert!(error.contains("could not be summarised"), "{error}");
+}
+
+/// Issue 15: the plan tool is offered beside the plugins' tools; a plan
+/// is an event (`plan_updated`) and the model is told it was taken; a
+/// plan that breaks the rules is refused with what to fix, and the model
+/// sees that.
+#[test]
+fn the_model_keeps_a_plan_and_a_bad_plan_is_refused_with_why() {
+    let m = Machine::new();
+    let server = Server::start(vec![
+        Step::turn(Turn::call(
+            "update_plan",
+            json!({"plan": [
+                {"step": "run the tests", "status": "completed"},
+                {"step": "fix add()", "status": "in_progress"},
+                {"step": "run them again", "status": "pending"}
+            ]}),
+        )),
+        Step::turn(Turn::call(
+            "update_plan",
+            json!({"plan": [
+                {"step": "a", "status": "in_progress"},
+                {"step": "b", "status": "in_progress"}
+            ]}),
+        )),
+        Step::turn(Turn::text("Planned.")),
+    ]);
+    let r = m.exec(&server, "anthropic", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let events = r.events();
+    let plans = of_type(&events, "plan_updated");
+    assert_eq!(plans.len(), 1, "{events:?}");
+    assert_eq!(plans[0]["plan"]["steps"][1]["step"], "fix add()");
+    assert_eq!(plans[0]["plan"]["steps"][1]["status"], "in_progress");
+    let denied = of_type(&events, "tool_call_denied");
+    assert_eq!(denied.len(), 1);
+    assert!(
+        denied[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("at most one may be")
+    );
+    let seen = server.seen();
+    let names: Vec<&str> = seen[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"update_plan") && names.contains(&"fs__read"));
+    assert_eq!(
+        last_tool_output(&seen[1].body),
+        "plan updated: 3 steps, 1 completed (shown to the user)"
+    );
+    assert!(last_tool_output(&seen[2].body).contains("2 steps are in_progress"));
+    // The plan changes nothing on the machine, so it is not a plugin call
+    // in the audit log.
+    let log = m.warden(&["log", "--json"], &[]);
+    assert!(!log.stdout.contains("update_plan"), "{}", log.stdout);
+}

@@ -69,7 +69,7 @@ impl Home {
         home
     }
 
-    fn env(&self) -> Vec<(&'static str, String)> {
+    fn env(&self) -> Vec<(&str, String)> {
         let r = &self.root;
         vec![
             ("PATH", std::env::var("PATH").unwrap_or_default()),
@@ -123,6 +123,11 @@ struct Pane {
 impl Pane {
     /// Run `warden ARGS` in a new pane, talking to `server`.
     fn start(home: &Home, server: &Server, args: &[&str]) -> Self {
+        Self::start_with(home, server, args, &[])
+    }
+
+    /// [`Pane::start`] with more environment variables.
+    fn start_with(home: &Home, server: &Server, args: &[&str], extra: &[(&str, &str)]) -> Self {
         let socket = format!(
             "warden-chat-{}-{}",
             std::process::id(),
@@ -132,6 +137,9 @@ impl Pane {
         let mut env = home.env();
         env.push(("OPENAI_BASE_URL", server.base_url()));
         env.push(("WARDEN_MODEL", "scripted".into()));
+        for &(k, v) in extra {
+            env.push((k, v.to_string()));
+        }
         for (k, v) in env {
             script.push_str(&format!("export {k}={}\n", quote(&v)));
         }
@@ -510,6 +518,172 @@ fn slash_commands_look_at_undo_and_steer_the_session() {
     pane.wait("/approval ask|auto|read-only");
     pane.line("/bogus");
     pane.wait("unknown command /bogus; /help lists them");
+    pane.line("/quit");
+    pane.wait("[warden exited 0]");
+}
+
+/// The session id from the banner of the `n`th session shown (1-based).
+fn session_id(screen: &str, n: usize) -> String {
+    screen
+        .split("warden: session ")
+        .nth(n)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_string()
+}
+
+/// Issue 15: in one chat, the model keeps a plan that is shown (and
+/// updated) above the prompt; a turn whose several calls changed two files
+/// is undone as one turn by /undo (after issue 13's journal); when the
+/// context nears the window the older turns are summarised, announced with
+/// the summary, and the conversation goes on from it; and `warden chat
+/// --resume` starts from the summary with the plan restored.
+#[test]
+fn a_chat_keeps_a_plan_undoes_a_turn_of_several_calls_and_summarises_when_full() {
+    let home = Home::new();
+    let line = "the quick brown fox jumps over the lazy dog, again and again\n";
+    std::fs::write(home.project.join("big.txt"), line.repeat(300)).unwrap();
+    let calc = std::fs::read_to_string(home.project.join("calc.sh")).unwrap();
+    let mut marked = Turn::call(
+        "update_plan",
+        json!({"plan": [
+            {"step": "fix add()", "status": "completed"},
+            {"step": "run the tests", "status": "completed"}
+        ]}),
+    );
+    // The provider counts this request near the 12 000-token window.
+    marked.input_tokens = 11_000;
+    let server = Server::start(vec![
+        Step::turn(
+            Turn::call(
+                "update_plan",
+                json!({"plan": [
+                    {"step": "fix add()", "status": "in_progress"},
+                    {"step": "run the tests", "status": "pending"}
+                ]}),
+            )
+            .and_call(
+                "edit__replace",
+                json!({"path": "calc.sh", "old": "echo $(($1 - $2))", "new": "echo $(($1 + $2))"}),
+            )
+            .and_call(
+                "edit__write",
+                json!({"path": "notes.txt", "content": "fixed add\n"}),
+            )
+            .and_call("fs__read", json!({"path": "big.txt"})),
+        ),
+        Step::turn(Turn::text("Fixed add() and wrote notes.")),
+        Step::turn(marked),
+        Step::with(|req| {
+            let summarising = req["messages"][0]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("summarising the earlier part")
+                && req.get("tools").is_none();
+            Turn::text(if summarising {
+                "SUMMARY-CHAT: add() was fixed, then undone by the user."
+            } else {
+                "not a summary request"
+            })
+        }),
+        Step::turn(Turn::text("Done, from the summary.")),
+    ]);
+    let pane = Pane::start_with(
+        &home,
+        &server,
+        &["chat", "--approval", "auto"],
+        &[("WARDEN_CONTEXT_WINDOW", "12000")],
+    );
+    let screen = pane.prompt(1);
+    let id = session_id(&screen, 1);
+    assert!(screen.contains(" of 12.0k ("), "{screen}");
+    pane.line("plan, fix and take notes");
+    pane.wait("Fixed add() and wrote notes.");
+    let screen = pane.prompt(2);
+    assert!(
+        screen.contains("plan:\n  → fix add()\n  · run the tests"),
+        "{screen}"
+    );
+    // Shown as a plan, not as a call.
+    assert!(!screen.contains("→ update_plan"), "{screen}");
+    assert!(home.project.join("notes.txt").exists());
+    assert!(
+        std::fs::read_to_string(home.project.join("calc.sh"))
+            .unwrap()
+            .contains("$1 + $2")
+    );
+
+    // Both files of the turn come back with one /undo.
+    pane.line("/undo");
+    let screen = pane.wait("undid turn");
+    assert!(
+        screen.contains(&format!("undid turn {id}/1: restored 2 path(s)")),
+        "{screen}"
+    );
+    pane.prompt(3);
+    assert_eq!(
+        std::fs::read_to_string(home.project.join("calc.sh")).unwrap(),
+        calc
+    );
+    assert!(!home.project.join("notes.txt").exists());
+
+    pane.line("mark the plan done");
+    let screen = pane.wait("Done, from the summary.");
+    assert!(
+        screen.contains("the model summarised the 6 oldest messages (kept 4)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("│ SUMMARY-CHAT: add() was fixed, then undone by the user."),
+        "{screen}"
+    );
+    let screen = pane.prompt(4);
+    let above = screen.rsplit("Done, from the summary.").next().unwrap();
+    assert!(
+        above.contains("plan:\n  ✓ fix add()\n  ✓ run the tests"),
+        "{screen}"
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 5);
+    let after = seen[4].body.to_string();
+    assert!(after.contains("SUMMARY-CHAT"), "{after}");
+    assert!(!after.contains("plan, fix and take notes"), "{after}");
+    pane.line("/quit");
+    pane.wait("[warden exited 0]");
+    let events = home.transcript_events();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "context_compacted")
+            .count(),
+        1
+    );
+
+    // Resumed: the plan is back above the prompt, and the model reads the
+    // summary, not the summarised prompt.
+    let server = Server::start(vec![Step::with(|req| {
+        let text = req.to_string();
+        Turn::text(
+            if text.contains("SUMMARY-CHAT") && !text.contains("plan, fix and take notes") {
+                "Resumed from the summary."
+            } else {
+                "Resumed from the whole conversation."
+            },
+        )
+    })]);
+    let pane = Pane::start(&home, &server, &["chat", "--resume", &id]);
+    let screen = pane.prompt(1);
+    assert!(
+        screen.contains(&format!("session {id} resumed")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("plan:\n  ✓ fix add()\n  ✓ run the tests"),
+        "{screen}"
+    );
+    pane.line("what next");
+    pane.wait("Resumed from the summary.");
+    pane.prompt(2);
     pane.line("/quit");
     pane.wait("[warden exited 0]");
 }

@@ -19,6 +19,7 @@ fn provider(server: &Server, kind: Kind, key: Option<&str>) -> Provider {
         api_key: key.map(str::to_string),
         key_source: "TEST_API_KEY".into(),
         max_output_tokens: None,
+        context_window: None,
     };
     let retry = Retry {
         attempts: 3,
@@ -338,6 +339,7 @@ async fn an_unreachable_server_is_a_clear_error_after_retries() {
         api_key: None,
         key_source: "OPENAI_API_KEY".into(),
         max_output_tokens: None,
+        context_window: None,
     };
     let retry = Retry {
         attempts: 1,

@@ -35,6 +35,8 @@ struct Profile {
     /// The environment variable holding the API key (never the key itself).
     api_key_env: Option<String>,
     max_output_tokens: Option<u32>,
+    /// The model's context window in tokens.
+    context_window: Option<u64>,
 }
 
 /// Why no model could be chosen.
@@ -110,6 +112,24 @@ pub fn resolve(
     if let Some(m) = model {
         endpoint.model = m.to_string();
     }
+    // The environment sets the window only where the profile does not.
+    if endpoint.context_window.is_none()
+        && let Some(w) = env("WARDEN_CONTEXT_WINDOW").filter(|w| !w.trim().is_empty())
+    {
+        let n = w.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+            path: "environment".into(),
+            reason: format!("WARDEN_CONTEXT_WINDOW=`{w}` is not a number of tokens"),
+        })?;
+        endpoint.context_window = Some(n);
+    }
+    if let Some(w) = endpoint.context_window
+        && w < crate::context::MIN_WINDOW
+    {
+        return Err(invalid(format!(
+            "a context window of {w} tokens is too small (at least {})",
+            crate::context::MIN_WINDOW
+        )));
+    }
     if endpoint.model.is_empty() {
         return Err(invalid(
             "no model is named: set `model` in the profile, WARDEN_MODEL, or pass --model".into(),
@@ -179,6 +199,7 @@ fn from_profile(
             |v| format!("${v}"),
         ),
         max_output_tokens: p.max_output_tokens,
+        context_window: p.context_window,
     })
 }
 
@@ -227,6 +248,7 @@ fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Endpoint>, St
         api_key: get(key_var),
         key_source: format!("${key_var}"),
         max_output_tokens: None,
+        context_window: None,
     }))
 }
 

@@ -1,6 +1,7 @@
 //! What happens during a session, as events: printed for people, streamed
 //! as JSON lines by `warden exec --json`, and kept in the transcript.
 
+use super::plan::Plan;
 use super::provider::Usage;
 use super::tools::Class;
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,34 @@ pub enum Event {
     FileChanged {
         call_id: String,
         path: String,
+    },
+    /// The model replaced its plan (the `update_plan` tool).
+    PlanUpdated {
+        turn: u32,
+        plan: Plan,
+    },
+    /// The older part of the conversation was replaced by the model's
+    /// summary of it: `reason` is `near_window` (the estimate reached
+    /// [`crate::context::COMPACT_AT_PERCENT`] of the window) or `overflow`
+    /// (the provider refused the conversation as too long).
+    ContextCompacted {
+        turn: u32,
+        reason: String,
+        /// Estimated tokens of the conversation before and after.
+        tokens_before: u64,
+        tokens_after: u64,
+        window: u64,
+        /// Items summarised, and items kept word for word.
+        summarised: usize,
+        kept: usize,
+        summary: String,
+    },
+    /// Summarising was needed but could not be done; the request is sent
+    /// as it is.
+    CompactionFailed {
+        turn: u32,
+        reason: String,
+        error: String,
     },
     TurnCompleted {
         turn: u32,

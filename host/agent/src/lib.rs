@@ -10,13 +10,17 @@
 //! - [`approval`]: which calls run without asking a person;
 //! - [`turns`]: the loop itself, reporting [`event`]s;
 //! - [`instructions`]: warden's instructions plus the project's `AGENTS.md`;
-//! - [`session`]: transcripts, for `warden sessions` and `warden resume`.
+//! - [`session`]: transcripts, for `warden sessions` and `warden resume`;
+//! - [`plan`]: the plan the model keeps with the built-in `update_plan`;
+//! - [`context`]: summarising older turns as the model's window fills.
 
 pub mod approval;
 pub mod config;
+pub mod context;
 pub mod event;
 pub mod govern;
 pub mod instructions;
+pub mod plan;
 pub mod provider;
 pub mod replay;
 pub mod session;

@@ -84,6 +84,17 @@ pub struct Endpoint {
     pub key_source: String,
     /// Cap on tokens the model may produce per reply (required by Anthropic).
     pub max_output_tokens: Option<u32>,
+    /// The model's context window in tokens, when configured; else it is
+    /// known from the model's name or assumed (see [`crate::context`]).
+    pub context_window: Option<u64>,
+}
+
+impl Endpoint {
+    /// The model's context window in tokens.
+    pub fn window(&self) -> u64 {
+        self.context_window
+            .unwrap_or_else(|| crate::context::window_of(&self.model))
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -136,6 +147,16 @@ pub enum Item {
         output: String,
         is_error: bool,
     },
+    /// The model's summary of the older turns it replaced (see
+    /// [`crate::context`]); sent as a user message that says what it is.
+    Summary { text: String },
+}
+
+impl Item {
+    /// The text a summary is sent as.
+    pub fn summary_text(text: &str) -> String {
+        format!("{}\n{text}", crate::context::SUMMARY_HEADER)
+    }
 }
 
 /// A tool call as the model wrote it. `arguments` is the model's raw text,
@@ -212,6 +233,20 @@ pub enum ProviderError {
     /// The provider reported an error inside the stream.
     #[error("{url} reported an error mid-stream: {message}")]
     Remote { url: String, message: String },
+}
+
+impl ProviderError {
+    /// Whether the provider refused the conversation as too long for the
+    /// model's window.
+    pub fn is_overflow(&self) -> bool {
+        match self {
+            ProviderError::Status {
+                status, message, ..
+            } => crate::context::is_overflow(Some(*status), message),
+            ProviderError::Remote { message, .. } => crate::context::is_overflow(None, message),
+            _ => false,
+        }
+    }
 }
 
 /// Progress a caller may want to show while a request runs.

@@ -4,6 +4,7 @@
 //! stopped.
 
 use super::event::Event;
+use super::plan::Plan;
 use super::provider::{Item, ToolCall};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -31,6 +32,8 @@ enum Line {
     Session(Header),
     Event(Event),
     Item(Item),
+    /// The conversation from here on: its older turns were summarised.
+    Compacted(Vec<Item>),
 }
 
 /// An open transcript, appended to as the session runs.
@@ -113,6 +116,11 @@ impl Transcript {
         self.write(&Line::Item(item.clone()));
     }
 
+    /// The conversation was summarised and is now `items`.
+    pub fn compacted(&mut self, items: &[Item]) {
+        self.write(&Line::Compacted(items.to_vec()));
+    }
+
     fn write(&mut self, line: &Line) {
         let Ok(mut text) = serde_json::to_string(line) else {
             return;
@@ -140,6 +148,8 @@ pub struct Loaded {
     pub items: Vec<Item>,
     /// The number of the last turn recorded.
     pub turns: u32,
+    /// The model's plan as it last updated it.
+    pub plan: Plan,
 }
 
 /// Read session `id` from `dir`.
@@ -166,6 +176,7 @@ pub fn load(dir: &Path, id: &str) -> Result<Loaded, String> {
     let mut header = None;
     let mut items = Vec::new();
     let mut turns = 0;
+    let mut plan = Plan::default();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -180,7 +191,9 @@ pub fn load(dir: &Path, id: &str) -> Result<Loaded, String> {
         match parsed {
             Line::Session(h) => header = Some(h),
             Line::Item(i) => items.push(i),
+            Line::Compacted(now) => items = now,
             Line::Event(Event::TurnStarted { turn }) => turns = turns.max(turn),
+            Line::Event(Event::PlanUpdated { plan: p, .. }) => plan = p,
             Line::Event(_) => {}
         }
     }
@@ -190,6 +203,7 @@ pub fn load(dir: &Path, id: &str) -> Result<Loaded, String> {
         header,
         items,
         turns,
+        plan,
     })
 }
 
@@ -275,12 +289,35 @@ mod tests {
         });
         let loaded = load(tmp.path(), &id).unwrap();
         assert_eq!(loaded.header.task, "fix");
+        assert!(loaded.plan.is_empty());
         assert_eq!(loaded.turns, 1);
         assert_eq!(loaded.items.len(), 3);
         assert!(
             matches!(&loaded.items[2], Item::Tool { call_id, is_error: true, .. } if call_id == "c1")
         );
         assert_eq!(list(tmp.path()).unwrap()[0].id, id);
+        // A summary replaces what came before it; the last plan is kept.
+        let plan =
+            crate::plan::parse(r#"{"plan":[{"step":"fix","status":"in_progress"}]}"#).unwrap();
+        t.event(&Event::PlanUpdated {
+            turn: 1,
+            plan: plan.clone(),
+        });
+        t.compacted(&[Item::Summary { text: "s".into() }]);
+        t.item(&Item::User {
+            text: "more".into(),
+        });
+        let loaded = load(tmp.path(), &id).unwrap();
+        assert_eq!(
+            loaded.items,
+            [
+                Item::Summary { text: "s".into() },
+                Item::User {
+                    text: "more".into()
+                }
+            ]
+        );
+        assert_eq!(loaded.plan, plan);
         assert!(
             load(tmp.path(), "../etc/passwd")
                 .unwrap_err()

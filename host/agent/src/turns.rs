@@ -3,9 +3,11 @@
 //! answers without a tool call or a limit ends the session.
 
 use super::approval::{Approvals, Asker, Decision};
+use super::context::{self, Context};
 use super::event::{DenialNote, Event};
 use super::govern::{self, Guard};
-use super::provider::{Item, Observer, Provider, Request, ToolCall, Usage};
+use super::plan::{self, Plan};
+use super::provider::{Item, Observer, Provider, Request, ToolCall, ToolDef, Usage};
 use super::tools::{self, Class, Outcome, Toolbox};
 use serde_json::Value;
 use std::path::Path;
@@ -33,6 +35,18 @@ pub trait Sink {
     fn item(&mut self, _item: &Item) {}
     /// A piece of the model's text, as it streams.
     fn text(&mut self, _delta: &str) {}
+    /// The conversation was summarised: it is now `items` (for the
+    /// transcript, so a resumed session starts from the summary).
+    fn compacted(&mut self, _items: &[Item]) {}
+}
+
+/// How summarising the older turns went.
+enum Compaction {
+    /// Done, using these tokens.
+    Done(Usage),
+    /// Not done (announced as `compaction_failed`).
+    Failed,
+    Cancelled,
 }
 
 /// How a session ended.
@@ -61,6 +75,10 @@ pub struct Agent<'a> {
     /// session and each prompt of a chat count on, so a turn has one
     /// number in events, transcripts and the audit log.
     pub turn: u32,
+    /// The model's plan, kept across prompts and resumes.
+    pub plan: &'a mut Plan,
+    /// How full the model's window is.
+    pub context: &'a mut Context,
 }
 
 /// Resolves once the user asked to cancel (never if the sender is gone).
@@ -73,11 +91,15 @@ async fn cancelled(rx: &mut watch::Receiver<bool>) {
 struct Relay<'s> {
     sink: &'s mut dyn Sink,
     turn: u32,
+    /// The text is not shown (a summary being written).
+    quiet: bool,
 }
 
 impl Observer for Relay<'_> {
     fn text(&mut self, delta: &str) {
-        self.sink.text(delta);
+        if !self.quiet {
+            self.sink.text(delta);
+        }
     }
     fn retry(&mut self, attempt: u32, delay: Duration, why: &str) {
         self.sink.event(&Event::Retrying {
@@ -121,6 +143,13 @@ impl Agent<'_> {
     ) -> Ended {
         let mut usage = Usage::default();
         let first = self.turn;
+        let defs: Vec<ToolDef> = self
+            .tools
+            .defs()
+            .iter()
+            .cloned()
+            .chain([plan::def()])
+            .collect();
         let end = |reason, turn, usage, error: Option<String>| Ended {
             reason,
             turns: turn,
@@ -145,21 +174,71 @@ impl Agent<'_> {
             self.turn += 1;
             let turn = self.turn;
             sink.event(&Event::TurnStarted { turn });
-            let req = Request {
-                instructions: self.instructions,
-                items,
-                tools: self.tools.defs(),
-            };
-            let reply = {
+            // Near the window, the older turns are summarised first; if the
+            // provider still finds the conversation too long, once more
+            // (from a smaller part kept) and the request is sent again.
+            let estimate = self.context.estimate(self.instructions, &defs, items);
+            if self.context.near(estimate) {
+                match self
+                    .compact(turn, items, "near_window", estimate, &defs, sink, cancel)
+                    .await
+                {
+                    Compaction::Done(used) => usage.add(used),
+                    Compaction::Failed => {}
+                    Compaction::Cancelled => {
+                        return end(
+                            "cancelled",
+                            turn,
+                            usage,
+                            Some("cancelled by the user".into()),
+                        );
+                    }
+                }
+            }
+            let mut overflowed = false;
+            let reply = loop {
+                let req = Request {
+                    instructions: self.instructions,
+                    items,
+                    tools: &defs,
+                };
                 let mut relay = Relay {
                     sink: &mut *sink,
                     turn,
+                    quiet: false,
                 };
-                tokio::select! {
+                let reply = tokio::select! {
                     r = self.provider.complete(&req, &mut relay) => r,
                     () = cancelled(cancel) => {
                         return end("cancelled", turn, usage, Some("cancelled by the user".into()));
                     }
+                };
+                match reply {
+                    Err(e) if e.is_overflow() && !overflowed => {
+                        overflowed = true;
+                        let estimate = self.context.estimate(self.instructions, &defs, items);
+                        match self
+                            .compact(turn, items, "overflow", estimate, &defs, sink, cancel)
+                            .await
+                        {
+                            Compaction::Done(used) => usage.add(used),
+                            Compaction::Failed => {
+                                let why = format!(
+                                    "{e}; the older turns could not be summarised to make room (start a new session, or set `context_window` for the model)"
+                                );
+                                return end("error", turn, usage, Some(why));
+                            }
+                            Compaction::Cancelled => {
+                                return end(
+                                    "cancelled",
+                                    turn,
+                                    usage,
+                                    Some("cancelled by the user".into()),
+                                );
+                            }
+                        }
+                    }
+                    other => break other,
                 }
             };
             let reply = match reply {
@@ -180,6 +259,7 @@ impl Agent<'_> {
             };
             sink.item(&assistant);
             items.push(assistant);
+            self.context.measured(reply.usage.total(), items.len());
             let mut stopped = false;
             for call in &calls {
                 sink.event(&Event::ToolCallRequested {
@@ -232,6 +312,9 @@ impl Agent<'_> {
         sink: &mut dyn Sink,
         cancel: &mut watch::Receiver<bool>,
     ) -> (Outcome, bool) {
+        if call.name == plan::TOOL {
+            return (self.update_plan(turn, call, sink), false);
+        }
         let tools = self.tools;
         let Some(tool) = tools.find(&call.name) else {
             let names: Vec<&str> = tools.tools().iter().map(|t| t.exposed.as_str()).collect();
@@ -340,6 +423,124 @@ impl Agent<'_> {
             });
         }
         (outcome, was_cancelled)
+    }
+
+    /// The built-in plan tool: no plugin, no grant, nothing on the machine;
+    /// the plan is shown and kept.
+    fn update_plan(&mut self, turn: u32, call: &ToolCall, sink: &mut dyn Sink) -> Outcome {
+        match plan::parse(&call.arguments) {
+            Ok(new) => {
+                let receipt = new.receipt();
+                *self.plan = new.clone();
+                sink.event(&Event::PlanUpdated { turn, plan: new });
+                sink.event(&Event::ToolCallFinished {
+                    call_id: call.id.clone(),
+                    tool: plan::TOOL.into(),
+                    ok: true,
+                    output: receipt.clone(),
+                    cut: 0,
+                    denials: vec![],
+                });
+                Outcome {
+                    is_error: false,
+                    text: receipt,
+                    cut: 0,
+                    value: None,
+                    denials: vec![],
+                }
+            }
+            Err(reason) => {
+                sink.event(&Event::ToolCallDenied {
+                    call_id: call.id.clone(),
+                    tool: plan::TOOL.into(),
+                    reason: reason.clone(),
+                });
+                tools::error_outcome(reason)
+            }
+        }
+    }
+
+    /// Replace the older part of `items` by the model's summary of it.
+    #[allow(clippy::too_many_arguments)]
+    async fn compact(
+        &mut self,
+        turn: u32,
+        items: &mut Vec<Item>,
+        reason: &'static str,
+        before: u64,
+        defs: &[ToolDef],
+        sink: &mut dyn Sink,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Compaction {
+        // A provider that refused the conversation as too long has shown
+        // that the window is smaller than it: what is kept is measured
+        // against that, and so is when to summarise again.
+        if reason == "overflow" {
+            self.context.window = self.context.window.min(before).max(context::MIN_WINDOW);
+        }
+        let window = self.context.window;
+        let failed = |sink: &mut dyn Sink, error: String| {
+            sink.event(&Event::CompactionFailed {
+                turn,
+                reason: reason.into(),
+                error,
+            });
+            Compaction::Failed
+        };
+        let Some(at) = context::split(items, window) else {
+            return failed(
+                sink,
+                "there are no older turns to summarise: the latest exchange alone fills the window"
+                    .into(),
+            );
+        };
+        let ask = [Item::User {
+            text: context::render(&items[..at], self.plan, window),
+        }];
+        let req = Request {
+            instructions: context::SUMMARY_INSTRUCTIONS,
+            items: &ask,
+            tools: &[],
+        };
+        let mut relay = Relay {
+            sink: &mut *sink,
+            turn,
+            quiet: true,
+        };
+        let reply = tokio::select! {
+            r = self.provider.complete(&req, &mut relay) => r,
+            () = cancelled(cancel) => return Compaction::Cancelled,
+        };
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => return failed(sink, format!("the model could not summarise: {e}")),
+        };
+        let summary = context::bound_summary(reply.text.trim(), window);
+        if summary.is_empty() {
+            return failed(sink, "the model's summary was empty".into());
+        }
+        let kept = items.split_off(at);
+        let summarised = items.len();
+        items.clear();
+        items.push(Item::Summary {
+            text: summary.clone(),
+        });
+        let kept_len = kept.len();
+        items.extend(kept);
+        self.context.forget();
+        let after = self.context.estimate(self.instructions, defs, items);
+        sink.compacted(items);
+        sink.event(&Event::ContextCompacted {
+            turn,
+            reason: reason.into(),
+            tokens_before: before,
+            tokens_after: after,
+            window,
+            summarised,
+            kept: kept_len,
+            summary,
+        });
+        Compaction::Done(reply.usage)
     }
 
     /// Refuse a call before it runs: recorded, shown, and told to the model.

@@ -22,6 +22,10 @@ pub(super) fn body(endpoint: &Endpoint, req: &Request<'_>) -> Value {
     for item in req.items {
         match item {
             Item::User { text } => push("user", json!({"type": "text", "text": text})),
+            Item::Summary { text } => push(
+                "user",
+                json!({"type": "text", "text": Item::summary_text(text)}),
+            ),
             Item::Assistant { text, calls } => {
                 if !text.is_empty() {
                     push("assistant", json!({"type": "text", "text": text}));

@@ -13,6 +13,9 @@ pub(super) fn body(endpoint: &Endpoint, req: &Request<'_>) -> Value {
     for item in req.items {
         messages.push(match item {
             Item::User { text } => json!({"role": "user", "content": text}),
+            Item::Summary { text } => {
+                json!({"role": "user", "content": Item::summary_text(text)})
+            }
             Item::Assistant { text, calls } if calls.is_empty() => {
                 json!({"role": "assistant", "content": text})
             }

@@ -12,6 +12,9 @@ pub(super) fn body(endpoint: &Endpoint, req: &Request<'_>) -> Value {
     for item in req.items {
         match item {
             Item::User { text } => input.push(json!({"role": "user", "content": text})),
+            Item::Summary { text } => {
+                input.push(json!({"role": "user", "content": Item::summary_text(text)}))
+            }
             Item::Assistant { text, calls } => {
                 if !text.is_empty() {
                     input.push(json!({"role": "assistant", "content": text}));

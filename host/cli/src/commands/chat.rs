@@ -19,6 +19,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use tokio::sync::watch;
 use warden_agent::approval::{Asker, Mode};
+use warden_agent::context::Context;
 use warden_agent::event::Event;
 use warden_agent::provider::{Item, Provider, Retry, Usage};
 use warden_agent::turns::{Limits, Sink};
@@ -86,6 +87,15 @@ impl rustyline::validate::Validator for Lines {
 }
 
 impl rustyline::Helper for Lines {}
+
+/// A count of tokens, short: `950`, `12.3k`, `400k`.
+fn short(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..100_000 => format!("{:.1}k", n as f64 / 1000.0),
+        _ => format!("{}k", n / 1000),
+    }
+}
 
 /// What the person typed, without the `\` that continued a line.
 fn typed(input: &str) -> String {
@@ -254,6 +264,8 @@ impl App {
             ),
             Slash::Model(Some(name)) => {
                 let endpoint = self.endpoint(chat.profile.as_deref(), Some(&name))?;
+                // Another model may have another window.
+                chat.opened.context = Context::new(endpoint.window());
                 chat.opened.provider = Provider::new(endpoint, Retry::default())?;
                 println!("model: {}", escape(chat.opened.model()));
             }
@@ -307,20 +319,34 @@ impl Chat {
         eprintln!("Esc or Ctrl-C interrupts a turn; /help lists commands; Ctrl-D leaves.");
     }
 
-    /// The line above the prompt: the session, its last turn and its tokens.
+    /// Above the prompt: the plan, when the model keeps one, and a line
+    /// with the session, its last turn, its tokens and how full the model's
+    /// window is.
     fn status(&self) {
+        let plan = &self.opened.plan;
+        if !plan.is_empty() {
+            eprintln!("plan:");
+            for line in plan.lines() {
+                eprintln!("  {line}");
+            }
+        }
+        let used = self.opened.context_used();
+        let window = self.opened.context.window;
         let u = self.usage;
         let budget = self
             .token_budget
             .map(|b| format!(" of {b}"))
             .unwrap_or_default();
         eprintln!(
-            "\x1b[2m[session {} · turn {} · {} tokens{budget} ({} in, {} out) · approval {}]\x1b[0m",
+            "\x1b[2m[session {} · turn {} · {} tokens{budget} ({} in, {} out) · context ~{} of {} ({}%) · approval {}]\x1b[0m",
             self.opened.id,
             self.opened.turns,
             u.total(),
             u.input_tokens,
             u.output_tokens,
+            short(used),
+            short(window),
+            used.saturating_mul(100) / window.max(1),
             self.opened.approvals.mode().name()
         );
     }

@@ -10,8 +10,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::sync::watch;
 use warden_agent::approval::{Answer, Approvals, Asker, Mode};
+use warden_agent::context::Context;
 use warden_agent::event::Event;
 use warden_agent::govern::Governance;
+use warden_agent::plan::{self, Plan};
 use warden_agent::provider::{Endpoint, Item, Provider, Retry};
 use warden_agent::session::{self, Transcript};
 use warden_agent::tools::Toolbox;
@@ -51,6 +53,10 @@ pub(super) struct Opened {
     /// The last turn taken; the next is one more, across prompts and
     /// resumes.
     pub turns: u32,
+    /// The model's plan.
+    pub plan: Plan,
+    /// How full the model's window is.
+    pub context: Context,
 }
 
 impl Opened {
@@ -102,7 +108,17 @@ impl Opened {
             limits,
             guard: Some(&mut self.governance),
             turn: self.turns,
+            plan: &mut self.plan,
+            context: &mut self.context,
         }
+    }
+
+    /// The tokens the next request would hold (an estimate).
+    pub fn context_used(&self) -> u64 {
+        let mut defs = self.tools.defs().to_vec();
+        defs.push(warden_agent::plan::def());
+        self.context
+            .estimate(&self.instructions, &defs, &self.items)
     }
 }
 
@@ -176,8 +192,11 @@ impl App {
         let approvals = Approvals::new(mode, Some(&dirs.config.join("approvals")), &ctx.workspace)
             .map_err(anyhow::Error::msg)?;
         let kind = endpoint.kind.name().to_string();
+        let context = Context::new(endpoint.window());
         let provider = Provider::new(endpoint, Retry::default())?;
-        let (items, turns) = loaded.map(|l| (l.items, l.turns)).unwrap_or_default();
+        let (items, turns, plan) = loaded
+            .map(|l| (l.items, l.turns, l.plan))
+            .unwrap_or_default();
         Ok(Opened {
             id,
             workspace: ctx.workspace,
@@ -191,6 +210,8 @@ impl App {
             kind,
             items,
             turns,
+            plan,
+            context,
         })
     }
 
@@ -441,6 +462,47 @@ impl Sink for Output {
                     escape(reason)
                 );
             }
+            // The plan is shown as a plan, not as a call.
+            Event::ToolCallRequested { tool, .. } | Event::ToolCallFinished { tool, .. }
+                if tool == plan::TOOL => {}
+            Event::PlanUpdated { plan, .. } => {
+                eprintln!("plan:");
+                for line in plan.lines() {
+                    eprintln!("  {line}");
+                }
+            }
+            Event::ContextCompacted {
+                reason,
+                tokens_before,
+                tokens_after,
+                window,
+                summarised,
+                kept,
+                summary,
+                ..
+            } => {
+                let why = if reason == "overflow" {
+                    "the provider found the conversation too long for the model's window"
+                        .to_string()
+                } else {
+                    format!(
+                        "the context reached ~{} of the model's {} tokens",
+                        tokens_before, window
+                    )
+                };
+                eprintln!(
+                    "warden: {why}; the model summarised the {summarised} oldest messages (kept {kept}), now ~{tokens_after} tokens. The summary:"
+                );
+                for line in summary.lines().take(40) {
+                    eprintln!("  │ {}", escape(line));
+                }
+            }
+            Event::CompactionFailed { error, .. } => {
+                eprintln!(
+                    "warden: the older turns could not be summarised: {}",
+                    escape(error)
+                );
+            }
             Event::ToolCallRequested {
                 tool, arguments, ..
             } => {
@@ -472,6 +534,10 @@ impl Sink for Output {
 
     fn item(&mut self, item: &Item) {
         self.transcript.item(item);
+    }
+
+    fn compacted(&mut self, items: &[Item]) {
+        self.transcript.compacted(items);
     }
 
     fn text(&mut self, delta: &str) {
