@@ -6,6 +6,8 @@
 //! The toolchains are installed by `.ci/setup`; without them these tests
 //! fail (they do not skip), saying what to install.
 
+use super::common::Fixture;
+use super::harness::Warden;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -73,11 +75,43 @@ fn a_python_plugin_is_packed_installed_audited_and_reads_only_its_grant() {
     let raw = tmp.path().join("raw.wasm");
     build_python(&raw);
 
+    // A manifest without a description is refused, naming the manifest's
+    // file, the field and what to write; nothing is written.
+    let refused = tmp.path().join("refused.wasm");
+    let undescribed = tmp.path().join("warden.toml");
+    std::fs::write(&undescribed, "name = \"pynotes\"\nversion = \"0.1.0\"\n").unwrap();
+    let r = warden(
+        &home,
+        tmp.path(),
+        &[
+            "plugin",
+            "pack",
+            raw.to_str().unwrap(),
+            "--manifest",
+            undescribed.to_str().unwrap(),
+            "-o",
+            refused.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "invalid manifest ({}): missing field `description`: add one line saying what the plugin is for",
+            undescribed.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!refused.exists());
+
     // A manifest that does not justify the imports is refused, and nothing
     // is written.
     let bare = tmp.path().join("bare.toml");
-    std::fs::write(&bare, "name = \"pynotes\"\nversion = \"0.1.0\"\n").unwrap();
-    let refused = tmp.path().join("refused.wasm");
+    std::fs::write(
+        &bare,
+        "name = \"pynotes\"\nversion = \"0.1.0\"\ndescription = \"Notes.\"\n",
+    )
+    .unwrap();
     let r = warden(
         &home,
         tmp.path(),
@@ -248,4 +282,112 @@ fn a_python_plugin_is_packed_installed_audited_and_reads_only_its_grant() {
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn write_input(path: &str, content: &str) -> String {
+    serde_json::json!({"path": path, "content": content}).to_string()
+}
+
+/// Issue 17: `warden plugin grant edit --grant file:c.txt:write` (and a
+/// nested `file:src/new/x.rs:write`) lets `edit.write` create those files,
+/// with the directories on the way, through the real binary; every other
+/// name is refused with the grant that would allow it, recorded, and
+/// leaves the disk as it was.
+#[test]
+fn a_narrowed_grant_to_files_not_there_yet_lets_edit_create_them() {
+    let w = Warden::new();
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.ws.join("src")).unwrap();
+    std::fs::write(fx.ws.join("src/lib.rs"), "lib").unwrap();
+    let ws = fx.ws.to_str().unwrap();
+    w.ok(&[
+        "plugin",
+        "grant",
+        "edit",
+        "--grant",
+        "file:c.txt:write",
+        "--grant",
+        "file:src/new/x.rs:write",
+    ]);
+    for (path, content) in [("c.txt", "c"), ("src/new/x.rs", "fn x() {}")] {
+        let r = w.ok(&[
+            "call",
+            "edit.write",
+            "--json",
+            "--workspace",
+            ws,
+            "--input",
+            &write_input(path, content),
+        ]);
+        assert_eq!(r.json()["result"]["created"], true, "{}", r.stdout);
+        assert_eq!(fx.read(path), content);
+    }
+    // Once the granted files exist, a refusal in their directories says
+    // that only single files are granted there.
+    let single = "only a single file is granted in this directory";
+    let replace_a = serde_json::json!({"path": "a.txt", "old": "hi", "new": "bye"}).to_string();
+    let refusals: [(&str, String, &[(&str, &str, &str)]); 5] = [
+        (
+            "edit.write",
+            write_input("c2.txt", "x"),
+            &[("write", "c2.txt", single)],
+        ),
+        (
+            "edit.write",
+            write_input("src/new/y.rs", "y"),
+            &[("write", "src/new/y.rs", single)],
+        ),
+        (
+            "edit.write",
+            write_input("src/lib.rs", "x"),
+            &[("write", "src/lib.rs", single)],
+        ),
+        (
+            "edit.write",
+            write_input("docs/new.md", "x"),
+            &[("stat", "docs", single), ("mkdir", "docs", single)],
+        ),
+        ("edit.replace", replace_a, &[("stat", "a.txt", single)]),
+    ];
+    let mut expected = Vec::new();
+    for (tool, input, denied) in &refusals {
+        let r = w.run(&["call", tool, "--workspace", ws, "--input", input]);
+        assert_eq!(r.code, 3, "{tool} {input}: {}", r.stderr);
+        for (op, rel, reason) in denied.iter() {
+            let access = if *op == "stat" { "read" } else { "write" };
+            assert!(
+                r.stderr.contains(&format!(
+                    "denied: files {op} {ws}/{rel}: {reason}\n  to allow it: warden plugin grant edit --add --grant file:{rel}:{access}"
+                )),
+                "{tool} {input}: {}",
+                r.stderr
+            );
+            expected.push((op.to_string(), format!("{ws}/{rel}"), reason.to_string()));
+        }
+    }
+    let denials: Vec<(String, String, String)> = w
+        .records(&["--plugin", "edit", "--decision", "deny"])
+        .iter()
+        .filter(|e| e["record"]["kind"] == "denial")
+        .map(|e| {
+            let r = &e["record"];
+            let field = |k: &str| r[k].as_str().unwrap().to_string();
+            (field("operation"), field("resource"), field("reason"))
+        })
+        .collect();
+    assert_eq!(denials, expected);
+    assert_eq!(fx.read("src/lib.rs"), "lib");
+    assert_eq!(fx.read("a.txt"), "hi");
+    assert!(!fx.ws.join("c2.txt").exists() && !fx.ws.join("src/new/y.rs").exists());
+    assert!(!fx.ws.join("docs").exists());
+    // The host still answers, and the granted file is still writable.
+    w.ok(&[
+        "call",
+        "edit.write",
+        "--workspace",
+        ws,
+        "--input",
+        &write_input("c.txt", "again"),
+    ]);
+    assert_eq!(fx.read("c.txt"), "again");
 }

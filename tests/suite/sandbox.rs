@@ -5,7 +5,9 @@
 
 use super::common::{Fixture, assert_still_answers, call, failure};
 use serde_json::json;
+use std::path::Path;
 use warden_core::capability::Denial;
+use warden_core::runtime::CallOutput;
 
 const EPERM: &str = "Operation not permitted (os error 63)";
 const ENOENT: &str = "No such file or directory (os error 44)";
@@ -353,13 +355,17 @@ async fn a_single_file_grant_admits_only_that_file() {
         denial(&out.denials, "read").reason,
         "only a single file is granted in this directory"
     );
-    // Listing needs the directory opened, which is refused: a descriptor
-    // for the directory itself would reach every other name in it.
-    let (msg, out) = failure(&p, "list", json!({"path": "."})).await;
+    // The directory it is in may be walked (issue 17), showing only the
+    // granted name; every other name in it is still refused through it.
+    let out = call(&p, "list", json!({"path": "."})).await.unwrap();
+    assert_eq!(out.result.unwrap(), json!(["a.txt"]));
+    assert!(out.denials.is_empty(), "{:?}", out.denials);
+    let (msg, out) = failure(&p, "read", json!({"path": "./.git/../.git/config"})).await;
     assert_eq!(msg, EPERM);
-    let d = denial(&out.denials, "read");
-    assert_eq!(d.reason, "only a single file is granted in this directory");
-    assert_eq!(d.allow.as_deref(), Some("file:.:read"));
+    assert_eq!(
+        denial(&out.denials, "read").reason,
+        "only a single file is granted in this directory"
+    );
     let (msg, _) = failure(&p, "write", json!({"path": "a.txt", "content": "x"})).await;
     assert_eq!(msg, EPERM);
     assert_eq!(fx.read("a.txt"), "hi");
@@ -754,4 +760,321 @@ async fn a_flood_of_file_refusals_is_bounded_and_counted() {
         "cfg"
     );
     assert_still_answers(&p).await;
+}
+
+/// What `out` listed or said, with no denial recorded.
+fn quiet(out: &CallOutput) -> serde_json::Value {
+    assert!(out.denials.is_empty(), "{:?}", out.denials);
+    out.result.clone().expect("the tool succeeds")
+}
+
+/// The one refusal of `out`: its operation, what it names (relative to
+/// the workspace) and the grant that would allow it.
+fn refused(fx: &Fixture, out: &CallOutput) -> (String, String, Option<String>) {
+    assert_eq!(out.denials.len(), 1, "{:?}", out.denials);
+    let d = &out.denials[0];
+    assert_eq!(d.reason, "no grant covers this path", "{d:?}");
+    let rel = Path::new(&d.resource)
+        .strip_prefix(&fx.ws)
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| d.resource.clone());
+    (d.operation.to_string(), rel, d.allow.clone())
+}
+
+/// Issue 17: a narrowed grant to a file that does not exist yet lets the
+/// plugin create it, walk to it, and nothing else: every name beside it,
+/// there or not, is refused and recorded the same way (so refusals do not
+/// tell which names exist), and the host still answers.
+#[tokio::test]
+async fn a_grant_to_a_file_not_there_yet_creates_it_and_nothing_beside_it() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:c.txt:write"]);
+    assert_eq!(
+        quiet(&call(&p, "list", json!({"path": "."})).await.unwrap()),
+        json!([])
+    );
+    assert_eq!(
+        quiet(&call(&p, "stat", json!({"path": "."})).await.unwrap()),
+        json!(true)
+    );
+    let out = call(&p, "write", json!({"path": "c.txt", "content": "c"}))
+        .await
+        .unwrap();
+    quiet(&out);
+    assert_eq!(fx.read("c.txt"), "c");
+    assert_eq!(
+        quiet(&call(&p, "list", json!({"path": "."})).await.unwrap()),
+        json!(["c.txt"])
+    );
+    let cases = [
+        (
+            "write",
+            json!({"path": "c2.txt", "content": "x"}),
+            "write",
+            "c2.txt",
+            "file:c2.txt:write",
+        ),
+        (
+            "write",
+            json!({"path": "a.txt", "content": "x"}),
+            "write",
+            "a.txt",
+            "file:a.txt:write",
+        ),
+        (
+            "read",
+            json!({"path": "a.txt"}),
+            "read",
+            "a.txt",
+            "file:a.txt:read",
+        ),
+        (
+            "read",
+            json!({"path": "missing.txt"}),
+            "read",
+            "missing.txt",
+            "file:missing.txt:read",
+        ),
+        (
+            "stat",
+            json!({"path": "a.txt"}),
+            "stat",
+            "a.txt",
+            "file:a.txt:read",
+        ),
+        (
+            "stat",
+            json!({"path": "missing.txt"}),
+            "stat",
+            "missing.txt",
+            "file:missing.txt:read",
+        ),
+        (
+            "stat",
+            json!({"path": "no/such/dir"}),
+            "stat",
+            "no/such/dir",
+            "file:no/such/dir:read",
+        ),
+        (
+            "list",
+            json!({"path": ".git"}),
+            "read",
+            ".git",
+            "file:.git:read",
+        ),
+        ("mkdir", json!({"path": "d"}), "mkdir", "d", "file:d:write"),
+        (
+            "unlink",
+            json!({"path": "a.txt"}),
+            "unlink",
+            "a.txt",
+            "file:a.txt:write",
+        ),
+        (
+            "rename",
+            json!({"from": "a.txt", "to": "c.txt"}),
+            "rename",
+            "a.txt",
+            "file:a.txt:write",
+        ),
+        (
+            "rename",
+            json!({"from": "c.txt", "to": "moved.txt"}),
+            "rename",
+            "moved.txt",
+            "file:moved.txt:write",
+        ),
+    ];
+    for (tool, input, op, resource, allow) in cases {
+        let (msg, out) = failure(&p, tool, input.clone()).await;
+        assert_eq!(msg, EPERM, "{tool} {input}");
+        let (got_op, got_resource, got_allow) = refused(&fx, &out);
+        assert_eq!(
+            (got_op.as_str(), got_resource.as_str(), got_allow.as_deref()),
+            (op, resource, Some(allow)),
+            "{tool} {input}"
+        );
+    }
+    assert_eq!(fx.read("a.txt"), "hi");
+    assert_eq!(fx.read("c.txt"), "c");
+    assert!(!fx.ws.join("c2.txt").exists() && !fx.ws.join("d").exists());
+    let out = call(&p, "read", json!({"path": "c.txt"})).await.unwrap();
+    assert_eq!(quiet(&out), json!("c"));
+}
+
+/// Issue 17: `file:src/new/x.rs:write` where `src/new` does not exist yet:
+/// the directories on the way may be looked at and made, the file written,
+/// and nothing else in them read, listed, written or made.
+#[tokio::test]
+async fn a_nested_grant_makes_its_directories_and_reaches_nothing_beside_them() {
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.ws.join("src")).unwrap();
+    std::fs::write(fx.ws.join("src/lib.rs"), "lib").unwrap();
+    let p = fx.prepare("hostile", &["file:src/new/x.rs:write"]);
+    // The file's directory is not there yet: that is "not found", not a
+    // refusal, since it is on the way to the grant.
+    let (msg, out) = failure(&p, "write", json!({"path": "src/new/x.rs", "content": "x"})).await;
+    assert_eq!(msg, ENOENT);
+    assert!(out.denials.is_empty(), "{:?}", out.denials);
+    let (msg, out) = failure(&p, "stat", json!({"path": "src/new"})).await;
+    assert_eq!(msg, ENOENT);
+    assert!(out.denials.is_empty(), "{:?}", out.denials);
+    assert_eq!(
+        quiet(&call(&p, "stat", json!({"path": "src"})).await.unwrap()),
+        json!(true)
+    );
+    quiet(&call(&p, "mkdir", json!({"path": "src/new"})).await.unwrap());
+    quiet(
+        &call(
+            &p,
+            "write",
+            json!({"path": "src/new/x.rs", "content": "fn x() {}"}),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(fx.read("src/new/x.rs"), "fn x() {}");
+    assert_eq!(
+        quiet(&call(&p, "list", json!({"path": "."})).await.unwrap()),
+        json!(["src"])
+    );
+    assert_eq!(
+        quiet(&call(&p, "list", json!({"path": "src"})).await.unwrap()),
+        json!(["new"])
+    );
+    assert_eq!(
+        quiet(&call(&p, "list", json!({"path": "src/new"})).await.unwrap()),
+        json!(["x.rs"])
+    );
+    let cases = [
+        (
+            "read",
+            json!({"path": "src/lib.rs"}),
+            "read",
+            "src/lib.rs",
+            "file:src/lib.rs:read",
+        ),
+        (
+            "write",
+            json!({"path": "src/lib.rs", "content": "x"}),
+            "write",
+            "src/lib.rs",
+            "file:src/lib.rs:write",
+        ),
+        (
+            "write",
+            json!({"path": "src/new/y.rs", "content": "y"}),
+            "write",
+            "src/new/y.rs",
+            "file:src/new/y.rs:write",
+        ),
+        (
+            "write",
+            json!({"path": "src/other/z.rs", "content": "z"}),
+            "write",
+            "src/other/z.rs",
+            "file:src/other/z.rs:write",
+        ),
+        (
+            "mkdir",
+            json!({"path": "src/other"}),
+            "mkdir",
+            "src/other",
+            "file:src/other:write",
+        ),
+        (
+            "mkdir",
+            json!({"path": "elsewhere"}),
+            "mkdir",
+            "elsewhere",
+            "file:elsewhere:write",
+        ),
+        (
+            "unlink",
+            json!({"path": "src/new"}),
+            "unlink",
+            "src/new",
+            "file:src/new:write",
+        ),
+        (
+            "rename",
+            json!({"from": "src/new", "to": "src/old"}),
+            "rename",
+            "src/new",
+            "file:src/new:write",
+        ),
+        (
+            "set_times",
+            json!({"path": "src"}),
+            "set-times",
+            "src",
+            "file:src:write",
+        ),
+        (
+            "write_via_dir",
+            json!({"path": "src/evil.rs", "content": "x"}),
+            "write",
+            "src/evil.rs",
+            "file:src/evil.rs:write",
+        ),
+    ];
+    for (tool, input, op, resource, allow) in cases {
+        let (msg, out) = failure(&p, tool, input.clone()).await;
+        assert_eq!(msg, EPERM, "{tool} {input}");
+        let (got_op, got_resource, got_allow) = refused(&fx, &out);
+        assert_eq!(
+            (got_op.as_str(), got_resource.as_str(), got_allow.as_deref()),
+            (op, resource, Some(allow)),
+            "{tool} {input}"
+        );
+    }
+    assert_eq!(fx.read("src/lib.rs"), "lib");
+    assert!(!fx.ws.join("src/other").exists() && !fx.ws.join("src/new/y.rs").exists());
+    let out = call(&p, "read", json!({"path": "src/new/x.rs"}))
+        .await
+        .unwrap();
+    assert_eq!(quiet(&out), json!("fn x() {}"));
+}
+
+/// Issue 17: a directory granted before it exists is made, and what is
+/// put in it is under the grant; a read-only grant of a missing path
+/// makes nothing.
+#[tokio::test]
+async fn a_directory_granted_before_it_exists_is_made_and_filled() {
+    let fx = Fixture::new();
+    let p = fx.prepare("hostile", &["file:build/out:write"]);
+    quiet(&call(&p, "mkdir", json!({"path": "build"})).await.unwrap());
+    quiet(
+        &call(&p, "mkdir", json!({"path": "build/out"}))
+            .await
+            .unwrap(),
+    );
+    quiet(
+        &call(
+            &p,
+            "write",
+            json!({"path": "build/out/report.txt", "content": "ok"}),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(fx.read("build/out/report.txt"), "ok");
+    let (msg, out) = failure(
+        &p,
+        "write",
+        json!({"path": "build/log.txt", "content": "x"}),
+    )
+    .await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(refused(&fx, &out).1, "build/log.txt");
+    let r = fx.prepare("hostile", &["file:later:read"]);
+    let (msg, out) = failure(&r, "mkdir", json!({"path": "later"})).await;
+    assert_eq!(msg, EPERM);
+    assert_eq!(out.denials[0].reason, READ_ONLY);
+    let (msg, out) = failure(&r, "stat", json!({"path": "later"})).await;
+    assert_eq!(msg, ENOENT);
+    assert!(out.denials.is_empty(), "{:?}", out.denials);
+    assert!(!fx.ws.join("later").exists());
+    assert_still_answers(&fx.prepare("hostile", &["file:a.txt:read"])).await;
 }

@@ -26,9 +26,16 @@ pub struct Package {
 /// one is refused, since two would be ambiguous. The result is checked as
 /// [`Package::from_bytes`] checks an install; checking its imports against
 /// the manifest takes the engine ([`crate::runtime::Runtime::load`]).
-pub fn pack(component: Vec<u8>, manifest: &str, origin: &str) -> Result<Package> {
+/// `manifest_origin` names the manifest's file in its errors, `origin` the
+/// component's.
+pub fn pack(
+    component: Vec<u8>,
+    manifest: &str,
+    manifest_origin: &str,
+    origin: &str,
+) -> Result<Package> {
     use wasm_encoder::ComponentSection;
-    Manifest::parse(manifest, origin)?;
+    Manifest::parse(manifest, manifest_origin)?;
     let refuse = |reason: String| Error::NotAComponent {
         path: origin.to_string(),
         reason,

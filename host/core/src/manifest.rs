@@ -55,6 +55,21 @@ pub const MAX_PROGRAM_REQUESTS: usize = 32;
 /// Most `[[network]]` entries a manifest may request.
 pub const MAX_NETWORK_REQUESTS: usize = 32;
 
+/// The fields every manifest gives, each with what to write. `description`
+/// is required because it is what a person reads before granting the
+/// plugin anything (the install prompt, `plugin audit`, registries).
+const REQUIRED: [(&str, &str); 3] = [
+    (
+        "name",
+        "the plugin's name, which prefixes its tools, e.g. name = \"notes\"",
+    ),
+    ("version", "e.g. version = \"0.1.0\""),
+    (
+        "description",
+        "one line saying what the plugin is for, shown to whoever installs it, e.g. description = \"Read and list notes in the workspace.\"",
+    ),
+];
+
 /// What a plugin requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,8 +115,18 @@ impl Manifest {
         if depth > MAX_MANIFEST_DEPTH {
             return Err(bad(Problem::TooDeep(depth)));
         }
-        let manifest: Manifest =
-            toml::from_str(text).map_err(|e| bad(Problem::Toml(e.message().to_string())))?;
+        let manifest: Manifest = toml::from_str(text).map_err(|e| {
+            // A required field left out is the first thing a new author
+            // meets: say which, and what to write.
+            let table = toml::from_str::<toml::Table>(text).ok();
+            let missing = REQUIRED
+                .iter()
+                .find(|(field, _)| table.as_ref().is_some_and(|t| !t.contains_key(*field)));
+            bad(match missing {
+                Some(&(field, hint)) => Problem::Missing { field, hint },
+                None => Problem::Toml(e.message().to_string()),
+            })
+        })?;
         manifest.validate().map_err(bad)?;
         Ok(manifest)
     }
@@ -200,6 +225,12 @@ pub enum Problem {
     /// The custom section is not text.
     #[error("not UTF-8: {0}")]
     NotUtf8(std::str::Utf8Error),
+    /// A required field is not there.
+    #[error("missing field `{field}`: add {hint}")]
+    Missing {
+        field: &'static str,
+        hint: &'static str,
+    },
     /// Not TOML, or not a manifest's fields; the parser's words.
     #[error("{0}")]
     Toml(String),
@@ -395,7 +426,17 @@ memory_mib = 32
             err("name = \"Bad Name\"\nversion = \"1\"\ndescription = \"\"")
                 .contains("must be 1-32")
         );
-        assert!(err("version = \"1\"\ndescription = \"\"").contains("missing field `name`"));
+        assert!(err("version = \"1\"\ndescription = \"\"").contains("missing field `name`: add"));
+        // Issue 17: the field a new author forgets is named with what to
+        // write; a manifest that is not TOML keeps the parser's words.
+        let missing = err("name = \"x\"\nversion = \"1\"\n");
+        assert!(
+            missing.contains(
+                "missing field `description`: add one line saying what the plugin is for"
+            ) && missing.contains("description = \""),
+            "{missing}"
+        );
+        assert!(err("name = \"x\"\nversion = ").contains("invalid string"));
     }
 
     #[test]

@@ -45,12 +45,14 @@ fn too_big(shown: &str) -> ToolError {
 }
 
 /// Create the missing parent directories of `full`, returning those that
-/// were created, outermost first, so that a rollback can remove them.
+/// were created, outermost first, so that a rollback can remove them. The
+/// sandbox's root `.` is never looked at: it is always there, and under a
+/// grant of only some paths in it, looking at it may not be granted.
 pub fn create_parents(full: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut missing = Vec::new();
     let mut dir = full.parent();
     while let Some(d) = dir {
-        if d.as_os_str().is_empty() || d.exists() {
+        if d.as_os_str().is_empty() || d == Path::new(".") || d.exists() {
             break;
         }
         missing.push(d.to_path_buf());

@@ -1,5 +1,7 @@
 //! The `write` tool: create or overwrite one file.
 
+use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::Path;
 
 use schemars::JsonSchema;
@@ -47,12 +49,29 @@ pub fn run(root: &Path, input: WriteInput) -> Result<WriteOutput, ToolError> {
         )));
     }
     let full = rel.under(root);
-    if full.is_dir() {
-        return Err(ToolError::invalid(format!("{shown} is a directory")));
-    }
-    let created = !files::exists(&full);
-    files::create_parents(&full).map_err(|e| ToolError::io(&shown, e))?;
-    std::fs::write(&full, &input.content).map_err(|e| ToolError::io(&shown, e))?;
+    let fail = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::IsADirectory {
+            ToolError::invalid(format!("{shown} is a directory"))
+        } else {
+            ToolError::io(&shown, e)
+        }
+    };
+    files::create_parents(&full).map_err(fail)?;
+    // The open itself says whether the file is new: nothing is looked at
+    // first, since a grant may allow writing a file and nothing beside it.
+    let (mut file, created) = match OpenOptions::new().write(true).create_new(true).open(&full) {
+        Ok(f) => (f, true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let f = OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&full)
+                .map_err(fail)?;
+            (f, false)
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    file.write_all(input.content.as_bytes()).map_err(fail)?;
     Ok(WriteOutput {
         path: shown,
         bytes: input.content.len(),

@@ -28,7 +28,12 @@ impl App {
         let text = warden_core::configfile::read_text(manifest_path, MAX_MANIFEST_BYTES as u64)
             .with_context(|| format!("cannot read {}", manifest_path.display()))?
             .ok_or_else(|| missing(manifest_path))?;
-        let package = component::pack(bytes, &text, &component_path.display().to_string())?;
+        let package = component::pack(
+            bytes,
+            &text,
+            &manifest_path.display().to_string(),
+            &component_path.display().to_string(),
+        )?;
         // The same check as every install and load: an import the manifest
         // does not justify is refused now, not by the first user.
         let loaded = self.rt.load(&package)?;

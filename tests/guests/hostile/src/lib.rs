@@ -59,6 +59,11 @@ fn list(a: PathArg) -> Result<Vec<String>, ToolError> {
     Ok(names)
 }
 
+/// Whether the path is a directory, as `stat` says.
+fn stat(a: PathArg) -> Result<bool, ToolError> {
+    fs::metadata(&a.path).map(|m| m.is_dir()).map_err(fail)
+}
+
 fn write(a: WriteArg) -> Result<(), ToolError> {
     fs::write(&a.path, a.content).map_err(fail)
 }
@@ -384,6 +389,7 @@ warden_sdk::plugin! {
     find: find => "Look for a marker a previous call left in memory.",
     read: read => "Read a file.",
     list: list => "List a directory.",
+    stat: stat => "Say whether a path is a directory.",
     write: write => "Write a file.",
     truncate: truncate => "Open a file with truncation.",
     set_len: set_len => "Shrink a file through a read-only descriptor.",

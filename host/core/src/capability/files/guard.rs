@@ -124,6 +124,15 @@ struct Rules {
 enum Want {
     /// Look: open for reading, stat, list, readlink.
     Read,
+    /// Look at a directory itself (stat it, open it, list it). Allowed
+    /// also on a strict ancestor of a grant, so that a tool can walk down
+    /// to what it was granted; listing such an ancestor shows only the
+    /// entries on the way (see [`Rules::only_on_the_way`]).
+    Walk,
+    /// Make a directory. Allowed also on a strict ancestor of a writable
+    /// grant, so that a granted path that does not exist yet can be made
+    /// with the directories it needs (`file:src/new/x.rs:write`).
+    MakeDir,
     /// Change what is there: write, truncate, set times, mkdir.
     Write,
     /// Make, remove or move a directory entry: create, unlink, rmdir,
@@ -186,8 +195,27 @@ pub struct FsGuard {
     limits: WriteLimits,
     denials: Denials,
     quota: Arc<Quota>,
-    /// Names hidden from each open directory listing, by stream.
-    listings: HashMap<u32, Vec<OsString>>,
+    /// What each open directory listing may show, by stream.
+    listings: HashMap<u32, Listing>,
+}
+
+/// What one directory listing may show: never the hidden names, and,
+/// for a directory that is only on the way to a grant, only the entries
+/// that lead to one.
+#[derive(Clone)]
+struct Listing {
+    hide: Vec<OsString>,
+    only: Option<Vec<OsString>>,
+}
+
+impl Listing {
+    fn shows(&self, name: &str) -> bool {
+        !self.hide.iter().any(|n| n.as_os_str() == name)
+            && self
+                .only
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|n| n.as_os_str() == name))
+    }
 }
 
 /// `path` as a real path: the deepest ancestor that exists, resolved, with
@@ -248,51 +276,46 @@ fn both_spellings(paths: &[PathBuf]) -> Vec<PathBuf> {
 
 impl FsGuard {
     /// Open the effective file grants as preopens, and the workspace as `.`
-    /// (see below). A granted path that does not exist is skipped (it
-    /// cannot be reached either way).
+    /// (see below). A granted path that does not exist yet is granted by
+    /// where it will be, so the plugin can create it, as a file or a
+    /// directory; it is reached through the nearest directory above it
+    /// that exists.
     pub fn new(effective: &Effective, workspace: &Path) -> std::io::Result<Self> {
-        let mut preopens = Vec::new();
         let mut grants = Vec::new();
+        // The directories to preopen, as configured (the guest sees these
+        // names), beside the workspace.
+        let mut dirs: Vec<PathBuf> = Vec::new();
         for grant in &effective.files {
-            let (perms, mode) = match grant.access {
-                Access::Read => (FsPerms::ReadOnly, OpenMode::READ),
-                Access::Write => (FsPerms::ReadWrite, OpenMode::READ | OpenMode::WRITE),
-            };
             let meta = match std::fs::metadata(&grant.host) {
-                Ok(m) => m,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Ok(m) => Some(m),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e),
             };
-            let (dir_path, host) = if meta.is_dir() {
-                (grant.host.clone(), grant.host.canonicalize()?)
-            } else {
-                let parent = grant.host.parent().unwrap_or(Path::new("/")).to_path_buf();
-                let name = grant.host.file_name().unwrap_or_default();
-                (parent.clone(), parent.canonicalize()?.join(name))
+            let (dir, host, file) = match meta {
+                Some(m) if m.is_dir() => (grant.host.clone(), grant.host.canonicalize()?, false),
+                Some(_) => {
+                    let parent = grant.host.parent().unwrap_or(Path::new("/")).to_path_buf();
+                    let name = grant.host.file_name().unwrap_or_default();
+                    let real = parent.canonicalize()?.join(name);
+                    (parent, real, true)
+                }
+                None => (
+                    nearest_directory(&grant.host),
+                    real_or_planned(&grant.host),
+                    false,
+                ),
             };
             grants.push(Granted {
                 host,
                 access: grant.access,
-                file: !meta.is_dir(),
+                file,
             });
-            let file = open_dir(&dir_path)?;
-            // Descriptor I/O runs inline (see `allow_blocking_current_thread`
-            // in runtime.rs): only regular files and directories are ever
-            // opened, so none of it can wait on another party.
-            let dir = Dir::new(file, perms, mode, true);
-            if dir_path == workspace {
-                preopens.push(Preopen {
-                    dir: dir.clone(),
-                    guest: ".".into(),
-                });
+            if dir != workspace && !dirs.contains(&dir) {
+                dirs.push(dir);
             }
-            preopens.push(Preopen {
-                dir,
-                guest: dir_path.display().to_string(),
-            });
         }
         let mut rules = Rules {
-            preopens,
+            preopens: Vec::new(),
             grants,
             protected: both_spellings(&effective.protected),
             hidden: both_spellings(&effective.hidden),
@@ -303,27 +326,36 @@ impl FsGuard {
         // a workspace-relative path means the same under every grant: with
         // `file:src:read`, `src/main.rs` is read through it, and `README.md`
         // is refused by `Rules::decide` with the grant that would allow it
-        // rather than missing. Its own permissions come from the same
-        // decision as any directory's.
-        if !rules.preopens.iter().any(|p| p.guest == ".") {
-            let (perms, mode) = if rules.writable(workspace) {
+        // rather than missing. Every preopen's own permissions come from
+        // the same decision as any directory's: the directory a single
+        // file is granted in is not itself writable.
+        let mut preopens = Vec::new();
+        for (i, path) in std::iter::once(workspace.to_path_buf())
+            .chain(dirs)
+            .enumerate()
+        {
+            let file = open_dir(&path)?;
+            let (perms, mode) = if rules.writable(&real_path(&file)?) {
                 (FsPerms::ReadWrite, OpenMode::READ | OpenMode::WRITE)
             } else {
                 (FsPerms::ReadOnly, OpenMode::READ)
             };
-            let dir = Dir::new(open_dir(workspace)?, perms, mode, true);
-            rules.preopens.insert(
-                0,
-                Preopen {
+            // Descriptor I/O runs inline (see `allow_blocking_current_thread`
+            // in runtime.rs): only regular files and directories are ever
+            // opened, so none of it can wait on another party.
+            let dir = Dir::new(file, perms, mode, true);
+            if i == 0 {
+                preopens.push(Preopen {
                     dir: dir.clone(),
                     guest: ".".into(),
-                },
-            );
-            rules.preopens.push(Preopen {
+                });
+            }
+            preopens.push(Preopen {
                 dir,
-                guest: workspace.display().to_string(),
+                guest: path.display().to_string(),
             });
         }
+        rules.preopens = preopens;
         Ok(FsGuard {
             rules: Arc::new(rules),
             limits: WriteLimits::NONE,
@@ -456,44 +488,42 @@ impl Rules {
                 None,
             ));
         }
-        let access = if want == Want::Read {
+        let access = if matches!(want, Want::Read | Want::Walk) {
             Access::Read
         } else {
             Access::Write
         };
-        let grant = self
-            .grants
-            .iter()
-            .filter(|g| {
-                if g.file {
-                    target == g.host
-                } else {
-                    target.starts_with(&g.host)
-                }
-            })
-            .max_by_key(|g| g.host.components().count());
-        let Some(grant) = grant else {
-            let beside_single = self
+        // A directory on the way to a grant may be looked at (or, on the
+        // way to a writable one, made), and nothing more.
+        let on_the_way = matches!(want, Want::Walk | Want::MakeDir)
+            && self
                 .grants
                 .iter()
-                .any(|g| g.file && g.host.parent().is_some_and(|d| target.starts_with(d)));
-            let reason = if beside_single {
-                "only a single file is granted in this directory"
-            } else {
-                "no grant covers this path"
+                .any(|g| g.access >= access && g.host != target && g.host.starts_with(target));
+        if !on_the_way {
+            let Some(grant) = self.covering(target) else {
+                let beside_single = self
+                    .grants
+                    .iter()
+                    .any(|g| g.file && g.host.parent().is_some_and(|d| target.starts_with(d)));
+                let reason = if beside_single {
+                    "only a single file is granted in this directory"
+                } else {
+                    "no grant covers this path"
+                };
+                return Err(refuse(reason.into(), Some((target.to_path_buf(), access))));
             };
-            return Err(refuse(reason.into(), Some((target.to_path_buf(), access))));
-        };
-        if want != Want::Read {
-            if grant.access == Access::Read {
+            if access == Access::Write && grant.access == Access::Read {
                 return Err(refuse(
                     "the grant is read-only".into(),
                     Some((target.to_path_buf(), Access::Write)),
                 ));
             }
-            if let Some(p) = self.protected_by(target, replace) {
-                return Err(refuse(protected_reason(&p), Some((p, Access::Write))));
-            }
+        }
+        if access == Access::Write
+            && let Some(p) = self.protected_by(target, replace)
+        {
+            return Err(refuse(protected_reason(&p), Some((p, Access::Write))));
         }
         // Last, and on the same real path: a forbid holds whatever grant
         // shape reached the resource (issue 16 item 15).
@@ -503,6 +533,36 @@ impl Rules {
                 .map_err(|refused| refuse(refused.reason(), None))?;
         }
         Ok(())
+    }
+
+    /// The most specific grant that covers `target` itself.
+    fn covering(&self, target: &Path) -> Option<&Granted> {
+        self.grants
+            .iter()
+            .filter(|g| {
+                if g.file {
+                    target == g.host
+                } else {
+                    target.starts_with(&g.host)
+                }
+            })
+            .max_by_key(|g| g.host.components().count())
+    }
+
+    /// For a directory no grant covers, the names in it that lead to a
+    /// grant below it: all that a listing of it may show, so walking down
+    /// to a grant tells nothing about what lies beside the way.
+    fn only_on_the_way(&self, dir: &Path) -> Option<Vec<OsString>> {
+        if self.covering(dir).is_some() {
+            return None;
+        }
+        Some(
+            self.grants
+                .iter()
+                .filter_map(|g| g.host.strip_prefix(dir).ok()?.components().next())
+                .map(|c| c.as_os_str().to_os_string())
+                .collect(),
+        )
     }
 
     /// The protected path `target` lies under, if any: one of the listed
@@ -626,29 +686,110 @@ fn escapes(op: &'static str, base: &std::fs::File, path: &str) -> Fail {
     })
 }
 
-fn open_fail(op: &'static str, base: &std::fs::File, path: &str, e: rustix::io::Errno) -> Fail {
-    if e == rustix::io::Errno::XDEV {
-        escapes(op, base, path)
-    } else {
-        e.into()
+/// How an open beneath `base` failed. A path that is not there is decided
+/// as the path it would be: outside the grants that is a refusal, exactly
+/// as if it existed, so a plugin cannot learn which names exist beside
+/// what it was granted by telling "not found" from "denied".
+fn open_fail(
+    op: &'static str,
+    base: &std::fs::File,
+    path: &str,
+    e: rustix::io::Errno,
+    rules: &Rules,
+    want: Want,
+) -> Fail {
+    use rustix::io::Errno;
+    match e {
+        Errno::XDEV => escapes(op, base, path),
+        Errno::NOENT | Errno::NOTDIR => match planned(base, path) {
+            Some(target) => match rules.decide(op, &target, want) {
+                Err(refusal) => Fail::Refused(refusal),
+                Ok(()) => e.into(),
+            },
+            None => escapes(op, base, path),
+        },
+        _ => e.into(),
     }
 }
 
+/// Most directories of a missing path tried when finding where it would
+/// be ([`planned`]); a guest chooses how deep its paths go.
+const MAX_PLANNED_DEPTH: usize = 64;
+
+/// Where `path` beneath `base` would be if it existed: the real path of the
+/// deepest of its directories that exists, with the rest appended. When
+/// the rest has a `..`, or none of the directories tried exists, the
+/// deepest existing one stands for the whole path, which is decided no
+/// more leniently than the path itself. `None` when the path leaves `base`.
+fn planned(base: &std::fs::File, path: &str) -> Option<PathBuf> {
+    let parts: Vec<Component> = Path::new(path)
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
+    let shortest = parts.len().saturating_sub(MAX_PLANNED_DEPTH);
+    for i in (shortest..parts.len()).rev() {
+        let dir: PathBuf = parts[..i].iter().collect();
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        match beneath(base, &dir, OFlags::PATH | OFlags::DIRECTORY) {
+            Ok(fd) => {
+                let real = real_path(&fd).ok()?;
+                let rest = &parts[i..];
+                return Some(if rest.iter().all(|c| matches!(c, Component::Normal(_))) {
+                    real.join(rest.iter().collect::<PathBuf>())
+                } else {
+                    real
+                });
+            }
+            Err(rustix::io::Errno::XDEV) => return None,
+            Err(_) => {}
+        }
+    }
+    real_path(base).ok()
+}
+
+/// The nearest directory at or above `path` that exists.
+fn nearest_directory(path: &Path) -> PathBuf {
+    path.ancestors()
+        .find(|a| a.is_dir())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf()
+}
+
 /// Open the directory part of `path` beneath `base` for an operation on
-/// its final name.
-fn parent(op: &'static str, base: &std::fs::File, path: &str) -> Result<Parent, Fail> {
+/// its final name; `want` is what the operation would do to it, which
+/// decides a path that is not there (see [`open_fail`]).
+fn parent(
+    op: &'static str,
+    base: &std::fs::File,
+    path: &str,
+    rules: &Rules,
+    want: Want,
+) -> Result<Parent, Fail> {
     let s = split(path)?;
     let Some(name) = s.name else {
         // `.`, `..` or a path ending in one: no entry of its own to change.
         return Err(match beneath(base, &s.dir, OFlags::PATH) {
-            Err(e) => open_fail(op, base, path, e),
+            Err(e) => open_fail(op, base, path, e, rules, want),
             Ok(_) => Fail::Code(ErrorCode::Invalid),
         });
     };
     let fd = beneath(base, &s.dir, OFlags::PATH | OFlags::DIRECTORY)
-        .map_err(|e| open_fail(op, base, path, e))?;
+        .map_err(|e| open_fail(op, base, path, e, rules, want))?;
     let real = real_path(&fd)?;
     Ok(Parent { fd, real, name })
+}
+
+/// How looking at what `fd` refers to is decided: a directory may be on
+/// the way to a grant, anything else must be granted.
+fn look_at(fd: impl AsFd) -> Want {
+    match rustix::fs::fstat(fd) {
+        Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() => Want::Walk,
+        _ => Want::Read,
+    }
 }
 
 fn is_symlink(p: &Parent) -> bool {
@@ -695,7 +836,13 @@ fn exists(p: &Parent) -> bool {
 
 /// A change of a symlink's target, which the guard never makes: refused
 /// with what the link points at, so the caller can name the target instead.
-fn through_symlink(op: &'static str, base: &std::fs::File, path: &str, p: &Parent) -> Fail {
+fn through_symlink(
+    op: &'static str,
+    base: &std::fs::File,
+    path: &str,
+    p: &Parent,
+    rules: &Rules,
+) -> Fail {
     let refusal = |reason: &str| {
         Fail::Refused(Refusal {
             op,
@@ -709,7 +856,7 @@ fn through_symlink(op: &'static str, base: &std::fs::File, path: &str, p: &Paren
         Err(rustix::io::Errno::NOENT) => {
             refusal("refusing to create through a dangling symbolic link")
         }
-        Err(e) => open_fail(op, base, path, e),
+        Err(e) => open_fail(op, base, path, e, rules, Want::Write),
         Ok(_) => refusal("refusing to change a file through a symbolic link: name its target"),
     }
 }
@@ -998,7 +1145,7 @@ impl GuardedView<'_> {
             return Ok(());
         };
         let real = real_path(&*d.dir).map_err(ErrorCode::from)?;
-        if let Err(r) = self.guard.rules.decide(op, &real, Want::Read) {
+        if let Err(r) = self.guard.rules.decide(op, &real, Want::Walk) {
             return Err(self.guard.record(r));
         }
         Ok(())
@@ -1029,10 +1176,14 @@ impl GuardedView<'_> {
                 if !follow {
                     flags |= OFlags::NOFOLLOW;
                 }
+                // A path that is not there reveals nothing, so on the way
+                // to a grant it is "not found" (see `open_fail`).
                 let fd = beneath(base, Path::new(&path), flags)
-                    .map_err(|e| open_fail(op, base, &path, e))?;
+                    .map_err(|e| open_fail(op, base, &path, e, rules, Want::Walk))?;
                 let real = real_path(&fd)?;
-                rules.decide(op, &real, Want::Read).map_err(Fail::Refused)?;
+                rules
+                    .decide(op, &real, look_at(&fd))
+                    .map_err(Fail::Refused)?;
                 Ok(std::fs::File::from(fd))
             })
             .await?;
@@ -1088,7 +1239,7 @@ impl HostDirectoryEntryStream for GuardedView<'_> {
             )
             .await?;
             let hidden = match (&entry, self.guard.listings.get(&rep)) {
-                (Some(e), Some(names)) => names.iter().any(|n| n.as_os_str() == e.name.as_str()),
+                (Some(e), Some(listing)) => !listing.shows(&e.name),
                 _ => false,
             };
             if !hidden {
@@ -1157,10 +1308,11 @@ impl HostDescriptor for GuardedView<'_> {
                 }
                 let file = if writes {
                     let op = "write";
-                    let p = parent(op, base, &path)?;
+                    let want = if create { Want::Replace } else { Want::Write };
+                    let p = parent(op, base, &path, rules, want)?;
                     if is_symlink(&p) {
                         if follow {
-                            return Err(through_symlink(op, base, &path, &p));
+                            return Err(through_symlink(op, base, &path, &p, rules));
                         }
                         return Err(Fail::Code(ErrorCode::Loop));
                     }
@@ -1169,7 +1321,6 @@ impl HostDescriptor for GuardedView<'_> {
                         return Err(Fail::Refused(not_regular(op, target, kind)));
                     }
                     let new = !exists(&p);
-                    let want = if create { Want::Replace } else { Want::Write };
                     quota.allow(rules, op, &target, want, false)?;
                     if create && new {
                         quota.create(limits, op, &target)?;
@@ -1202,15 +1353,20 @@ impl HostDescriptor for GuardedView<'_> {
                         oflags |= OFlags::NOFOLLOW;
                     }
                     beneath(base, Path::new(&path), oflags)
-                        .map_err(|e| open_fail("read", base, &path, e))?
+                        .map_err(|e| open_fail("read", base, &path, e, rules, Want::Walk))?
                 };
                 let st = rustix::fs::fstat(&file)?;
                 let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
                 let real = real_path(&file)?;
                 // The check is on what was opened: a symlink swapped in for
                 // a granted name is caught here.
+                let look = if !writes && kind == rustix::fs::FileType::Directory {
+                    Want::Walk
+                } else {
+                    Want::Read
+                };
                 rules
-                    .decide(if writes { "write" } else { "read" }, &real, Want::Read)
+                    .decide(if writes { "write" } else { "read" }, &real, look)
                     .map_err(Fail::Refused)?;
                 let writable = rules.writable(&real);
                 match kind {
@@ -1250,12 +1406,12 @@ impl HostDescriptor for GuardedView<'_> {
     ) -> FsResult<()> {
         self.at(&fd, move |base, rules, quota, limits| {
             let op = "mkdir";
-            let p = match parent(op, base, &path) {
+            let p = match parent(op, base, &path, rules, Want::MakeDir) {
                 Err(Fail::Code(ErrorCode::Invalid)) => return Err(Fail::Code(ErrorCode::Exist)),
                 other => other?,
             };
             let target = p.target();
-            quota.allow(rules, op, &target, Want::Write, false)?;
+            quota.allow(rules, op, &target, Want::MakeDir, false)?;
             quota.create(limits, op, &target)?;
             Ok(rustix::fs::mkdirat(
                 &p.fd,
@@ -1281,9 +1437,9 @@ impl HostDescriptor for GuardedView<'_> {
         };
         self.at(&fd, move |base, rules, quota, _| {
             let op = "set-times";
-            let p = parent(op, base, &path)?;
+            let p = parent(op, base, &path, rules, Want::Write)?;
             if follow && is_symlink(&p) {
-                return Err(through_symlink(op, base, &path, &p));
+                return Err(through_symlink(op, base, &path, &p, rules));
             }
             quota.allow(rules, op, &p.target(), Want::Write, false)?;
             Ok(rustix::fs::utimensat(
@@ -1310,11 +1466,11 @@ impl HostDescriptor for GuardedView<'_> {
         let new_base = self.base(&new_descriptor)?;
         self.at(&fd, move |base, rules, quota, limits| {
             let op = "link";
-            let old = parent(op, base, &old_path)?;
+            let old = parent(op, base, &old_path, rules, Want::Write)?;
             // A hard link to a protected or read-only file would be a
             // writable alias of it, so the source counts as written too.
             quota.allow(rules, op, &old.target(), Want::Write, false)?;
-            let new = parent(op, &new_base, &new_path)?;
+            let new = parent(op, &new_base, &new_path, rules, Want::Replace)?;
             quota.allow(rules, op, &new.target(), Want::Replace, false)?;
             quota.create(limits, op, &new.target())?;
             Ok(rustix::fs::linkat(
@@ -1335,7 +1491,7 @@ impl HostDescriptor for GuardedView<'_> {
     ) -> FsResult<()> {
         self.at(&fd, move |base, rules, quota, _| {
             let op = "rmdir";
-            let p = parent(op, base, &path)?;
+            let p = parent(op, base, &path, rules, Want::Replace)?;
             quota.allow(rules, op, &p.target(), Want::Replace, false)?;
             Ok(rustix::fs::unlinkat(&p.fd, &p.name, AtFlags::REMOVEDIR)?)
         })
@@ -1352,9 +1508,9 @@ impl HostDescriptor for GuardedView<'_> {
         let new_base = self.base(&new_fd)?;
         self.at(&fd, move |base, rules, quota, _| {
             let op = "rename";
-            let old = parent(op, base, &old_path)?;
+            let old = parent(op, base, &old_path, rules, Want::Replace)?;
             quota.allow(rules, op, &old.target(), Want::Replace, true)?;
-            let new = parent(op, &new_base, &new_path)?;
+            let new = parent(op, &new_base, &new_path, rules, Want::Replace)?;
             quota.allow(rules, op, &new.target(), Want::Replace, true)?;
             Ok(rustix::fs::renameat(
                 &old.fd, &old.name, &new.fd, &new.name,
@@ -1371,7 +1527,7 @@ impl HostDescriptor for GuardedView<'_> {
     ) -> FsResult<()> {
         self.at(&fd, move |base, rules, quota, limits| {
             let op = "symlink";
-            let p = parent(op, base, &dest_path)?;
+            let p = parent(op, base, &dest_path, rules, Want::Replace)?;
             let target = p.target();
             quota.allow(rules, op, &target, Want::Replace, false)?;
             if src_path.starts_with('/') {
@@ -1392,7 +1548,7 @@ impl HostDescriptor for GuardedView<'_> {
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
         self.at(&fd, move |base, rules, quota, _| {
             let op = "unlink";
-            let p = parent(op, base, &path)?;
+            let p = parent(op, base, &path, rules, Want::Replace)?;
             quota.allow(rules, op, &p.target(), Want::Replace, false)?;
             Ok(rustix::fs::unlinkat(&p.fd, &p.name, AtFlags::empty())?)
         })
@@ -1403,24 +1559,27 @@ impl HostDescriptor for GuardedView<'_> {
         &mut self,
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<types::DirectoryEntryStream>> {
-        let hide = if let Ok(base) = self.base(&fd) {
+        let listing = if let Ok(base) = self.base(&fd) {
             let real = real_path(&*base).map_err(ErrorCode::from)?;
-            if let Err(r) = self.guard.rules.decide("list", &real, Want::Read) {
+            let rules = &self.guard.rules;
+            if let Err(r) = rules.decide("list", &real, Want::Walk) {
                 return Err(self.guard.record(r));
             }
-            self.guard
-                .rules
-                .hidden
-                .iter()
-                .filter(|h| h.parent() == Some(real.as_path()))
-                .filter_map(|h| h.file_name().map(|n| n.to_os_string()))
-                .collect()
+            Some(Listing {
+                hide: rules
+                    .hidden
+                    .iter()
+                    .filter(|h| h.parent() == Some(real.as_path()))
+                    .filter_map(|h| h.file_name().map(|n| n.to_os_string()))
+                    .collect(),
+                only: rules.only_on_the_way(&real),
+            })
         } else {
-            Vec::new()
+            None
         };
         let stream = HostDescriptor::read_directory(&mut self.inner, fd).await?;
-        if !hide.is_empty() {
-            self.guard.listings.insert(stream.rep(), hide);
+        if let Some(l) = listing.filter(|l| !l.hide.is_empty() || l.only.is_some()) {
+            self.guard.listings.insert(stream.rep(), l);
         }
         Ok(stream)
     }
@@ -1441,7 +1600,7 @@ impl HostDescriptor for GuardedView<'_> {
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
         self.at(&fd, move |base, rules, _, _| {
             let op = "readlink";
-            let p = parent(op, base, &path)?;
+            let p = parent(op, base, &path, rules, Want::Read)?;
             rules
                 .decide(op, &p.target(), Want::Read)
                 .map_err(Fail::Refused)?;
