@@ -19,6 +19,7 @@ pub use update::UpdateArgs;
 mod policy;
 pub use policy::ExplainArgs;
 mod report;
+mod signing;
 mod run;
 pub use run::AgentArgs;
 mod undo;

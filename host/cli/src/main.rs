@@ -315,6 +315,10 @@ enum PluginCommand {
         component: PathBuf,
         /// `oci://HOST/REPOSITORY:TAG`.
         target: String,
+        /// Sign it with this unencrypted PKCS#8 PEM P-256 key, as cosign
+        /// does (signature under the tag `sha256-<digest>.sig`).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// List installed and bundled plugins.
     List,
@@ -580,7 +584,11 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
             }
             PluginCommand::Rollback { name } => app.rollback_plugin(&name),
             PluginCommand::Diff { a, b } => app.plugin_diff(&a, &b).await,
-            PluginCommand::Publish { component, target } => app.publish(&component, &target).await,
+            PluginCommand::Publish {
+                component,
+                target,
+                key,
+            } => app.publish(&component, &target, key.as_deref()).await,
             PluginCommand::List => app.list().await,
             PluginCommand::Pack {
                 component,

@@ -48,12 +48,13 @@ impl App {
     ) -> anyhow::Result<ExitCode> {
         let fetched = async {
             let wanted = Wanted::parse(target, sha256)?;
-            let fetched = source::fetch(&wanted).await?;
+            let trust = self.trust()?;
+            let fetched = source::fetch(&wanted, &trust).await?;
             let package = Package::from_bytes(fetched.bytes, &wanted.display())?;
-            anyhow::Ok((package, fetched.source))
+            anyhow::Ok((package, fetched.source, fetched.signer))
         }
         .await;
-        let (package, source) = match fetched {
+        let (package, source, signer) = match fetched {
             Ok(f) => f,
             Err(e) => {
                 // A refusal from the network is a decision like any other.
@@ -72,7 +73,13 @@ impl App {
                 return Err(e);
             }
         };
-        self.install_package(package, source, specs, yes).await
+        self.install_package(package, source, signer, specs, yes)
+            .await
+    }
+
+    /// The publisher keys warden trusts (see [`super::signing`]).
+    pub(super) fn trust(&self) -> anyhow::Result<super::signing::Trust> {
+        super::signing::Trust::load(&self.registry.dirs().config)
     }
 
     /// Install every installed plugin a lock (the output of `warden plugin
@@ -112,7 +119,8 @@ impl App {
                 Source::Installed { from } => (from.clone(), None),
             };
             let wanted = Wanted::parse(&target, sha256.as_deref())?;
-            let fetched = match source::fetch(&wanted).await {
+            let trust = self.trust()?;
+            let fetched = match source::fetch(&wanted, &trust).await {
                 Ok(f) => f,
                 Err(e) => {
                     self.record(Record {
@@ -150,7 +158,7 @@ impl App {
             }
             // The lock's own source is recorded, so the next lock reads the same.
             let code = self
-                .install_package(package, entry.source.clone(), specs, yes)
+                .install_package(package, entry.source.clone(), fetched.signer, specs, yes)
                 .await?;
             if code != ExitCode::SUCCESS {
                 return Ok(code);
@@ -163,6 +171,7 @@ impl App {
         &self,
         package: Package,
         source: Source,
+        signer: Option<String>,
         specs: &[String],
         yes: bool,
     ) -> anyhow::Result<ExitCode> {
@@ -199,6 +208,13 @@ impl App {
             eprintln!("  {}", escape(&m.description));
             eprintln!("  digest {}", package.digest);
             eprintln!("  from   {}", escape(&from));
+            eprintln!(
+                "  signed {}",
+                signer
+                    .as_deref()
+                    .map(|s| format!("by {} (a key you trust)", escape(s)))
+                    .unwrap_or_else(|| "by no trusted publisher".into())
+            );
             report::block("requests", &report::requested(m));
             report::block("risks", &report::risks(m, &loaded.imports));
             let tool_names: Vec<String> = tools
@@ -235,7 +251,9 @@ impl App {
                     }
                     .into(),
                 ),
-                detail: Some(json!({"version": m.version, "digest": package.digest})),
+                detail: Some(
+                    json!({"version": m.version, "digest": package.digest, "signed_by": signer}),
+                ),
                 ..Record::default()
             })?;
         }
@@ -245,7 +263,7 @@ impl App {
         }
         let record = self
             .registry
-            .install(&package, source, tools, &grant, None)?;
+            .install(&package, source, tools, &grant, signer.clone())?;
         if self.json {
             self.print_json(&json!({"installed": record, "grant": grant}))?;
         } else {

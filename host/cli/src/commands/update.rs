@@ -130,14 +130,35 @@ impl App {
             }
             _ => None,
         };
+        let old_signer = self.registry.record(name)?.and_then(|r| r.signer);
         let fetched = async {
             let wanted = Wanted::parse(&target, sha256)?;
-            let fetched = source::fetch(&wanted).await?;
+            let trust = self.trust()?;
+            let fetched = source::fetch(&wanted, &trust).await?;
+            // Publisher continuity: a signed plugin is replaced only by one
+            // signed by the same publisher.
+            if let Some(old) = &old_signer
+                && fetched.signer.as_ref() != Some(old)
+            {
+                return Err(warden_core::Error::NotAComponent {
+                    path: wanted.display(),
+                    reason: format!(
+                        "the installed version is signed by `{}`, this one {}; a plugin keeps its publisher (to change it, remove the plugin and install the new one)",
+                        escape(old),
+                        fetched
+                            .signer
+                            .as_deref()
+                            .map(|s| format!("by `{}`", escape(s)))
+                            .unwrap_or_else(|| "by no trusted publisher".into())
+                    ),
+                }
+                .into());
+            }
             let package = Package::from_bytes(fetched.bytes, &wanted.display())?;
-            anyhow::Ok((package, fetched.source))
+            anyhow::Ok((package, fetched.source, fetched.signer))
         }
         .await;
-        let (package, new_source) = match fetched {
+        let (package, new_source, new_signer) = match fetched {
             Ok(f) => f,
             Err(e) => return Err(self.refuse_update(name, &target, e)),
         };
@@ -299,9 +320,9 @@ impl App {
             }
             return Ok(ExitCode::from(3));
         }
-        let record = self
-            .registry
-            .update(&new.package, new_source, new.tools, &grant, None)?;
+        let record =
+            self.registry
+                .update(&new.package, new_source, new.tools, &grant, new_signer)?;
         if self.json {
             self.print_json(&json!({"updated": record, "grant": grant, "changes": changes}))?;
         } else {
@@ -383,7 +404,12 @@ impl App {
     }
 
     /// Push a component to a registry in the Wasm artifact layout.
-    pub async fn publish(&self, component: &Path, target: &str) -> anyhow::Result<ExitCode> {
+    pub async fn publish(
+        &self,
+        component: &Path,
+        target: &str,
+        key: Option<&Path>,
+    ) -> anyhow::Result<ExitCode> {
         let package = Package::from_file(component)?;
         // What is published must be what warden would install.
         self.rt.load(&package)?;
@@ -408,6 +434,9 @@ impl App {
         );
         let registry = super::oci::Registry::new(&what)?;
         let digest = registry.push(&what, &package.bytes, annotations).await?;
+        if let Some(key) = key {
+            super::signing::sign(&registry, &what, &digest, key).await?;
+        }
         let pinned = what.at(&digest);
         if self.json {
             self.print_json(&json!({

@@ -1,0 +1,267 @@
+//! Keyed signatures in cosign's layout, checked against trusted publisher
+//! keys.
+//!
+//! The `sigstore` crate brings its own HTTP, TUF and X.509 stacks; warden
+//! needs only cosign's keyed scheme, so it is implemented here with
+//! RustCrypto's `p256`: the "simple signing" JSON payload naming the
+//! repository and the manifest digest, an ECDSA P-256 / SHA-256 signature of
+//! it (DER, base64) in the layer annotation
+//! `dev.cosignproject.cosign/signature`, stored in the same repository
+//! under the tag `sha256-<hex>.sig`. Public keys are PEM `PUBLIC KEY`, as
+//! `cosign generate-key-pair` writes them; signing keys are unencrypted
+//! PKCS#8 PEM (cosign's encrypted key format is not read). Keyless
+//! (Fulcio/Rekor) signatures are not verified.
+//!
+//! Trust: the user's `$XDG_CONFIG_HOME/warden/trust.toml` and an
+//! organisation file `trust.toml` beside the managed policy (and beside
+//! `$WARDEN_POLICY`). Keys from all of them are trusted; if any of them
+//! requires signatures, they are required: a user file cannot lower it.
+//!
+//! ```toml
+//! require_signatures = true
+//! [[publisher]]
+//! name = "acme"
+//! key = """
+//! -----BEGIN PUBLIC KEY-----
+//! …
+//! -----END PUBLIC KEY-----
+//! """
+//! ```
+
+use super::oci::{self, OciRef};
+use base64::Engine as _;
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use warden_core::Error;
+
+/// Media type of a cosign simple-signing payload layer.
+pub const PAYLOAD_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Annotation holding the base64 signature of the payload.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// Largest payload read; cosign's are a few hundred bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Most signature layers looked at.
+pub const MAX_SIGNATURES: usize = 16;
+/// Largest trust file read.
+pub const MAX_TRUST_BYTES: u64 = 1024 * 1024;
+/// Most publishers one trust file may name.
+pub const MAX_PUBLISHERS: usize = 256;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustFile {
+    #[serde(default)]
+    require_signatures: bool,
+    #[serde(default)]
+    publisher: Vec<PublisherEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublisherEntry {
+    name: String,
+    key: String,
+}
+
+/// The keys warden trusts, and whether a signature is required.
+pub struct Trust {
+    /// The file that requires signatures, if one does.
+    pub required_by: Option<PathBuf>,
+    keys: Vec<(String, VerifyingKey)>,
+    /// The user's trust file (named in hints).
+    pub user_file: PathBuf,
+}
+
+impl Trust {
+    /// Read the user's file in `config` (warden's config directory) and the
+    /// organisation's files.
+    pub fn load(config: &Path) -> anyhow::Result<Self> {
+        let user_file = config.join("trust.toml");
+        let mut files = vec![user_file.clone()];
+        let managed = Path::new(warden_core::policy::MANAGED_POLICY);
+        files.extend(managed.parent().map(|d| d.join("trust.toml")));
+        if let Some(p) = std::env::var_os(warden_core::policy::POLICY_VAR).filter(|v| !v.is_empty())
+        {
+            files.extend(Path::new(&p).parent().map(|d| d.join("trust.toml")));
+        }
+        let mut trust = Trust {
+            required_by: None,
+            keys: Vec::new(),
+            user_file,
+        };
+        for path in files {
+            let bad = |reason: String| Error::Policy {
+                file: path.clone(),
+                reason,
+            };
+            let text = match warden_core::configfile::read_text(&path, MAX_TRUST_BYTES) {
+                Ok(Some(t)) => t,
+                Ok(None) => continue,
+                // A trust file that cannot be read fails closed.
+                Err(e) => return Err(bad(e.to_string()).into()),
+            };
+            let file: TrustFile = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+            if file.publisher.len() > MAX_PUBLISHERS {
+                return Err(bad(format!("more than {MAX_PUBLISHERS} publishers")).into());
+            }
+            if file.require_signatures && trust.required_by.is_none() {
+                trust.required_by = Some(path.clone());
+            }
+            for p in file.publisher {
+                let key = VerifyingKey::from_public_key_pem(p.key.trim()).map_err(|e| {
+                    bad(format!(
+                        "the key of publisher `{}` is not a PEM P-256 public key: {e}",
+                        p.name
+                    ))
+                })?;
+                trust.keys.push((p.name, key));
+            }
+        }
+        Ok(trust)
+    }
+
+    /// Refuse an unsigned component when signatures are required.
+    pub fn allow_unsigned(&self, what: &str, why: &str) -> anyhow::Result<()> {
+        match &self.required_by {
+            None => Ok(()),
+            Some(file) => Err(Error::NotAComponent {
+                path: what.to_string(),
+                reason: format!(
+                    "{why}, and {} requires a signature by a trusted publisher; to trust a publisher's key add it to {} as [[publisher]] name = \"…\" key = \"\"\"<PEM public key>\"\"\"",
+                    file.display(),
+                    self.user_file.display()
+                ),
+            }
+            .into()),
+        }
+    }
+}
+
+/// The tag cosign stores the signatures of `digest` under.
+pub fn signature_tag(digest: &str) -> String {
+    format!("{}.sig", digest.replacen(':', "-", 1))
+}
+
+/// The payload cosign signs for `repository` (`HOST/REPO`) at `digest`.
+pub fn payload(repository: &str, digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "critical": {
+            "identity": {"docker-reference": repository},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature",
+        },
+        "optional": null,
+    }))
+    .unwrap_or_default()
+}
+
+fn repository(what: &OciRef) -> String {
+    format!("{}/{}", what.0.registry(), what.0.repository())
+}
+
+/// Sign the manifest `digest` of `what` with the PKCS#8 PEM key at `key`.
+pub async fn sign(
+    registry: &oci::Registry,
+    what: &OciRef,
+    digest: &str,
+    key: &Path,
+) -> anyhow::Result<()> {
+    let pem = warden_core::configfile::read_text(key, MAX_TRUST_BYTES)?
+        .ok_or_else(|| anyhow::anyhow!("no signing key at {}", key.display()))?;
+    let key = SigningKey::from_pkcs8_pem(pem.trim()).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not an unencrypted PKCS#8 PEM P-256 key: {e}",
+            key.display()
+        )
+    })?;
+    let body = payload(&repository(what), digest);
+    let signature: Signature = key.sign(&body);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes());
+    registry
+        .push_signature(&what.tagged(&signature_tag(digest)), &body, &encoded)
+        .await
+}
+
+/// Who signed manifest `digest` of `what`: the name of the first trusted
+/// publisher whose key verifies a signature naming exactly this
+/// repository and digest. `Err` explains why none did.
+pub async fn verify(
+    registry: &oci::Registry,
+    what: &OciRef,
+    digest: &str,
+    trust: &Trust,
+) -> anyhow::Result<std::result::Result<String, String>> {
+    let sig_ref = what.tagged(&signature_tag(digest));
+    let Some((body, _)) = registry.manifest_if_any(&sig_ref).await? else {
+        return Ok(Err("it is not signed".into()));
+    };
+    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&body)
+        .map_err(|e| anyhow::anyhow!("{sig_ref} is not a signature manifest: {e}"))?;
+    let mut why = Vec::new();
+    for layer in manifest.layers.iter().take(MAX_SIGNATURES) {
+        if layer.media_type != PAYLOAD_MEDIA_TYPE {
+            continue;
+        }
+        let Some(sig) = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+        else {
+            continue;
+        };
+        if usize::try_from(layer.size).unwrap_or(usize::MAX) > MAX_PAYLOAD_BYTES {
+            why.push(format!("a signature payload is over {MAX_PAYLOAD_BYTES} bytes"));
+            continue;
+        }
+        let payload = registry.blob(&sig_ref, layer).await?;
+        let Ok(signature) = base64::engine::general_purpose::STANDARD
+            .decode(sig)
+            .map_err(|_| ())
+            .and_then(|der| Signature::from_der(&der).map_err(|_| ()))
+        else {
+            why.push("a signature is not a DER ECDSA signature".into());
+            continue;
+        };
+        let Some(name) = trust
+            .keys
+            .iter()
+            .find(|(_, key)| key.verify(&payload, &signature).is_ok())
+            .map(|(name, _)| name.clone())
+        else {
+            why.push("it is signed, but by no key you trust".into());
+            continue;
+        };
+        // A valid signature of something else (an older release, another
+        // repository) says nothing about this manifest.
+        let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
+        let signed_digest = claims["critical"]["image"]["docker-manifest-digest"]
+            .as_str()
+            .unwrap_or_default();
+        let signed_repo = claims["critical"]["identity"]["docker-reference"]
+            .as_str()
+            .unwrap_or_default();
+        if signed_digest != digest {
+            why.push(format!(
+                "its signature by `{name}` is for {}, not this manifest {digest} (a replayed signature)",
+                warden_core::escape::escape(signed_digest)
+            ));
+            continue;
+        }
+        if signed_repo != repository(what) {
+            why.push(format!(
+                "its signature by `{name}` is for the repository {}, not {}",
+                warden_core::escape::escape(signed_repo),
+                repository(what)
+            ));
+            continue;
+        }
+        return Ok(Ok(name));
+    }
+    if why.is_empty() {
+        why.push("it has no cosign signature".into());
+    }
+    Ok(Err(why.join("; ")))
+}
