@@ -295,6 +295,10 @@ enum PluginCommand {
         /// Accept a lower version than the installed one.
         #[arg(long)]
         allow_downgrade: bool,
+        /// Accept a version signed by this trusted publisher although the
+        /// installed one was signed by another (publisher continuity).
+        #[arg(long, value_name = "PUBLISHER")]
+        accept_signer: Option<String>,
     },
     /// Put back the version the last update replaced, with its grant.
     Rollback {
@@ -571,6 +575,7 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
                 grants,
                 yes,
                 allow_downgrade,
+                accept_signer,
             } => {
                 app.update(&commands::UpdateArgs {
                     name: &name,
@@ -579,6 +584,7 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
                     specs: &grants,
                     yes,
                     allow_downgrade,
+                    accept_signer: accept_signer.as_deref(),
                 })
                 .await
             }

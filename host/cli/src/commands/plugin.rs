@@ -187,7 +187,7 @@ impl App {
             g.resolve_programs(std::env::var_os("PATH").as_deref())?;
             g
         };
-        let subject = Subject::new(&self.user, m);
+        let subject = Subject::new(&self.user, m).signed(signer.clone());
         if let Err(e) = self
             .policy
             .check_all(&org::for_grant(&subject, Action::Install, m, &grant))
@@ -323,6 +323,9 @@ impl App {
                         .collect::<String>(),
                     tools.join(", ")
                 );
+                if let Some(signer) = r["signer"].as_str() {
+                    println!("{:<12} signed by {}", "", escape(signer));
+                }
                 for scoped in r["workspace_grants"].as_array().into_iter().flatten() {
                     let lines = serde_json::from_value::<Grant>(scoped["grant"].clone())
                         .map(|g| grant_lines(&g).join("; "))
@@ -439,7 +442,8 @@ impl App {
         let mut grant = grant;
         grant.check_within(&package.manifest)?;
         grant.resolve_programs(std::env::var_os("PATH").as_deref())?;
-        let subject = Subject::new(&self.user, &package.manifest);
+        let signer = self.registry.record(name)?.and_then(|r| r.signer);
+        let subject = Subject::new(&self.user, &package.manifest).signed(signer);
         if let Err(e) = self.policy.check_all(&org::for_grant(
             &subject,
             Action::Grant,

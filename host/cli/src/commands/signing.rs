@@ -140,6 +140,43 @@ impl Trust {
     }
 }
 
+/// The part of a simple-signing payload that is checked.
+#[derive(Deserialize)]
+struct SimpleSigning {
+    critical: Critical,
+}
+
+#[derive(Deserialize)]
+struct Critical {
+    identity: Identity,
+    image: Image,
+}
+
+#[derive(Deserialize)]
+struct Identity {
+    #[serde(rename = "docker-reference")]
+    docker_reference: String,
+}
+
+#[derive(Deserialize)]
+struct Image {
+    #[serde(rename = "docker-manifest-digest")]
+    docker_manifest_digest: String,
+}
+
+/// Whether a signed `docker-reference` names `repository`: cosign writes
+/// the bare repository, skopeo (containers/image) the reference it pushed,
+/// with its tag or digest.
+fn names_repository(signed: &str, repository: &str) -> bool {
+    match signed.strip_prefix(repository) {
+        Some("") => true,
+        Some(rest) => {
+            (rest.starts_with(':') && !rest.contains('/')) || rest.starts_with("@sha256:")
+        }
+        None => false,
+    }
+}
+
 /// The tag cosign stores the signatures of `digest` under.
 pub fn signature_tag(digest: &str) -> String {
     format!("{}.sig", digest.replacen(':', "-", 1))
@@ -236,13 +273,14 @@ pub async fn verify(
         };
         // A valid signature of something else (an older release, another
         // repository) says nothing about this manifest.
-        let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
-        let signed_digest = claims["critical"]["image"]["docker-manifest-digest"]
-            .as_str()
-            .unwrap_or_default();
-        let signed_repo = claims["critical"]["identity"]["docker-reference"]
-            .as_str()
-            .unwrap_or_default();
+        let Ok(claims) = serde_json::from_slice::<SimpleSigning>(&payload) else {
+            why.push(format!(
+                "its signature by `{name}` is over something that is not a simple-signing payload"
+            ));
+            continue;
+        };
+        let signed_digest = &claims.critical.image.docker_manifest_digest;
+        let signed_repo = &claims.critical.identity.docker_reference;
         if signed_digest != digest {
             why.push(format!(
                 "its signature by `{name}` is for {}, not this manifest {digest} (a replayed signature)",
@@ -250,7 +288,7 @@ pub async fn verify(
             ));
             continue;
         }
-        if signed_repo != repository(what) {
+        if !names_repository(signed_repo, &repository(what)) {
             why.push(format!(
                 "its signature by `{name}` is for the repository {}, not {}",
                 warden_core::escape::escape(signed_repo),

@@ -84,6 +84,8 @@ pub struct Fetched {
     pub source: Source,
     /// The trusted publisher whose signature was verified.
     pub signer: Option<String>,
+    /// Why no trusted signature was found, when none was.
+    pub unsigned: Option<String>,
 }
 
 /// Fetch what was named. Nothing from the network is trusted until its
@@ -99,17 +101,18 @@ pub async fn fetch(wanted: &Wanted, trust: &Trust) -> anyhow::Result<Fetched> {
                     from: path.display().to_string(),
                 },
                 signer: None,
+                unsigned: Some("a file carries no signature".into()),
             })
         }
         Wanted::Oci(what) => {
             let registry = oci::Registry::new(what)?;
             let pulled = registry.pull(what).await?;
-            let signer =
+            let (signer, unsigned) =
                 match signing::verify(&registry, what, &pulled.manifest_digest, trust).await? {
-                    Ok(name) => Some(name),
+                    Ok(name) => (Some(name), None),
                     Err(why) => {
                         trust.allow_unsigned(&wanted.display(), &why)?;
-                        None
+                        (None, Some(why))
                     }
                 };
             Ok(Fetched {
@@ -119,6 +122,7 @@ pub async fn fetch(wanted: &Wanted, trust: &Trust) -> anyhow::Result<Fetched> {
                     manifest: pulled.manifest_digest,
                 },
                 signer,
+                unsigned,
             })
         }
         Wanted::Url { url, sha256 } => {
@@ -138,6 +142,7 @@ pub async fn fetch(wanted: &Wanted, trust: &Trust) -> anyhow::Result<Fetched> {
                 bytes,
                 source: Source::Url { url: url.clone() },
                 signer: None,
+                unsigned: Some("a URL carries no signature".into()),
             })
         }
     }
