@@ -14,8 +14,11 @@
 //!
 //! Trust: the user's `$XDG_CONFIG_HOME/warden/trust.toml` and an
 //! organisation file `trust.toml` beside the managed policy (and beside
-//! `$WARDEN_POLICY`). Keys from all of them are trusted; if any of them
-//! requires signatures, they are required: a user file cannot lower it.
+//! `$WARDEN_POLICY`). If any of them requires signatures, they are
+//! required. A user file cannot lower the organisation's: when the
+//! organisation requires signatures only its keys count, and a user's key
+//! can never take a name the organisation's file gives (a Cedar rule on
+//! `context.signed_by == "acme"` means the organisation's acme).
 //!
 //! ```toml
 //! require_signatures = true
@@ -36,6 +39,7 @@ use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use warden_core::Error;
+use warden_core::escape::escape;
 
 /// Media type of a cosign simple-signing payload layer.
 pub const PAYLOAD_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -70,6 +74,10 @@ struct PublisherEntry {
 pub struct Trust {
     /// The file that requires signatures, if one does.
     pub required_by: Option<PathBuf>,
+    /// Whether that file is the organisation's: then only the
+    /// organisation's keys count, so a user cannot lower the requirement
+    /// by trusting a key of their own.
+    org_requires: bool,
     keys: Vec<(String, VerifyingKey)>,
     /// The user's trust file (named in hints).
     pub user_file: PathBuf,
@@ -80,47 +88,83 @@ impl Trust {
     /// organisation's files.
     pub fn load(config: &Path) -> anyhow::Result<Self> {
         let user_file = config.join("trust.toml");
-        let mut files = vec![user_file.clone()];
         let managed = Path::new(warden_core::policy::MANAGED_POLICY);
-        files.extend(managed.parent().map(|d| d.join("trust.toml")));
+        let mut org = Vec::new();
+        org.extend(managed.parent().map(|d| d.join("trust.toml")));
         if let Some(p) = std::env::var_os(warden_core::policy::POLICY_VAR).filter(|v| !v.is_empty())
         {
-            files.extend(Path::new(&p).parent().map(|d| d.join("trust.toml")));
+            org.extend(Path::new(&p).parent().map(|d| d.join("trust.toml")));
         }
         let mut trust = Trust {
             required_by: None,
+            org_requires: false,
             keys: Vec::new(),
-            user_file,
+            user_file: user_file.clone(),
         };
-        for path in files {
-            let bad = |reason: String| Error::Policy {
-                file: path.clone(),
-                reason,
+        let mut user_keys = Vec::new();
+        let mut org_keys: Vec<(String, VerifyingKey)> = Vec::new();
+        // The organisation's files first: their requirement wins.
+        for (path, is_org) in org
+            .into_iter()
+            .map(|p| (p, true))
+            .chain([(user_file, false)])
+        {
+            let Some(file) = read_file(&path)? else {
+                continue;
             };
-            let text = match warden_core::configfile::read_text(&path, MAX_TRUST_BYTES) {
-                Ok(Some(t)) => t,
-                Ok(None) => continue,
-                // A trust file that cannot be read fails closed.
-                Err(e) => return Err(bad(e.to_string()).into()),
-            };
-            let file: TrustFile = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
-            if file.publisher.len() > MAX_PUBLISHERS {
-                return Err(bad(format!("more than {MAX_PUBLISHERS} publishers")).into());
-            }
             if file.require_signatures && trust.required_by.is_none() {
                 trust.required_by = Some(path.clone());
+                trust.org_requires = is_org;
             }
             for p in file.publisher {
+                let bad = |reason: String| Error::Policy {
+                    file: path.clone(),
+                    reason,
+                };
                 let key = VerifyingKey::from_public_key_pem(p.key.trim()).map_err(|e| {
                     bad(format!(
                         "the key of publisher `{}` is not a PEM P-256 public key: {e}",
-                        p.name
+                        escape(&p.name)
                     ))
                 })?;
-                trust.keys.push((p.name, key));
+                if is_org {
+                    org_keys.push((p.name, key));
+                } else if org_keys.iter().any(|(n, _)| *n == p.name) {
+                    // A policy on `context.signed_by == "acme"` must mean
+                    // the organisation's acme.
+                    return Err(bad(format!(
+                        "publisher `{}` is named by the organisation's trust file; yours cannot give that name to another key (choose another name)",
+                        escape(&p.name)
+                    ))
+                    .into());
+                } else {
+                    user_keys.push((p.name, key));
+                }
             }
         }
+        trust.keys = org_keys;
+        if !trust.org_requires {
+            trust.keys.extend(user_keys);
+        }
         Ok(trust)
+    }
+
+    /// Where a key must be added to be trusted, as a hint.
+    pub fn how_to_trust(&self) -> String {
+        let file = if self.org_requires {
+            self.required_by.as_ref().unwrap_or(&self.user_file)
+        } else {
+            &self.user_file
+        };
+        let who = if self.org_requires {
+            "ask your organisation to add the publisher's key to"
+        } else {
+            "to trust a publisher, add its cosign public key to"
+        };
+        format!(
+            "{who} {} as [[publisher]] name = \"NAME\" key = \"\"\"-----BEGIN PUBLIC KEY-----…\"\"\"",
+            file.display()
+        )
     }
 
     /// Refuse an unsigned component when signatures are required.
@@ -130,14 +174,32 @@ impl Trust {
             Some(file) => Err(Error::NotAComponent {
                 path: what.to_string(),
                 reason: format!(
-                    "{why}, and {} requires a signature by a trusted publisher; to trust a publisher's key add it to {} as [[publisher]] name = \"…\" key = \"\"\"<PEM public key>\"\"\"",
+                    "{why}, and {} requires a signature by a trusted publisher; {}",
                     file.display(),
-                    self.user_file.display()
+                    self.how_to_trust()
                 ),
             }
             .into()),
         }
     }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Option<TrustFile>> {
+    let bad = |reason: String| Error::Policy {
+        file: path.to_path_buf(),
+        reason,
+    };
+    let text = match warden_core::configfile::read_text(path, MAX_TRUST_BYTES) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
+        // A trust file that cannot be read fails closed.
+        Err(e) => return Err(bad(e.to_string()).into()),
+    };
+    let file: TrustFile = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+    if file.publisher.len() > MAX_PUBLISHERS {
+        return Err(bad(format!("more than {MAX_PUBLISHERS} publishers")).into());
+    }
+    Ok(Some(file))
 }
 
 /// The part of a simple-signing payload that is checked.
@@ -268,7 +330,10 @@ pub async fn verify(
             .find(|(_, key)| key.verify(&payload, &signature).is_ok())
             .map(|(name, _)| name.clone())
         else {
-            why.push("it is signed, but by no key you trust".into());
+            why.push(format!(
+                "it is signed, but by no key you trust ({})",
+                trust.how_to_trust()
+            ));
             continue;
         };
         // A valid signature of something else (an older release, another
