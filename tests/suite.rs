@@ -1,8 +1,8 @@
 mod agent;
 mod audit;
 mod authors;
-mod chat;
 mod capture;
+mod chat;
 mod cli;
 mod common;
 mod guests;

@@ -19,8 +19,8 @@ pub use update::UpdateArgs;
 mod policy;
 pub use policy::ExplainArgs;
 mod report;
-mod signing;
 mod run;
+mod signing;
 pub use run::AgentArgs;
 mod undo;
 

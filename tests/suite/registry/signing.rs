@@ -72,7 +72,11 @@ fn refused_install(w: &Warden, target: &str, code: i32, needle: &str) {
         "wanted {needle:?} in: {}",
         r.stderr
     );
-    let last = w.records("install").last().cloned().expect("install record");
+    let last = w
+        .records("install")
+        .last()
+        .cloned()
+        .expect("install record");
     assert_eq!(last["decision"], "deny", "{last}");
     assert!(w.listed("hostile").is_null(), "nothing installed");
 }
@@ -118,8 +122,7 @@ fn issue12_a_signed_plugin_shows_its_signer_in_the_list_the_lock_and_the_audit_l
 }
 
 #[test]
-fn issue12_unsigned_wrongly_signed_and_replayed_signatures_are_refused_saying_how_to_trust_a_key()
-{
+fn issue12_unsigned_wrongly_signed_and_replayed_signatures_are_refused_saying_how_to_trust_a_key() {
     let reg = OciRegistry::start();
     let w = Warden::new();
     let (acme_key, acme) = keypair(w.home.path(), "acme");
@@ -134,7 +137,8 @@ fn issue12_unsigned_wrongly_signed_and_replayed_signatures_are_refused_saying_ho
     refused_install(&w, &unsigned, 2, "it is not signed");
     let r = w.run(&["plugin", "install", &unsigned, "--yes"]);
     assert!(
-        r.stderr.contains(&format!("{trust_path} requires a signature")),
+        r.stderr
+            .contains(&format!("{trust_path} requires a signature")),
         "{}",
         r.stderr
     );
@@ -158,15 +162,16 @@ fn issue12_unsigned_wrongly_signed_and_replayed_signatures_are_refused_saying_ho
     // acme's real signature of 0.1.0, replayed onto 0.2.0 (copied to the
     // tag where 0.2.0's signatures belong).
     let old = reg.oci("plugins/hostile:0.1.0");
-    let old_digest = publish_signed(
-        &w,
-        &hostile("0.1.0", READ_ONLY),
-        &old,
-        Some(&acme_key),
-    );
+    let old_digest = publish_signed(&w, &hostile("0.1.0", READ_ONLY), &old, Some(&acme_key));
     let new = reg.oci("plugins/hostile:0.2.0");
     let new_digest = publish_signed(&w, &hostile("0.2.0", WHOLE_WORKSPACE), &new, None);
-    let sig_tag = |d: &str| format!("docker://{}/plugins/hostile:{}.sig", reg.host(), d.replace(':', "-"));
+    let sig_tag = |d: &str| {
+        format!(
+            "docker://{}/plugins/hostile:{}.sig",
+            reg.host(),
+            d.replace(':', "-")
+        )
+    };
     let copied = Command::new("skopeo")
         .args([
             "copy",
@@ -201,7 +206,12 @@ fn issue12_an_update_by_another_signer_is_refused_unless_the_user_accepts_it() {
 
     // Signed by beta, whom the user trusts, but not for this plugin.
     let by_beta = reg.oci("plugins/hostile:0.2.0");
-    publish_signed(&w, &hostile("0.2.0", WHOLE_WORKSPACE), &by_beta, Some(&beta_key));
+    publish_signed(
+        &w,
+        &hostile("0.2.0", WHOLE_WORKSPACE),
+        &by_beta,
+        Some(&beta_key),
+    );
     refused_update(
         &w,
         &by_beta,
@@ -247,7 +257,11 @@ fn issue12_an_update_by_another_signer_is_refused_unless_the_user_accepts_it() {
         "beta",
         "--yes",
     ]);
-    assert!(r.stderr.contains("updated hostile to 0.2.0"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("updated hostile to 0.2.0"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(w.listed("hostile")["signer"], "beta");
     let record = w.records("update").last().cloned().expect("record");
     assert_eq!(
@@ -338,7 +352,8 @@ fn issue12_the_organisation_requires_signatures_by_its_publishers_through_cedar(
     let r = w.run(&["plugin", "install", &signed_by_me, "--yes"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("ask your organisation to add the publisher's key to"),
+        r.stderr
+            .contains("ask your organisation to add the publisher's key to"),
         "{}",
         r.stderr
     );
@@ -366,7 +381,11 @@ fn issue17_an_update_carries_workspace_grants_and_rollback_restores_them() {
     ]);
     let scoped = |w: &Warden| w.listed("hostile")["workspace_grants"].clone();
     let before = scoped(&w);
-    assert_eq!(before[0]["grant"]["env"], json!(["WARDEN_OTHER_VAR"]), "{before}");
+    assert_eq!(
+        before[0]["grant"]["env"],
+        json!(["WARDEN_OTHER_VAR"]),
+        "{before}"
+    );
 
     // 0.2.0 no longer asks for WARDEN_OTHER_VAR: the workspace's grant loses it.
     let base = std::fs::read(component("hostile")).expect("hostile built");
@@ -377,7 +396,8 @@ fn issue17_an_update_carries_workspace_grants_and_rollback_restores_them() {
     let r = update_to(&w, &reg, &v2, &["--yes"], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains(&format!("(in workspace {})", fx.ws.display())),
+        r.stderr
+            .contains(&format!("(in workspace {})", fx.ws.display())),
         "{}",
         r.stderr
     );
@@ -387,13 +407,27 @@ fn issue17_an_update_carries_workspace_grants_and_rollback_restores_them() {
     assert_eq!(after[0]["grant"]["env"], json!([]), "{after}");
     let record = w.records("update").last().cloned().expect("record");
     assert_eq!(
-        record["detail"]["workspace_dropped"].as_array().map(Vec::len),
+        record["detail"]["workspace_dropped"]
+            .as_array()
+            .map(Vec::len),
         Some(1),
         "{record}"
     );
     // The workspace's read grant still holds there.
-    let read = w.run(&["call", "hostile.read", "--workspace", ws, "--input", r#"{"path":"a.txt"}"#]);
-    assert_eq!((read.code, read.stdout.trim()), (0, "hi"), "{}", read.stderr);
+    let read = w.run(&[
+        "call",
+        "hostile.read",
+        "--workspace",
+        ws,
+        "--input",
+        r#"{"path":"a.txt"}"#,
+    ]);
+    assert_eq!(
+        (read.code, read.stdout.trim()),
+        (0, "hi"),
+        "{}",
+        read.stderr
+    );
 
     // Rollback gives the workspace its old grant back, and rolling back
     // again the carried one.

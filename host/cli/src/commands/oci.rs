@@ -174,7 +174,10 @@ impl Registry {
     }
 
     /// [`Registry::manifest`], with `None` when the registry has none.
-    pub async fn manifest_if_any(&self, what: &OciRef) -> anyhow::Result<Option<(Vec<u8>, String)>> {
+    pub async fn manifest_if_any(
+        &self,
+        what: &OciRef,
+    ) -> anyhow::Result<Option<(Vec<u8>, String)>> {
         let token = self
             .client
             .auth(&what.0, &self.auth, RegistryOperation::Pull)

@@ -312,7 +312,9 @@ pub async fn verify(
             continue;
         };
         if usize::try_from(layer.size).unwrap_or(usize::MAX) > MAX_PAYLOAD_BYTES {
-            why.push(format!("a signature payload is over {MAX_PAYLOAD_BYTES} bytes"));
+            why.push(format!(
+                "a signature payload is over {MAX_PAYLOAD_BYTES} bytes"
+            ));
             continue;
         }
         let payload = registry.blob(&sig_ref, layer).await?;

@@ -348,9 +348,14 @@ impl App {
             }
             return Ok(ExitCode::from(3));
         }
-        let record =
-            self.registry
-                .update(&new.package, new_source, new.tools, &grant, &scoped, new_signer)?;
+        let record = self.registry.update(
+            &new.package,
+            new_source,
+            new.tools,
+            &grant,
+            &scoped,
+            new_signer,
+        )?;
         if self.json {
             self.print_json(&json!({"updated": record, "grant": grant, "changes": changes}))?;
         } else {

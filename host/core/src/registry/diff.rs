@@ -326,7 +326,8 @@ fn tools(old: &[ToolSpec], new: &[ToolSpec], out: &mut Vec<Change>) {
                 }
                 if o.output_schema != n.output_schema {
                     let show = |s: &Option<serde_json::Value>| {
-                        s.as_ref().map_or_else(|| "none".to_string(), |v| v.to_string())
+                        s.as_ref()
+                            .map_or_else(|| "none".to_string(), |v| v.to_string())
                     };
                     out.push(change(
                         How::Changed,
