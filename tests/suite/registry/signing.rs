@@ -119,6 +119,30 @@ fn issue12_a_signed_plugin_shows_its_signer_in_the_list_the_lock_and_the_audit_l
     ]);
     assert_eq!(other.listed("hostile")["signer"], "acme");
     other.still_answers();
+
+    // A machine that does not trust acme does not reproduce the set.
+    let untrusting = Warden::new();
+    let r = untrusting.run(&[
+        "plugin",
+        "install",
+        "--locked",
+        lock.to_str().expect("utf-8"),
+        "--yes",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the lock says `hostile` is signed by `acme`, but here it verifies as signed by no publisher you trust"),
+        "{}",
+        r.stderr
+    );
+    let refusal = untrusting
+        .records("install")
+        .last()
+        .cloned()
+        .expect("record");
+    assert_eq!(refusal["decision"], "deny");
+    assert!(untrusting.listed("hostile").is_null());
 }
 
 #[test]

@@ -25,6 +25,9 @@ struct LockEntry {
     name: String,
     digest: String,
     source: Source,
+    /// The publisher that signed it where the lock was made.
+    #[serde(default)]
+    signer: Option<String>,
 }
 
 /// A grant `warden plugin grant` would store, before it is stored.
@@ -135,16 +138,41 @@ impl App {
                 }
             };
             let package = Package::from_bytes(fetched.bytes, &target)?;
-            if package.digest != entry.digest || package.manifest.name != entry.name {
+            let mismatch = if package.digest != entry.digest || package.manifest.name != entry.name
+            {
+                Some(format!(
+                    "the lock pins `{}` at {}, but this is `{}` at {}",
+                    entry.name,
+                    entry.digest,
+                    escape(&package.manifest.name),
+                    package.digest
+                ))
+            } else if let Some(locked) = &entry.signer
+                && fetched.signer.as_ref() != Some(locked)
+            {
+                // The lock names who signed it; here it must verify as that
+                // publisher too, or the set is not the same.
+                Some(format!(
+                    "the lock says `{}` is signed by `{}`, but here it {}; {}",
+                    entry.name,
+                    escape(locked),
+                    fetched
+                        .signer
+                        .as_deref()
+                        .map(|s| format!("verifies as signed by `{}`", escape(s)))
+                        .unwrap_or_else(|| format!(
+                            "verifies as signed by no publisher you trust ({})",
+                            fetched.unsigned.as_deref().unwrap_or("not signed")
+                        )),
+                    trust.how_to_trust()
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = mismatch {
                 let why = warden_core::Error::NotAComponent {
                     path: target.clone(),
-                    reason: format!(
-                        "the lock pins `{}` at {}, but this is `{}` at {}",
-                        entry.name,
-                        entry.digest,
-                        escape(&package.manifest.name),
-                        package.digest
-                    ),
+                    reason,
                 };
                 self.record(Record {
                     kind: Kind::Install,
