@@ -12,6 +12,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod signing;
+
 /// A `docker-registry` on a free loopback port, stopped on drop.
 struct OciRegistry {
     child: std::process::Child,
@@ -78,6 +80,8 @@ impl Drop for OciRegistry {
 /// The `warden` binary with its own state.
 struct Warden {
     home: tempfile::TempDir,
+    /// `$WARDEN_POLICY`: the organisation's policy (its trust.toml beside it).
+    policy: Option<PathBuf>,
 }
 
 struct Run {
@@ -97,12 +101,18 @@ impl Warden {
     fn new() -> Self {
         Warden {
             home: tempfile::tempdir().expect("tempdir"),
+            policy: None,
         }
     }
 
     fn run_with(&self, args: &[&str], stdin: &[u8]) -> Run {
         let h = self.home.path();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+        match &self.policy {
+            Some(p) => command.env("WARDEN_POLICY", p),
+            None => command.env_remove("WARDEN_POLICY"),
+        };
+        let mut child = command
             .args(args)
             .current_dir(h)
             .env("HOME", h)

@@ -21,6 +21,7 @@ mod policy;
 pub use policy::ExplainArgs;
 mod report;
 mod run;
+mod signing;
 pub use run::AgentArgs;
 mod undo;
 

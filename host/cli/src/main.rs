@@ -312,6 +312,10 @@ enum PluginCommand {
         /// Accept a lower version than the installed one.
         #[arg(long)]
         allow_downgrade: bool,
+        /// Accept a version signed by this trusted publisher although the
+        /// installed one was signed by another (publisher continuity).
+        #[arg(long, value_name = "PUBLISHER")]
+        accept_signer: Option<String>,
     },
     /// Put back the version the last update replaced, with its grant.
     Rollback {
@@ -332,6 +336,10 @@ enum PluginCommand {
         component: PathBuf,
         /// `oci://HOST/REPOSITORY:TAG`.
         target: String,
+        /// Sign it with this unencrypted PKCS#8 PEM P-256 key, as cosign
+        /// does (signature under the tag `sha256-<digest>.sig`).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// List installed and bundled plugins.
     List,
@@ -586,6 +594,7 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
                 grants,
                 yes,
                 allow_downgrade,
+                accept_signer,
             } => {
                 app.update(&commands::UpdateArgs {
                     name: &name,
@@ -594,12 +603,17 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
                     specs: &grants,
                     yes,
                     allow_downgrade,
+                    accept_signer: accept_signer.as_deref(),
                 })
                 .await
             }
             PluginCommand::Rollback { name } => app.rollback_plugin(&name),
             PluginCommand::Diff { a, b } => app.plugin_diff(&a, &b).await,
-            PluginCommand::Publish { component, target } => app.publish(&component, &target).await,
+            PluginCommand::Publish {
+                component,
+                target,
+                key,
+            } => app.publish(&component, &target, key.as_deref()).await,
             PluginCommand::List => app.list().await,
             PluginCommand::Pack {
                 component,

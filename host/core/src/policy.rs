@@ -556,6 +556,10 @@ impl Loaded {
                 "workspace".to_string(),
                 RestrictedExpression::new_string(req.workspace.clone()),
             ),
+            (
+                "signed_by".to_string(),
+                RestrictedExpression::new_string(req.subject.signed_by.clone().unwrap_or_default()),
+            ),
         ];
         pairs.extend(req.action.context());
         let context = Context::from_pairs(pairs).map_err(|e| fail("context", &e))?;

@@ -9,7 +9,8 @@
 //!   the workspace's real path, which `workspace` beside it names);
 //! - `$CACHE/tools/<digest>.json`: tool descriptions of bundled plugins;
 //! - `$DATA/plugins/<name>/previous/`: the version an update replaced, with
-//!   its record and grant, for `warden plugin rollback`.
+//!   its record, its grant and its grants in single workspaces, for
+//!   `warden plugin rollback`.
 //!
 //! A bundled plugin with no grant file runs with the grant of exactly what
 //! its manifest requests (all inside the workspace); `warden plugin grant`
@@ -39,6 +40,18 @@ const WORKSPACE_KEY_BYTES: usize = 16;
 const MAX_WORKSPACE_NAME_BYTES: u64 = 64 * 1024;
 /// Most workspaces whose grants `warden plugin list` shows per plugin.
 pub const MAX_WORKSPACE_GRANTS: usize = 1000;
+
+/// The file in `previous/` that keeps the replaced version's grants in
+/// single workspaces.
+const WORKSPACE_GRANTS_FILE: &str = "workspace-grants.json";
+
+/// A grant in one workspace, as `previous/` keeps it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeptGrant {
+    workspace: PathBuf,
+    grant: Grant,
+}
 
 /// Where a grant applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -432,15 +445,38 @@ impl Registry {
         self.plugin_dir(name).join("previous")
     }
 
-    /// Keep the installed version of `name` as its previous one.
+    /// Keep the installed version of `name` as its previous one, with its
+    /// grant everywhere and its grants in single workspaces.
     fn keep_previous(&self, name: &str) -> Result<()> {
         let (record, bytes, grant) = self.current_files(name)?;
         let dir = self.previous_dir(name);
         let json =
             serde_json::to_vec_pretty(&record).map_err(|e| Error::Conflict(e.to_string()))?;
+        let scoped: Vec<KeptGrant> = self
+            .workspace_grants(name)?
+            .into_iter()
+            .map(|(workspace, grant)| KeptGrant { workspace, grant })
+            .collect();
+        let scoped =
+            serde_json::to_vec_pretty(&scoped).map_err(|e| Error::Conflict(e.to_string()))?;
         write_atomic(&dir.join("component.wasm"), &bytes)?;
         write_atomic(&dir.join("grant.toml"), grant.as_bytes())?;
+        write_atomic(&dir.join(WORKSPACE_GRANTS_FILE), &scoped)?;
         write_atomic(&dir.join("plugin.json"), &json)
+    }
+
+    /// Replace every grant of `name` that applies in one workspace by
+    /// `grants`.
+    fn replace_workspace_grants(&self, name: &str, grants: &[(PathBuf, Grant)]) -> Result<()> {
+        for (ws, _) in self.workspace_grants(name)? {
+            if !grants.iter().any(|(w, _)| *w == ws) {
+                self.clear_workspace_grant(name, &ws)?;
+            }
+        }
+        for (ws, grant) in grants {
+            self.set_grant_in(name, grant, &Scope::Workspace(ws.clone()))?;
+        }
+        Ok(())
     }
 
     /// The version an update replaced, if any.
@@ -458,12 +494,16 @@ impl Registry {
 
     /// Replace an installed plugin by another version of it, keeping the
     /// one it replaces (with its grant) for [`Registry::rollback`].
+    ///
+    /// `workspace_grants` replace the plugin's grants in single workspaces
+    /// (a workspace not named loses its own grant).
     pub fn update(
         &self,
         package: &Package,
         source: Source,
         tools: Vec<ToolSpec>,
         grant: &Grant,
+        workspace_grants: &[(PathBuf, Grant)],
         signer: Option<String>,
     ) -> Result<Record> {
         let name = &package.manifest.name;
@@ -477,7 +517,21 @@ impl Registry {
             signer,
         };
         self.write_version(&record, &package.bytes, grant)?;
+        self.replace_workspace_grants(name, workspace_grants)?;
         Ok(record)
+    }
+
+    /// The grants in single workspaces that the previous version of `name`
+    /// had (none when it was kept before they were).
+    fn previous_workspace_grants(&self, name: &str) -> Result<Vec<(PathBuf, Grant)>> {
+        let path = self.previous_dir(name).join(WORKSPACE_GRANTS_FILE);
+        let kept: Vec<KeptGrant> = match crate::configfile::read_text(&path, MAX_RECORD_BYTES) {
+            Ok(Some(text)) => serde_json::from_str(&text)
+                .map_err(|e| Error::Conflict(format!("{} is damaged ({e})", path.display())))?,
+            Ok(None) => Vec::new(),
+            Err(e) => return Err(Error::io("cannot read", path, e)),
+        };
+        Ok(kept.into_iter().map(|k| (k.workspace, k.grant)).collect())
     }
 
     /// Swap the installed version of `name` with its previous one, grant
@@ -503,8 +557,10 @@ impl Registry {
             .map_err(|e| Error::io("cannot read", dir.join("grant.toml"), e))?
             .unwrap_or_default();
         let grant = Grant::parse(&grant_text)?;
+        let scoped = self.previous_workspace_grants(name)?;
         self.keep_previous(name)?;
         self.write_version(&previous, &bytes, &grant)?;
+        self.replace_workspace_grants(name, &scoped)?;
         Ok(previous)
     }
 

@@ -419,7 +419,13 @@ impl Session {
         // The organisation's policy is asked when the plugin is opened and
         // again before every call, so a policy tightened while a server or
         // agent session runs refuses the plugin from then on.
-        let subject = Subject::new(&self.user, &package.manifest);
+        // The signer recorded at install, so a policy requiring a signature
+        // holds at every call too.
+        let signer = self
+            .registry
+            .record(&package.manifest.name)?
+            .and_then(|r| r.signer);
+        let subject = Subject::new(&self.user, &package.manifest).signed(signer);
         let requests = org::for_call(&subject, &effective, &self.ctx.workspace);
         let policy = Policy::from_env(|k| env(k));
         policy.check_all(&requests)?;

@@ -66,6 +66,15 @@ impl OciRef {
         ))
     }
 
+    /// The same repository at `tag`.
+    pub fn tagged(&self, tag: &str) -> Self {
+        OciRef(Reference::with_tag(
+            self.0.registry().to_string(),
+            self.0.repository().to_string(),
+            tag.to_string(),
+        ))
+    }
+
     fn host(&self) -> &str {
         self.0.resolve_registry()
     }
@@ -159,6 +168,16 @@ impl Registry {
     /// Fetch the manifest `what` names, bounded, checking it against the
     /// digest of a `@sha256:` reference.
     pub async fn manifest(&self, what: &OciRef) -> anyhow::Result<(Vec<u8>, String)> {
+        self.manifest_if_any(what)
+            .await?
+            .ok_or_else(|| refuse(what, "the registry has no such manifest (404 Not Found)"))
+    }
+
+    /// [`Registry::manifest`], with `None` when the registry has none.
+    pub async fn manifest_if_any(
+        &self,
+        what: &OciRef,
+    ) -> anyhow::Result<Option<(Vec<u8>, String)>> {
         let token = self
             .client
             .auth(&what.0, &self.auth, RegistryOperation::Pull)
@@ -205,6 +224,9 @@ impl Registry {
                 ),
             ));
         }
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !status.is_success() {
             return Err(refuse(
                 what,
@@ -245,7 +267,7 @@ impl Registry {
                 ),
             ));
         }
-        Ok((body, digest))
+        Ok(Some((body, digest)))
     }
 
     /// Pull the component `what` names.
@@ -403,6 +425,61 @@ impl Registry {
             .await
             .map_err(|e| push_err("the manifest", e))?;
         Ok(digest)
+    }
+}
+
+impl Registry {
+    /// Push a cosign signature manifest at `tag_ref`: one simple-signing
+    /// payload layer carrying `signature` in its annotation.
+    pub async fn push_signature(
+        &self,
+        tag_ref: &OciRef,
+        payload: &[u8],
+        signature: &str,
+    ) -> anyhow::Result<()> {
+        let push_err = |step: &str, e: oci_client::errors::OciDistributionError| {
+            anyhow::anyhow!("cannot push {step} to {tag_ref}: {e}")
+        };
+        self.client
+            .auth(&tag_ref.0, &self.auth, RegistryOperation::Push)
+            .await
+            .map_err(|e| push_err("(authentication)", e))?;
+        let payload_digest = sha256(payload);
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "",
+            "os": "",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [payload_digest]},
+        }))?;
+        let config_digest = sha256(&config);
+        self.client
+            .push_blob(&tag_ref.0, payload, &payload_digest)
+            .await
+            .map_err(|e| push_err("the signature payload", e))?;
+        self.client
+            .push_blob(&tag_ref.0, &config, &config_digest)
+            .await
+            .map_err(|e| push_err("the signature config", e))?;
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": [{
+                "mediaType": super::signing::PAYLOAD_MEDIA_TYPE,
+                "digest": payload_digest,
+                "size": payload.len(),
+                "annotations": {super::signing::SIGNATURE_ANNOTATION: signature},
+            }],
+        });
+        self.client
+            .push_manifest_raw(
+                &tag_ref.0,
+                serde_json::to_vec(&manifest)?,
+                reqwest::header::HeaderValue::from_static(MANIFEST_MEDIA_TYPE),
+            )
+            .await
+            .map_err(|e| push_err("the signature manifest", e))?;
+        Ok(())
     }
 }
 

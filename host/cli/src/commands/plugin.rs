@@ -25,6 +25,9 @@ struct LockEntry {
     name: String,
     digest: String,
     source: Source,
+    /// The publisher that signed it where the lock was made.
+    #[serde(default)]
+    signer: Option<String>,
 }
 
 /// A grant `warden plugin grant` would store, before it is stored.
@@ -48,12 +51,13 @@ impl App {
     ) -> anyhow::Result<ExitCode> {
         let fetched = async {
             let wanted = Wanted::parse(target, sha256)?;
-            let fetched = source::fetch(&wanted).await?;
+            let trust = self.trust()?;
+            let fetched = source::fetch(&wanted, &trust).await?;
             let package = Package::from_bytes(fetched.bytes, &wanted.display())?;
-            anyhow::Ok((package, fetched.source))
+            anyhow::Ok((package, fetched.source, fetched.signer))
         }
         .await;
-        let (package, source) = match fetched {
+        let (package, source, signer) = match fetched {
             Ok(f) => f,
             Err(e) => {
                 // A refusal from the network is a decision like any other.
@@ -72,7 +76,13 @@ impl App {
                 return Err(e);
             }
         };
-        self.install_package(package, source, specs, yes).await
+        self.install_package(package, source, signer, specs, yes)
+            .await
+    }
+
+    /// The publisher keys warden trusts (see [`super::signing`]).
+    pub(super) fn trust(&self) -> anyhow::Result<super::signing::Trust> {
+        super::signing::Trust::load(&self.registry.dirs().config)
     }
 
     /// Install every installed plugin a lock (the output of `warden plugin
@@ -112,7 +122,8 @@ impl App {
                 Source::Installed { from } => (from.clone(), None),
             };
             let wanted = Wanted::parse(&target, sha256.as_deref())?;
-            let fetched = match source::fetch(&wanted).await {
+            let trust = self.trust()?;
+            let fetched = match source::fetch(&wanted, &trust).await {
                 Ok(f) => f,
                 Err(e) => {
                     self.record(Record {
@@ -127,16 +138,41 @@ impl App {
                 }
             };
             let package = Package::from_bytes(fetched.bytes, &target)?;
-            if package.digest != entry.digest || package.manifest.name != entry.name {
+            let mismatch = if package.digest != entry.digest || package.manifest.name != entry.name
+            {
+                Some(format!(
+                    "the lock pins `{}` at {}, but this is `{}` at {}",
+                    entry.name,
+                    entry.digest,
+                    escape(&package.manifest.name),
+                    package.digest
+                ))
+            } else if let Some(locked) = &entry.signer
+                && fetched.signer.as_ref() != Some(locked)
+            {
+                // The lock names who signed it; here it must verify as that
+                // publisher too, or the set is not the same.
+                Some(format!(
+                    "the lock says `{}` is signed by `{}`, but here it {}; {}",
+                    entry.name,
+                    escape(locked),
+                    fetched
+                        .signer
+                        .as_deref()
+                        .map(|s| format!("verifies as signed by `{}`", escape(s)))
+                        .unwrap_or_else(|| format!(
+                            "verifies as signed by no publisher you trust ({})",
+                            fetched.unsigned.as_deref().unwrap_or("not signed")
+                        )),
+                    trust.how_to_trust()
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = mismatch {
                 let why = warden_core::Error::NotAComponent {
                     path: target.clone(),
-                    reason: format!(
-                        "the lock pins `{}` at {}, but this is `{}` at {}",
-                        entry.name,
-                        entry.digest,
-                        escape(&package.manifest.name),
-                        package.digest
-                    ),
+                    reason,
                 };
                 self.record(Record {
                     kind: Kind::Install,
@@ -150,7 +186,7 @@ impl App {
             }
             // The lock's own source is recorded, so the next lock reads the same.
             let code = self
-                .install_package(package, entry.source.clone(), specs, yes)
+                .install_package(package, entry.source.clone(), fetched.signer, specs, yes)
                 .await?;
             if code != ExitCode::SUCCESS {
                 return Ok(code);
@@ -163,6 +199,7 @@ impl App {
         &self,
         package: Package,
         source: Source,
+        signer: Option<String>,
         specs: &[String],
         yes: bool,
     ) -> anyhow::Result<ExitCode> {
@@ -178,7 +215,7 @@ impl App {
             g.resolve_programs(std::env::var_os("PATH").as_deref())?;
             g
         };
-        let subject = Subject::new(&self.user, m);
+        let subject = Subject::new(&self.user, m).signed(signer.clone());
         if let Err(e) = self
             .policy
             .check_all(&org::for_grant(&subject, Action::Install, m, &grant))
@@ -199,6 +236,13 @@ impl App {
             eprintln!("  {}", escape(&m.description));
             eprintln!("  digest {}", package.digest);
             eprintln!("  from   {}", escape(&from));
+            eprintln!(
+                "  signed {}",
+                signer
+                    .as_deref()
+                    .map(|s| format!("by {} (a key you trust)", escape(s)))
+                    .unwrap_or_else(|| "by no trusted publisher".into())
+            );
             report::block("requests", &report::requested(m));
             report::block("risks", &report::risks(m, &loaded.imports));
             let tool_names: Vec<String> = tools
@@ -235,7 +279,9 @@ impl App {
                     }
                     .into(),
                 ),
-                detail: Some(json!({"version": m.version, "digest": package.digest})),
+                detail: Some(
+                    json!({"version": m.version, "digest": package.digest, "signed_by": signer}),
+                ),
                 ..Record::default()
             })?;
         }
@@ -245,7 +291,7 @@ impl App {
         }
         let record = self
             .registry
-            .install(&package, source, tools, &grant, None)?;
+            .install(&package, source, tools, &grant, signer.clone())?;
         if self.json {
             self.print_json(&json!({"installed": record, "grant": grant}))?;
         } else {
@@ -305,6 +351,9 @@ impl App {
                         .collect::<String>(),
                     tools.join(", ")
                 );
+                if let Some(signer) = r["signer"].as_str() {
+                    println!("{:<12} signed by {}", "", escape(signer));
+                }
                 for scoped in r["workspace_grants"].as_array().into_iter().flatten() {
                     let lines = serde_json::from_value::<Grant>(scoped["grant"].clone())
                         .map(|g| grant_lines(&g).join("; "))
@@ -421,7 +470,8 @@ impl App {
         let mut grant = grant;
         grant.check_within(&package.manifest)?;
         grant.resolve_programs(std::env::var_os("PATH").as_deref())?;
-        let subject = Subject::new(&self.user, &package.manifest);
+        let signer = self.registry.record(name)?.and_then(|r| r.signer);
+        let subject = Subject::new(&self.user, &package.manifest).signed(signer);
         if let Err(e) = self.policy.check_all(&org::for_grant(
             &subject,
             Action::Grant,

@@ -31,6 +31,10 @@ pub struct ExplainArgs {
     /// The plugin's publisher (default: from its manifest).
     #[arg(long)]
     publisher: Option<String>,
+    /// The trusted publisher that signed the plugin (`context.signed_by`;
+    /// default: the installed plugin's signer).
+    #[arg(long, value_name = "PUBLISHER")]
+    signed_by: Option<String>,
     /// The user (default: $USER).
     #[arg(long)]
     user: Option<String>,
@@ -73,6 +77,8 @@ struct Example {
     publisher: Option<String>,
     #[serde(default)]
     version: Option<String>,
+    #[serde(default)]
+    signed_by: Option<String>,
     action: String,
     #[serde(default)]
     resource: Option<String>,
@@ -207,6 +213,7 @@ impl App {
                     plugin: e.plugin.clone(),
                     publisher: e.publisher.clone(),
                     version: e.version.clone().unwrap_or_else(|| "0.0.0".into()),
+                    signed_by: e.signed_by.clone(),
                 };
                 let req = request(
                     subject,
@@ -287,6 +294,13 @@ impl App {
                 .as_ref()
                 .map(|p| p.manifest.version.clone())
                 .unwrap_or_else(|| "0.0.0".into()),
+            signed_by: args.signed_by.clone().or_else(|| {
+                self.registry
+                    .record(&args.plugin)
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.signer)
+            }),
         };
         let req = request(
             subject,

@@ -3,6 +3,7 @@
 //! component's bytes and the source as the lock records it.
 
 use super::oci::{self, OciRef};
+use super::signing::{self, Trust};
 use std::path::PathBuf;
 use warden_core::Error;
 use warden_core::component::MAX_COMPONENT_BYTES;
@@ -81,33 +82,51 @@ impl Wanted {
 pub struct Fetched {
     pub bytes: Vec<u8>,
     pub source: Source,
+    /// The trusted publisher whose signature was verified.
+    pub signer: Option<String>,
+    /// Why no trusted signature was found, when none was.
+    pub unsigned: Option<String>,
 }
 
 /// Fetch what was named. Nothing from the network is trusted until its
-/// digest matches.
-pub async fn fetch(wanted: &Wanted) -> anyhow::Result<Fetched> {
+/// digest matches; a signature is checked against `trust`.
+pub async fn fetch(wanted: &Wanted, trust: &Trust) -> anyhow::Result<Fetched> {
     match wanted {
         Wanted::Path(path) => {
+            trust.allow_unsigned(&wanted.display(), "a file carries no signature")?;
             let package = warden_core::component::Package::from_file(path)?;
             Ok(Fetched {
                 bytes: package.bytes.into_owned(),
                 source: Source::Installed {
                     from: path.display().to_string(),
                 },
+                signer: None,
+                unsigned: Some("a file carries no signature".into()),
             })
         }
         Wanted::Oci(what) => {
             let registry = oci::Registry::new(what)?;
             let pulled = registry.pull(what).await?;
+            let (signer, unsigned) =
+                match signing::verify(&registry, what, &pulled.manifest_digest, trust).await? {
+                    Ok(name) => (Some(name), None),
+                    Err(why) => {
+                        trust.allow_unsigned(&wanted.display(), &why)?;
+                        (None, Some(why))
+                    }
+                };
             Ok(Fetched {
                 bytes: pulled.bytes,
                 source: Source::Oci {
                     reference: what.to_string(),
                     manifest: pulled.manifest_digest,
                 },
+                signer,
+                unsigned,
             })
         }
         Wanted::Url { url, sha256 } => {
+            trust.allow_unsigned(url, "a URL carries no signature")?;
             let bytes = download(url).await?;
             let got = oci::sha256(&bytes);
             if got != format!("sha256:{sha256}") {
@@ -122,6 +141,8 @@ pub async fn fetch(wanted: &Wanted) -> anyhow::Result<Fetched> {
             Ok(Fetched {
                 bytes,
                 source: Source::Url { url: url.clone() },
+                signer: None,
+                unsigned: Some("a URL carries no signature".into()),
             })
         }
     }

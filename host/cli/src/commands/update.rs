@@ -25,6 +25,8 @@ pub struct UpdateArgs<'a> {
     pub specs: &'a [String],
     pub yes: bool,
     pub allow_downgrade: bool,
+    /// A new signer the user accepts in place of the installed one's.
+    pub accept_signer: Option<&'a str>,
 }
 
 /// One version, checked and described.
@@ -130,14 +132,39 @@ impl App {
             }
             _ => None,
         };
+        let old_signer = self.registry.record(name)?.and_then(|r| r.signer);
         let fetched = async {
             let wanted = Wanted::parse(&target, sha256)?;
-            let fetched = source::fetch(&wanted).await?;
+            let trust = self.trust()?;
+            let fetched = source::fetch(&wanted, &trust).await?;
+            // Publisher continuity: a signed plugin is replaced only by one
+            // signed by the same publisher, or by another one the user names.
+            if let Some(old) = &old_signer
+                && fetched.signer.as_ref() != Some(old)
+                && (fetched.signer.is_none() || fetched.signer.as_deref() != args.accept_signer)
+            {
+                let how = match &fetched.signer {
+                    Some(new) => format!(
+                        "this one by `{n}`; a plugin keeps its publisher: if you trust `{n}` to publish `{name}`, run `warden plugin update {name} --accept-signer {n}`",
+                        n = escape(new)
+                    ),
+                    None => format!(
+                        "this one by no publisher you trust ({}); a plugin keeps its publisher: trust the key that signed it in {}, or remove `{name}` and install it again",
+                        fetched.unsigned.as_deref().unwrap_or("not signed"),
+                        trust.user_file.display()
+                    ),
+                };
+                return Err(warden_core::Error::NotAComponent {
+                    path: wanted.display(),
+                    reason: format!("the installed version is signed by `{}`, {how}", escape(old)),
+                }
+                .into());
+            }
             let package = Package::from_bytes(fetched.bytes, &wanted.display())?;
-            anyhow::Ok((package, fetched.source))
+            anyhow::Ok((package, fetched.source, fetched.signer))
         }
         .await;
-        let (package, new_source) = match fetched {
+        let (package, new_source, new_signer) = match fetched {
             Ok(f) => f,
             Err(e) => return Err(self.refuse_update(name, &target, e)),
         };
@@ -188,6 +215,18 @@ impl App {
         let changes = diff::diff(&old.side(), &new.side());
         let (mut grant, dropped) =
             diff::carry(&old_grant, &old.package.manifest, &new.package.manifest);
+        // A grant that applies in one workspace is cut the same way; what
+        // `--grant` approves goes to the grant everywhere only.
+        let mut scoped = Vec::new();
+        let mut scoped_dropped = Vec::new();
+        for (ws, g) in self.registry.workspace_grants(name)? {
+            let (kept, lost) = diff::carry(&g, &old.package.manifest, &new.package.manifest);
+            scoped_dropped.extend(
+                lost.into_iter()
+                    .map(|l| format!("{l} (in workspace {})", escape(&ws.display().to_string()))),
+            );
+            scoped.push((ws, kept));
+        }
         let approved_now = if args.specs.is_empty() {
             Grant::default()
         } else {
@@ -197,7 +236,7 @@ impl App {
             more
         };
         merge(&mut grant, approved_now.clone());
-        let subject = Subject::new(&self.user, &new.package.manifest);
+        let subject = Subject::new(&self.user, &new.package.manifest).signed(new_signer.clone());
         if let Err(e) = self.policy.check_all(&org::for_grant(
             &subject,
             Action::Install,
@@ -225,10 +264,17 @@ impl App {
                     lines(&changes)
                 },
             );
-            if !dropped.is_empty() {
-                report::block("grants dropped", &dropped);
+            if !dropped.is_empty() || !scoped_dropped.is_empty() {
+                let all: Vec<String> = dropped.iter().chain(&scoped_dropped).cloned().collect();
+                report::block("grants dropped", &all);
             }
             report::block("will grant", &super::plugin::grant_lines(&grant));
+            for (ws, g) in &scoped {
+                report::block(
+                    &format!("will grant in {}", escape(&ws.display().to_string())),
+                    &super::plugin::grant_lines(g),
+                );
+            }
             let new_requests: Vec<String> = changes
                 .iter()
                 .filter(|c| {
@@ -279,6 +325,9 @@ impl App {
                 "to": {"version": new_v, "digest": new.package.digest},
                 "changes": changes,
                 "dropped": dropped,
+                "workspace_grants": scoped.iter().map(|(ws, g)| json!({"workspace": ws, "grant": super::plugin::grant_lines(g)})).collect::<Vec<_>>(),
+                "workspace_dropped": scoped_dropped,
+                "signed_by": {"from": old_signer, "to": new_signer},
             })),
             ..Record::default()
         })?;
@@ -299,9 +348,14 @@ impl App {
             }
             return Ok(ExitCode::from(3));
         }
-        let record = self
-            .registry
-            .update(&new.package, new_source, new.tools, &grant, None)?;
+        let record = self.registry.update(
+            &new.package,
+            new_source,
+            new.tools,
+            &grant,
+            &scoped,
+            new_signer,
+        )?;
         if self.json {
             self.print_json(&json!({"updated": record, "grant": grant, "changes": changes}))?;
         } else {
@@ -383,7 +437,12 @@ impl App {
     }
 
     /// Push a component to a registry in the Wasm artifact layout.
-    pub async fn publish(&self, component: &Path, target: &str) -> anyhow::Result<ExitCode> {
+    pub async fn publish(
+        &self,
+        component: &Path,
+        target: &str,
+        key: Option<&Path>,
+    ) -> anyhow::Result<ExitCode> {
         let package = Package::from_file(component)?;
         // What is published must be what warden would install.
         self.rt.load(&package)?;
@@ -408,6 +467,9 @@ impl App {
         );
         let registry = super::oci::Registry::new(&what)?;
         let digest = registry.push(&what, &package.bytes, annotations).await?;
+        if let Some(key) = key {
+            super::signing::sign(&registry, &what, &digest, key).await?;
+        }
         let pinned = what.at(&digest);
         if self.json {
             self.print_json(&json!({

@@ -249,6 +249,7 @@ mod tests {
             plugin: "fs".into(),
             publisher: Some("warden".into()),
             version: "0.1.0".into(),
+            signed_by: None,
         };
         Access::new(subject, ws, Arc::new(p))
     }

@@ -19,6 +19,9 @@ pub struct Subject {
     pub publisher: Option<String>,
     /// The plugin's version.
     pub version: String,
+    /// The trusted publisher whose signature was verified when the plugin
+    /// was fetched (`context.signed_by`, "" when none).
+    pub signed_by: Option<String>,
 }
 
 impl Subject {
@@ -29,7 +32,14 @@ impl Subject {
             plugin: manifest.name.clone(),
             publisher: manifest.publisher.clone(),
             version: manifest.version.clone(),
+            signed_by: None,
         }
+    }
+
+    /// The same subject, signed by `signer` (see [`Subject::signed_by`]).
+    pub fn signed(mut self, signer: Option<String>) -> Self {
+        self.signed_by = signer;
+        self
     }
 }
 

@@ -16,6 +16,7 @@ fn subject(user: &str, plugin: &str, publisher: Option<&str>) -> Subject {
         plugin: plugin.into(),
         publisher: publisher.map(String::from),
         version: "0.1.0".into(),
+        signed_by: None,
     }
 }
 

@@ -1,0 +1,372 @@
+//! Keyed signatures in cosign's layout, checked against trusted publisher
+//! keys.
+//!
+//! The `sigstore` crate brings its own HTTP, TUF and X.509 stacks; warden
+//! needs only cosign's keyed scheme, so it is implemented here with
+//! RustCrypto's `p256`: the "simple signing" JSON payload naming the
+//! repository and the manifest digest, an ECDSA P-256 / SHA-256 signature of
+//! it (DER, base64) in the layer annotation
+//! `dev.cosignproject.cosign/signature`, stored in the same repository
+//! under the tag `sha256-<hex>.sig`. Public keys are PEM `PUBLIC KEY`, as
+//! `cosign generate-key-pair` writes them; signing keys are unencrypted
+//! PKCS#8 PEM (cosign's encrypted key format is not read). Keyless
+//! (Fulcio/Rekor) signatures are not verified.
+//!
+//! Trust: the user's `$XDG_CONFIG_HOME/warden/trust.toml` and an
+//! organisation file `trust.toml` beside the managed policy (and beside
+//! `$WARDEN_POLICY`). If any of them requires signatures, they are
+//! required. A user file cannot lower the organisation's: when the
+//! organisation requires signatures only its keys count, and a user's key
+//! can never take a name the organisation's file gives (a Cedar rule on
+//! `context.signed_by == "acme"` means the organisation's acme).
+//!
+//! ```toml
+//! require_signatures = true
+//! [[publisher]]
+//! name = "acme"
+//! key = """
+//! -----BEGIN PUBLIC KEY-----
+//! …
+//! -----END PUBLIC KEY-----
+//! """
+//! ```
+
+use super::oci::{self, OciRef};
+use base64::Engine as _;
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use warden_core::Error;
+use warden_core::escape::escape;
+
+/// Media type of a cosign simple-signing payload layer.
+pub const PAYLOAD_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Annotation holding the base64 signature of the payload.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// Largest payload read; cosign's are a few hundred bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Most signature layers looked at.
+pub const MAX_SIGNATURES: usize = 16;
+/// Largest trust file read.
+pub const MAX_TRUST_BYTES: u64 = 1024 * 1024;
+/// Most publishers one trust file may name.
+pub const MAX_PUBLISHERS: usize = 256;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustFile {
+    #[serde(default)]
+    require_signatures: bool,
+    #[serde(default)]
+    publisher: Vec<PublisherEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublisherEntry {
+    name: String,
+    key: String,
+}
+
+/// The keys warden trusts, and whether a signature is required.
+pub struct Trust {
+    /// The file that requires signatures, if one does.
+    pub required_by: Option<PathBuf>,
+    /// Whether that file is the organisation's: then only the
+    /// organisation's keys count, so a user cannot lower the requirement
+    /// by trusting a key of their own.
+    org_requires: bool,
+    keys: Vec<(String, VerifyingKey)>,
+    /// The user's trust file (named in hints).
+    pub user_file: PathBuf,
+}
+
+impl Trust {
+    /// Read the user's file in `config` (warden's config directory) and the
+    /// organisation's files.
+    pub fn load(config: &Path) -> anyhow::Result<Self> {
+        let user_file = config.join("trust.toml");
+        let managed = Path::new(warden_core::policy::MANAGED_POLICY);
+        let mut org = Vec::new();
+        org.extend(managed.parent().map(|d| d.join("trust.toml")));
+        if let Some(p) = std::env::var_os(warden_core::policy::POLICY_VAR).filter(|v| !v.is_empty())
+        {
+            org.extend(Path::new(&p).parent().map(|d| d.join("trust.toml")));
+        }
+        let mut trust = Trust {
+            required_by: None,
+            org_requires: false,
+            keys: Vec::new(),
+            user_file: user_file.clone(),
+        };
+        let mut user_keys = Vec::new();
+        let mut org_keys: Vec<(String, VerifyingKey)> = Vec::new();
+        // The organisation's files first: their requirement wins.
+        for (path, is_org) in org
+            .into_iter()
+            .map(|p| (p, true))
+            .chain([(user_file, false)])
+        {
+            let Some(file) = read_file(&path)? else {
+                continue;
+            };
+            if file.require_signatures && trust.required_by.is_none() {
+                trust.required_by = Some(path.clone());
+                trust.org_requires = is_org;
+            }
+            for p in file.publisher {
+                let bad = |reason: String| Error::Policy {
+                    file: path.clone(),
+                    reason,
+                };
+                let key = VerifyingKey::from_public_key_pem(p.key.trim()).map_err(|e| {
+                    bad(format!(
+                        "the key of publisher `{}` is not a PEM P-256 public key: {e}",
+                        escape(&p.name)
+                    ))
+                })?;
+                if is_org {
+                    org_keys.push((p.name, key));
+                } else if org_keys.iter().any(|(n, _)| *n == p.name) {
+                    // A policy on `context.signed_by == "acme"` must mean
+                    // the organisation's acme.
+                    return Err(bad(format!(
+                        "publisher `{}` is named by the organisation's trust file; yours cannot give that name to another key (choose another name)",
+                        escape(&p.name)
+                    ))
+                    .into());
+                } else {
+                    user_keys.push((p.name, key));
+                }
+            }
+        }
+        trust.keys = org_keys;
+        if !trust.org_requires {
+            trust.keys.extend(user_keys);
+        }
+        Ok(trust)
+    }
+
+    /// Where a key must be added to be trusted, as a hint.
+    pub fn how_to_trust(&self) -> String {
+        let file = if self.org_requires {
+            self.required_by.as_ref().unwrap_or(&self.user_file)
+        } else {
+            &self.user_file
+        };
+        let who = if self.org_requires {
+            "ask your organisation to add the publisher's key to"
+        } else {
+            "to trust a publisher, add its cosign public key to"
+        };
+        format!(
+            "{who} {} as [[publisher]] name = \"NAME\" key = \"\"\"-----BEGIN PUBLIC KEY-----…\"\"\"",
+            file.display()
+        )
+    }
+
+    /// Refuse an unsigned component when signatures are required.
+    pub fn allow_unsigned(&self, what: &str, why: &str) -> anyhow::Result<()> {
+        match &self.required_by {
+            None => Ok(()),
+            Some(file) => Err(Error::NotAComponent {
+                path: what.to_string(),
+                reason: format!(
+                    "{why}, and {} requires a signature by a trusted publisher; {}",
+                    file.display(),
+                    self.how_to_trust()
+                ),
+            }
+            .into()),
+        }
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Option<TrustFile>> {
+    let bad = |reason: String| Error::Policy {
+        file: path.to_path_buf(),
+        reason,
+    };
+    let text = match warden_core::configfile::read_text(path, MAX_TRUST_BYTES) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
+        // A trust file that cannot be read fails closed.
+        Err(e) => return Err(bad(e.to_string()).into()),
+    };
+    let file: TrustFile = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+    if file.publisher.len() > MAX_PUBLISHERS {
+        return Err(bad(format!("more than {MAX_PUBLISHERS} publishers")).into());
+    }
+    Ok(Some(file))
+}
+
+/// The part of a simple-signing payload that is checked.
+#[derive(Deserialize)]
+struct SimpleSigning {
+    critical: Critical,
+}
+
+#[derive(Deserialize)]
+struct Critical {
+    identity: Identity,
+    image: Image,
+}
+
+#[derive(Deserialize)]
+struct Identity {
+    #[serde(rename = "docker-reference")]
+    docker_reference: String,
+}
+
+#[derive(Deserialize)]
+struct Image {
+    #[serde(rename = "docker-manifest-digest")]
+    docker_manifest_digest: String,
+}
+
+/// Whether a signed `docker-reference` names `repository`: cosign writes
+/// the bare repository, skopeo (containers/image) the reference it pushed,
+/// with its tag or digest.
+fn names_repository(signed: &str, repository: &str) -> bool {
+    match signed.strip_prefix(repository) {
+        Some("") => true,
+        Some(rest) => {
+            (rest.starts_with(':') && !rest.contains('/')) || rest.starts_with("@sha256:")
+        }
+        None => false,
+    }
+}
+
+/// The tag cosign stores the signatures of `digest` under.
+pub fn signature_tag(digest: &str) -> String {
+    format!("{}.sig", digest.replacen(':', "-", 1))
+}
+
+/// The payload cosign signs for `repository` (`HOST/REPO`) at `digest`.
+pub fn payload(repository: &str, digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "critical": {
+            "identity": {"docker-reference": repository},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature",
+        },
+        "optional": null,
+    }))
+    .unwrap_or_default()
+}
+
+fn repository(what: &OciRef) -> String {
+    format!("{}/{}", what.0.registry(), what.0.repository())
+}
+
+/// Sign the manifest `digest` of `what` with the PKCS#8 PEM key at `key`.
+pub async fn sign(
+    registry: &oci::Registry,
+    what: &OciRef,
+    digest: &str,
+    key: &Path,
+) -> anyhow::Result<()> {
+    let pem = warden_core::configfile::read_text(key, MAX_TRUST_BYTES)?
+        .ok_or_else(|| anyhow::anyhow!("no signing key at {}", key.display()))?;
+    let key = SigningKey::from_pkcs8_pem(pem.trim()).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not an unencrypted PKCS#8 PEM P-256 key: {e}",
+            key.display()
+        )
+    })?;
+    let body = payload(&repository(what), digest);
+    let signature: Signature = key.sign(&body);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes());
+    registry
+        .push_signature(&what.tagged(&signature_tag(digest)), &body, &encoded)
+        .await
+}
+
+/// Who signed manifest `digest` of `what`: the name of the first trusted
+/// publisher whose key verifies a signature naming exactly this
+/// repository and digest. `Err` explains why none did.
+pub async fn verify(
+    registry: &oci::Registry,
+    what: &OciRef,
+    digest: &str,
+    trust: &Trust,
+) -> anyhow::Result<std::result::Result<String, String>> {
+    let sig_ref = what.tagged(&signature_tag(digest));
+    let Some((body, _)) = registry.manifest_if_any(&sig_ref).await? else {
+        return Ok(Err("it is not signed".into()));
+    };
+    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&body)
+        .map_err(|e| anyhow::anyhow!("{sig_ref} is not a signature manifest: {e}"))?;
+    let mut why = Vec::new();
+    for layer in manifest.layers.iter().take(MAX_SIGNATURES) {
+        if layer.media_type != PAYLOAD_MEDIA_TYPE {
+            continue;
+        }
+        let Some(sig) = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+        else {
+            continue;
+        };
+        if usize::try_from(layer.size).unwrap_or(usize::MAX) > MAX_PAYLOAD_BYTES {
+            why.push(format!(
+                "a signature payload is over {MAX_PAYLOAD_BYTES} bytes"
+            ));
+            continue;
+        }
+        let payload = registry.blob(&sig_ref, layer).await?;
+        let Ok(signature) = base64::engine::general_purpose::STANDARD
+            .decode(sig)
+            .map_err(|_| ())
+            .and_then(|der| Signature::from_der(&der).map_err(|_| ()))
+        else {
+            why.push("a signature is not a DER ECDSA signature".into());
+            continue;
+        };
+        let Some(name) = trust
+            .keys
+            .iter()
+            .find(|(_, key)| key.verify(&payload, &signature).is_ok())
+            .map(|(name, _)| name.clone())
+        else {
+            why.push(format!(
+                "it is signed, but by no key you trust ({})",
+                trust.how_to_trust()
+            ));
+            continue;
+        };
+        // A valid signature of something else (an older release, another
+        // repository) says nothing about this manifest.
+        let Ok(claims) = serde_json::from_slice::<SimpleSigning>(&payload) else {
+            why.push(format!(
+                "its signature by `{name}` is over something that is not a simple-signing payload"
+            ));
+            continue;
+        };
+        let signed_digest = &claims.critical.image.docker_manifest_digest;
+        let signed_repo = &claims.critical.identity.docker_reference;
+        if signed_digest != digest {
+            why.push(format!(
+                "its signature by `{name}` is for {}, not this manifest {digest} (a replayed signature)",
+                warden_core::escape::escape(signed_digest)
+            ));
+            continue;
+        }
+        if !names_repository(signed_repo, &repository(what)) {
+            why.push(format!(
+                "its signature by `{name}` is for the repository {}, not {}",
+                warden_core::escape::escape(signed_repo),
+                repository(what)
+            ));
+            continue;
+        }
+        return Ok(Ok(name));
+    }
+    if why.is_empty() {
+        why.push("it has no cosign signature".into());
+    }
+    Ok(Err(why.join("; ")))
+}
