@@ -1244,3 +1244,89 @@ fn issue14_http_protocol_version_and_ended_sessions() {
     assert_eq!(status, 200);
     assert_ne!(session_id(&head), session);
 }
+
+/// Issue 14, a third-party client: the MCP Inspector's CLI mode (installed
+/// by `.ci/setup`) starts `warden mcp` itself, lists the tools with their
+/// annotations and output schemas, gets a structured result, and gets a
+/// denial as a tool error.
+#[test]
+fn issue14_the_mcp_inspector_cli_lists_and_calls_tools() {
+    let inspector = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/inspector/node_modules/.bin/mcp-inspector");
+    assert!(
+        inspector.exists(),
+        "the MCP Inspector is not installed; run: bash .ci/setup (or npm install --prefix target/inspector @modelcontextprotocol/inspector@2.12.0)"
+    );
+    let home = Home::new();
+    let fx = Fixture::new();
+    let h = home.dir.path();
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache");
+    // The Inspector gives the server only the environment it is told.
+    let env = [
+        format!("XDG_CONFIG_HOME={}", h.join("config").display()),
+        format!("XDG_DATA_HOME={}", h.join("data").display()),
+        format!("XDG_CACHE_HOME={}", cache.display()),
+        format!("HOME={}", h.display()),
+    ];
+    let inspect = |method: &[&str]| -> Value {
+        let mut cmd = Command::new(&inspector);
+        cmd.arg("--cli");
+        for e in &env {
+            cmd.args(["-e", e]);
+        }
+        cmd.args(["--connect-timeout", "120000", env!("CARGO_BIN_EXE_warden")])
+            .args(["mcp", "--workspace", fx.ws.to_str().unwrap()])
+            .args(method)
+            .current_dir(fx.tmp.path());
+        let out = cmd.output().expect("run the MCP Inspector");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "{method:?}: {e}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        // It exits non-zero exactly when the result is a tool error.
+        assert_eq!(
+            out.status.success(),
+            v["isError"] != true,
+            "{method:?}: {v}"
+        );
+        v
+    };
+    let listed = inspect(&["--method", "tools/list"]);
+    let tools = listed["tools"].as_array().unwrap();
+    let read = tools.iter().find(|t| t["name"] == "fs__read").unwrap();
+    assert_eq!(read["annotations"]["readOnlyHint"], true, "{read}");
+    assert_eq!(read["outputSchema"]["type"], "object", "{read}");
+    let write = tools.iter().find(|t| t["name"] == "edit__write").unwrap();
+    assert_eq!(write["annotations"]["readOnlyHint"], false, "{write}");
+
+    let r = inspect(&[
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "fs__read",
+        "--tool-arg",
+        "path=a.txt",
+    ]);
+    assert_eq!(r["isError"], false, "{r}");
+    assert_eq!(r["structuredContent"]["content"], "hi", "{r}");
+
+    let r = inspect(&[
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "edit__write",
+        "--tool-arg",
+        "path=.git/config",
+        "--tool-arg",
+        "content=pwned",
+    ]);
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(
+        r["content"][0]["text"].as_str().unwrap().contains(".git"),
+        "{r}"
+    );
+    assert_eq!(fx.read(".git/config"), "cfg");
+}
