@@ -220,9 +220,9 @@ fn a_python_plugin_is_packed_installed_audited_and_reads_only_its_grant() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     let real = ws.canonicalize().unwrap();
     assert!(
-        r.stderr.contains(&format!(
+        r.stderr.contains(
             "no grant covers this path\n  to allow it: warden plugin grant pynotes --add --grant file:secret.txt:read"
-        )) && r.stderr.contains(&format!("{}/secret.txt", real.display())),
+        ) && r.stderr.contains(&format!("{}/secret.txt", real.display())),
         "{}",
         r.stderr
     );
