@@ -254,9 +254,9 @@ fn a_python_plugin_is_packed_installed_audited_and_reads_only_its_grant() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     let real = ws.canonicalize().unwrap();
     assert!(
-        r.stderr.contains(&format!(
+        r.stderr.contains(
             "no grant covers this path\n  to allow it: warden plugin grant pynotes --add --grant file:secret.txt:read"
-        )) && r.stderr.contains(&format!("{}/secret.txt", real.display())),
+        ) && r.stderr.contains(&format!("{}/secret.txt", real.display())),
         "{}",
         r.stderr
     );
@@ -326,7 +326,9 @@ fn a_narrowed_grant_to_files_not_there_yet_lets_edit_create_them() {
     // that only single files are granted there.
     let single = "only a single file is granted in this directory";
     let replace_a = serde_json::json!({"path": "a.txt", "old": "hi", "new": "bye"}).to_string();
-    let refusals: [(&str, String, &[(&str, &str, &str)]); 5] = [
+    // A call, its input, and each denial it meets: operation, path, reason.
+    type Denied<'a> = &'a [(&'a str, &'a str, &'a str)];
+    let refusals: [(&str, String, Denied); 5] = [
         (
             "edit.write",
             write_input("c2.txt", "x"),
