@@ -326,7 +326,9 @@ fn a_narrowed_grant_to_files_not_there_yet_lets_edit_create_them() {
     // that only single files are granted there.
     let single = "only a single file is granted in this directory";
     let replace_a = serde_json::json!({"path": "a.txt", "old": "hi", "new": "bye"}).to_string();
-    let refusals: [(&str, String, &[(&str, &str, &str)]); 5] = [
+    // A call, its input, and each denial it meets: operation, path, reason.
+    type Denied<'a> = &'a [(&'a str, &'a str, &'a str)];
+    let refusals: [(&str, String, Denied); 5] = [
         (
             "edit.write",
             write_input("c2.txt", "x"),
