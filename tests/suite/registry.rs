@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod keyless;
 mod signing;
 
 /// A `docker-registry` on a free loopback port, stopped on drop.

@@ -6,6 +6,7 @@ mod chat;
 mod demo;
 pub use demo::demo;
 mod journal;
+mod keyless;
 mod log;
 pub use log::Filter;
 mod mcp;

@@ -276,6 +276,11 @@ enum PluginCommand {
         /// The SHA-256 of a component named by URL.
         #[arg(long, value_name = "HEX")]
         sha256: Option<String>,
+        /// A keyless Sigstore bundle (v0.3 JSON) over the file or URL's
+        /// component, verified offline against the trusted root that
+        /// trust.toml names for its `[[keyless]]` publishers.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
         /// Install every plugin of a lock (the output of `warden plugin list
         /// --json`), each at its pinned digest.
         #[arg(long, value_name = "FILE", conflicts_with_all = ["source", "sha256"])]
@@ -576,12 +581,16 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
             PluginCommand::Install {
                 source,
                 sha256,
+                bundle,
                 locked,
                 grants,
                 yes,
             } => match (locked, source) {
                 (Some(lock), _) => app.install_locked(&lock, &grants, yes).await,
-                (None, Some(source)) => app.install(&source, sha256.as_deref(), &grants, yes).await,
+                (None, Some(source)) => {
+                    app.install(&source, sha256.as_deref(), bundle.as_deref(), &grants, yes)
+                        .await
+                }
                 (None, None) => Err(anyhow::anyhow!(Error::InvalidInput {
                     tool: "warden plugin install".into(),
                     reason: "name a path, oci://… or https://…, or give --locked FILE".into(),

@@ -46,13 +46,14 @@ impl App {
         &self,
         target: &str,
         sha256: Option<&str>,
+        bundle: Option<&Path>,
         specs: &[String],
         yes: bool,
     ) -> anyhow::Result<ExitCode> {
         let fetched = async {
             let wanted = Wanted::parse(target, sha256)?;
             let trust = self.trust()?;
-            let fetched = source::fetch(&wanted, &trust).await?;
+            let fetched = source::fetch_with(&wanted, &trust, bundle).await?;
             let package = Package::from_bytes(fetched.bytes, &wanted.display())?;
             anyhow::Ok((package, fetched.source, fetched.signer))
         }

@@ -10,7 +10,9 @@
 //! under the tag `sha256-<hex>.sig`. Public keys are PEM `PUBLIC KEY`, as
 //! `cosign generate-key-pair` writes them; signing keys are unencrypted
 //! PKCS#8 PEM (cosign's encrypted key format is not read). Keyless
-//! (Fulcio/Rekor) signatures are not verified.
+//! signatures (Fulcio certificate + Rekor entry in a Sigstore bundle) are
+//! verified offline by [`super::keyless`] for publishers under
+//! `[[keyless]]`, against the file's `trusted_root`.
 //!
 //! Trust: the user's `$XDG_CONFIG_HOME/warden/trust.toml` and an
 //! organisation file `trust.toml` beside the managed policy (and beside
@@ -29,6 +31,11 @@
 //! …
 //! -----END PUBLIC KEY-----
 //! """
+//! trusted_root = "trusted_root.json"
+//! [[keyless]]
+//! name = "acme-ci"
+//! identity = "https://github.com/acme/tools/.github/workflows/*"
+//! issuer = "https://token.actions.githubusercontent.com"
 //! ```
 
 use super::oci::{self, OciRef};
@@ -61,6 +68,11 @@ struct TrustFile {
     require_signatures: bool,
     #[serde(default)]
     publisher: Vec<PublisherEntry>,
+    /// A Sigstore `trusted_root.json` (relative to this file) that keyless
+    /// bundles of this file's `[[keyless]]` publishers are checked against.
+    trusted_root: Option<PathBuf>,
+    #[serde(default)]
+    keyless: Vec<super::keyless::KeylessPublisher>,
 }
 
 #[derive(Deserialize)]
@@ -79,11 +91,26 @@ pub struct Trust {
     /// by trusting a key of their own.
     org_requires: bool,
     keys: Vec<(String, VerifyingKey)>,
+    /// Keyless publishers, each with the trusted root (JSON text) of the
+    /// file that names it.
+    keyless: Vec<(super::keyless::KeylessPublisher, String)>,
     /// The user's trust file (named in hints).
     pub user_file: PathBuf,
 }
 
 impl Trust {
+    /// Trust nothing and require nothing: for fetching bytes whose
+    /// signature is checked separately (a `--bundle`).
+    pub fn none() -> Self {
+        Trust {
+            required_by: None,
+            org_requires: false,
+            keys: Vec::new(),
+            keyless: Vec::new(),
+            user_file: PathBuf::new(),
+        }
+    }
+
     /// Read the user's file in `config` (warden's config directory) and the
     /// organisation's files.
     pub fn load(config: &Path) -> anyhow::Result<Self> {
@@ -99,10 +126,13 @@ impl Trust {
             required_by: None,
             org_requires: false,
             keys: Vec::new(),
+            keyless: Vec::new(),
             user_file: user_file.clone(),
         };
         let mut user_keys = Vec::new();
         let mut org_keys: Vec<(String, VerifyingKey)> = Vec::new();
+        let mut user_keyless = Vec::new();
+        let mut org_keyless: Vec<(super::keyless::KeylessPublisher, String)> = Vec::new();
         // The organisation's files first: their requirement wins.
         for (path, is_org) in org
             .into_iter()
@@ -115,6 +145,35 @@ impl Trust {
             if file.require_signatures && trust.required_by.is_none() {
                 trust.required_by = Some(path.clone());
                 trust.org_requires = is_org;
+            }
+            let bad = |reason: String| Error::Policy {
+                file: path.clone(),
+                reason,
+            };
+            if !file.keyless.is_empty() {
+                let Some(root) = &file.trusted_root else {
+                    return Err(bad(
+                        "[[keyless]] publishers need trusted_root = \"PATH\" (a Sigstore trusted_root.json) in the same file".into(),
+                    )
+                    .into());
+                };
+                let root = path.parent().unwrap_or(Path::new(".")).join(root);
+                let text = super::keyless::read_root(&root).map_err(|e| bad(format!("{e:#}")))?;
+                for k in file.keyless {
+                    let taken = org_keys.iter().any(|(n, _)| *n == k.name)
+                        || org_keyless.iter().any(|(o, _)| o.name == k.name);
+                    if is_org {
+                        org_keyless.push((k, text.clone()));
+                    } else if taken {
+                        return Err(bad(format!(
+                            "publisher `{}` is named by the organisation's trust file; yours cannot give that name to another identity (choose another name)",
+                            escape(&k.name)
+                        ))
+                        .into());
+                    } else {
+                        user_keyless.push((k, text.clone()));
+                    }
+                }
             }
             for p in file.publisher {
                 let bad = |reason: String| Error::Policy {
@@ -129,7 +188,9 @@ impl Trust {
                 })?;
                 if is_org {
                     org_keys.push((p.name, key));
-                } else if org_keys.iter().any(|(n, _)| *n == p.name) {
+                } else if org_keys.iter().any(|(n, _)| *n == p.name)
+                    || org_keyless.iter().any(|(o, _)| o.name == p.name)
+                {
                     // A policy on `context.signed_by == "acme"` must mean
                     // the organisation's acme.
                     return Err(bad(format!(
@@ -143,8 +204,10 @@ impl Trust {
             }
         }
         trust.keys = org_keys;
+        trust.keyless = org_keyless;
         if !trust.org_requires {
             trust.keys.extend(user_keys);
+            trust.keyless.extend(user_keyless);
         }
         Ok(trust)
     }
@@ -165,6 +228,31 @@ impl Trust {
             "{who} {} as [[publisher]] name = \"NAME\" key = \"\"\"-----BEGIN PUBLIC KEY-----…\"\"\"",
             file.display()
         )
+    }
+
+    /// Verify a keyless Sigstore bundle (the file `bundle`) over the
+    /// component `bytes` offline, against the trusted keyless publishers:
+    /// the name of the one it verifies for, or a refusal saying why not.
+    pub fn verify_bundle(&self, what: &str, bundle: &Path, bytes: &[u8]) -> anyhow::Result<String> {
+        let text = warden_core::configfile::read_text(bundle, super::keyless::MAX_BYTES)
+            .map_err(|e| anyhow::anyhow!("the bundle {} cannot be read: {e}", bundle.display()))?
+            .ok_or_else(|| anyhow::anyhow!("there is no bundle at {}", bundle.display()))?;
+        let candidates: Vec<_> = self
+            .keyless
+            .iter()
+            .map(|(publisher, root)| super::keyless::Candidate { publisher, root })
+            .collect();
+        super::keyless::verify(&text, bytes, &candidates).map_err(|why| {
+            Error::NotAComponent {
+                path: what.to_string(),
+                reason: format!(
+                    "its Sigstore bundle {} does not verify: {why}; to trust a keyless publisher, add to {} trusted_root = \"trusted_root.json\" and [[keyless]] name = \"NAME\" identity = \"…\" issuer = \"…\"",
+                    bundle.display(),
+                    self.user_file.display()
+                ),
+            }
+            .into()
+        })
     }
 
     /// Refuse an unsigned component when signatures are required.

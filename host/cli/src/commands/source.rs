@@ -91,6 +91,32 @@ pub struct Fetched {
 /// Fetch what was named. Nothing from the network is trusted until its
 /// digest matches; a signature is checked against `trust`.
 pub async fn fetch(wanted: &Wanted, trust: &Trust) -> anyhow::Result<Fetched> {
+    fetch_with(wanted, trust, None).await
+}
+
+/// [`fetch`], with a keyless Sigstore bundle for a file or URL: the bundle
+/// must verify (a bundle that does not is refused, never ignored), and its
+/// publisher is the signer.
+pub async fn fetch_with(
+    wanted: &Wanted,
+    trust: &Trust,
+    bundle: Option<&std::path::Path>,
+) -> anyhow::Result<Fetched> {
+    if let Some(bundle) = bundle {
+        if let Wanted::Oci(_) = wanted {
+            return Err(Error::InvalidInput {
+                tool: "warden plugin install".into(),
+                reason: "--bundle applies to a file or URL; a component on OCI carries its own signatures".into(),
+            }
+            .into());
+        }
+        let unchecked = Trust::none();
+        let mut fetched = Box::pin(fetch_with(wanted, &unchecked, None)).await?;
+        let signer = trust.verify_bundle(&wanted.display(), bundle, &fetched.bytes)?;
+        fetched.signer = Some(signer);
+        fetched.unsigned = None;
+        return Ok(fetched);
+    }
     match wanted {
         Wanted::Path(path) => {
             trust.allow_unsigned(&wanted.display(), "a file carries no signature")?;
