@@ -460,3 +460,69 @@ fn issue17_an_update_carries_workspace_grants_and_rollback_restores_them() {
     w.ok(&["plugin", "rollback", "hostile"]);
     assert_eq!(scoped(&w), after);
 }
+
+#[test]
+fn issue12_a_second_signature_adds_to_the_first_and_either_trusted_one_verifies() {
+    let reg = OciRegistry::start();
+    let w = Warden::new();
+    let (acme_key, acme) = keypair(w.home.path(), "acme");
+    let (beta_key, beta) = keypair(w.home.path(), "beta");
+    let bytes = hostile("0.1.0", WHOLE_WORKSPACE);
+    let tag = reg.oci("plugins/hostile:0.1.0");
+    let digest = publish_signed(&w, &bytes, &tag, Some(&acme_key));
+    // The same bytes again, signed by beta, and by acme a second time.
+    assert_eq!(publish_signed(&w, &bytes, &tag, Some(&beta_key)), digest);
+    assert_eq!(publish_signed(&w, &bytes, &tag, Some(&acme_key)), digest);
+
+    // Trusting only acme, or only beta: each finds its signature.
+    for (name, key) in [("acme", &acme), ("beta", &beta)] {
+        let other = Warden::new();
+        trust(&other, &trust_file(true, &[(name, key)]));
+        let r = other.ok(&["plugin", "install", &tag, "--yes"]);
+        assert!(
+            r.stderr.contains(&format!("signed by {name}")),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(other.listed("hostile")["signer"], name);
+        other.still_answers();
+    }
+    // Trusting both: both are shown, the first signature's is the signer.
+    let both = Warden::new();
+    trust(
+        &both,
+        &trust_file(true, &[("acme", &acme), ("beta", &beta)]),
+    );
+    let r = both.ok(&["plugin", "install", &tag, "--yes"]);
+    assert!(
+        r.stderr
+            .contains("signatures by trusted publishers: acme, beta"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(both.listed("hostile")["signer"], "acme");
+
+    // The signature manifest holds two layers, not three: acme's signature
+    // was not duplicated, beta's did not replace it.
+    let sig_tag = format!(
+        "{}/plugins/hostile:{}.sig",
+        reg.host(),
+        digest.replacen(':', "-", 1)
+    );
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{sig_tag}"))
+        .output()
+        .expect("skopeo is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: Value = serde_json::from_slice(&out.stdout).expect("manifest");
+    assert_eq!(
+        manifest["layers"].as_array().map(Vec::len),
+        Some(2),
+        "{manifest}"
+    );
+}

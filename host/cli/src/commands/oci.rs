@@ -429,8 +429,11 @@ impl Registry {
 }
 
 impl Registry {
-    /// Push a cosign signature manifest at `tag_ref`: one simple-signing
-    /// payload layer carrying `signature` in its annotation.
+    /// Add a signature to the cosign signature manifest at `tag_ref`: a
+    /// simple-signing payload layer carrying `signature` in its annotation,
+    /// after the signature layers already there (as cosign does, so a
+    /// second publisher's signature does not replace the first's; the same
+    /// signature twice is kept once).
     pub async fn push_signature(
         &self,
         tag_ref: &OciRef,
@@ -445,11 +448,46 @@ impl Registry {
             .await
             .map_err(|e| push_err("(authentication)", e))?;
         let payload_digest = sha256(payload);
+        let new_layer = serde_json::json!({
+            "mediaType": super::signing::PAYLOAD_MEDIA_TYPE,
+            "digest": payload_digest,
+            "size": payload.len(),
+            "annotations": {super::signing::SIGNATURE_ANNOTATION: signature},
+        });
+        let mut layers = Vec::new();
+        if let Some((body, _)) = self.manifest_if_any(tag_ref).await? {
+            let existing: oci_client::manifest::OciImageManifest = serde_json::from_slice(&body)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{tag_ref} holds something that is not a signature manifest ({e}); not adding to it"
+                    )
+                })?;
+            for layer in existing.layers {
+                let signed = layer.media_type == super::signing::PAYLOAD_MEDIA_TYPE
+                    && layer
+                        .annotations
+                        .as_ref()
+                        .is_some_and(|a| a.contains_key(super::signing::SIGNATURE_ANNOTATION));
+                if signed {
+                    layers.push(serde_json::to_value(&layer)?);
+                }
+            }
+        }
+        if !layers.contains(&new_layer) {
+            layers.push(new_layer);
+        }
+        if layers.len() > super::signing::MAX_SIGNATURES {
+            return Err(anyhow::anyhow!(
+                "{tag_ref} already holds {} signatures, the most warden reads; not adding another",
+                super::signing::MAX_SIGNATURES
+            ));
+        }
+        let diff_ids: Vec<_> = layers.iter().map(|l| l["digest"].clone()).collect();
         let config = serde_json::to_vec(&serde_json::json!({
             "architecture": "",
             "os": "",
             "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [payload_digest]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
         }))?;
         let config_digest = sha256(&config);
         self.client
@@ -464,12 +502,7 @@ impl Registry {
             "schemaVersion": 2,
             "mediaType": MANIFEST_MEDIA_TYPE,
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-            "layers": [{
-                "mediaType": super::signing::PAYLOAD_MEDIA_TYPE,
-                "digest": payload_digest,
-                "size": payload.len(),
-                "annotations": {super::signing::SIGNATURE_ANNOTATION: signature},
-            }],
+            "layers": layers,
         });
         self.client
             .push_manifest_raw(

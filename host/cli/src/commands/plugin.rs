@@ -54,6 +54,10 @@ impl App {
             let wanted = Wanted::parse(target, sha256)?;
             let trust = self.trust()?;
             let fetched = source::fetch_with(&wanted, &trust, bundle).await?;
+            if fetched.signers.len() > 1 {
+                let names: Vec<String> = fetched.signers.iter().map(|n| escape(n)).collect();
+                eprintln!("signatures by trusted publishers: {}", names.join(", "));
+            }
             let package = Package::from_bytes(fetched.bytes, &wanted.display())?;
             anyhow::Ok((package, fetched.source, fetched.signer))
         }
@@ -124,7 +128,7 @@ impl App {
             };
             let wanted = Wanted::parse(&target, sha256.as_deref())?;
             let trust = self.trust()?;
-            let fetched = match source::fetch(&wanted, &trust).await {
+            let mut fetched = match source::fetch(&wanted, &trust).await {
                 Ok(f) => f,
                 Err(e) => {
                     self.record(Record {
@@ -138,6 +142,12 @@ impl App {
                     return Err(e);
                 }
             };
+            // Signed by several: the lock's signer counts if it is one.
+            if let Some(locked) = &entry.signer
+                && fetched.signers.contains(locked)
+            {
+                fetched.signer = Some(locked.clone());
+            }
             let package = Package::from_bytes(fetched.bytes, &target)?;
             let mismatch = if package.digest != entry.digest || package.manifest.name != entry.name
             {

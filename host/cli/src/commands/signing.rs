@@ -372,15 +372,16 @@ pub async fn sign(
         .await
 }
 
-/// Who signed manifest `digest` of `what`: the name of the first trusted
-/// publisher whose key verifies a signature naming exactly this
-/// repository and digest. `Err` explains why none did.
+/// Who signed manifest `digest` of `what`: the names of the trusted
+/// publishers whose keys verify a signature naming exactly this
+/// repository and digest, in the order of the signatures (never empty).
+/// `Err` explains why none did.
 pub async fn verify(
     registry: &oci::Registry,
     what: &OciRef,
     digest: &str,
     trust: &Trust,
-) -> anyhow::Result<std::result::Result<String, String>> {
+) -> anyhow::Result<std::result::Result<Vec<String>, String>> {
     let sig_ref = what.tagged(&signature_tag(digest));
     let Some((body, _)) = registry.manifest_if_any(&sig_ref).await? else {
         return Ok(Err("it is not signed".into()));
@@ -388,6 +389,7 @@ pub async fn verify(
     let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&body)
         .map_err(|e| anyhow::anyhow!("{sig_ref} is not a signature manifest: {e}"))?;
     let mut why = Vec::new();
+    let mut signers: Vec<String> = Vec::new();
     for layer in manifest.layers.iter().take(MAX_SIGNATURES) {
         if layer.media_type != PAYLOAD_MEDIA_TYPE {
             continue;
@@ -420,6 +422,10 @@ pub async fn verify(
             .find(|(_, key)| key.verify(&payload, &signature).is_ok())
             .map(|(name, _)| name.clone())
         else {
+            if !signers.is_empty() {
+                // Another signature is trusted; this one is someone else's.
+                continue;
+            }
             why.push(format!(
                 "it is signed, but by no key you trust ({})",
                 trust.how_to_trust()
@@ -451,7 +457,12 @@ pub async fn verify(
             ));
             continue;
         }
-        return Ok(Ok(name));
+        if !signers.contains(&name) {
+            signers.push(name);
+        }
+    }
+    if !signers.is_empty() {
+        return Ok(Ok(signers));
     }
     if why.is_empty() {
         why.push("it has no cosign signature".into());

@@ -82,8 +82,11 @@ impl Wanted {
 pub struct Fetched {
     pub bytes: Vec<u8>,
     pub source: Source,
-    /// The trusted publisher whose signature was verified.
+    /// The trusted publisher whose signature was verified (the first of
+    /// `signers`, or the one an update keeps).
     pub signer: Option<String>,
+    /// Every trusted publisher whose signature verified.
+    pub signers: Vec<String>,
     /// Why no trusted signature was found, when none was.
     pub unsigned: Option<String>,
 }
@@ -113,7 +116,8 @@ pub async fn fetch_with(
         let unchecked = Trust::none();
         let mut fetched = Box::pin(fetch_with(wanted, &unchecked, None)).await?;
         let signer = trust.verify_bundle(&wanted.display(), bundle, &fetched.bytes)?;
-        fetched.signer = Some(signer);
+        fetched.signer = Some(signer.clone());
+        fetched.signers = vec![signer];
         fetched.unsigned = None;
         return Ok(fetched);
     }
@@ -127,18 +131,19 @@ pub async fn fetch_with(
                     from: path.display().to_string(),
                 },
                 signer: None,
+                signers: Vec::new(),
                 unsigned: Some("a file carries no signature".into()),
             })
         }
         Wanted::Oci(what) => {
             let registry = oci::Registry::new(what)?;
             let pulled = registry.pull(what).await?;
-            let (signer, unsigned) =
+            let (signers, unsigned) =
                 match signing::verify(&registry, what, &pulled.manifest_digest, trust).await? {
-                    Ok(name) => (Some(name), None),
+                    Ok(names) => (names, None),
                     Err(why) => {
                         trust.allow_unsigned(&wanted.display(), &why)?;
-                        (None, Some(why))
+                        (Vec::new(), Some(why))
                     }
                 };
             Ok(Fetched {
@@ -147,7 +152,8 @@ pub async fn fetch_with(
                     reference: what.to_string(),
                     manifest: pulled.manifest_digest,
                 },
-                signer,
+                signer: signers.first().cloned(),
+                signers,
                 unsigned,
             })
         }
@@ -168,6 +174,7 @@ pub async fn fetch_with(
                 bytes,
                 source: Source::Url { url: url.clone() },
                 signer: None,
+                signers: Vec::new(),
                 unsigned: Some("a URL carries no signature".into()),
             })
         }

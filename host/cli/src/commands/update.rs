@@ -136,7 +136,16 @@ impl App {
         let fetched = async {
             let wanted = Wanted::parse(&target, sha256)?;
             let trust = self.trust()?;
-            let fetched = source::fetch(&wanted, &trust).await?;
+            let mut fetched = source::fetch(&wanted, &trust).await?;
+            // Signed by several trusted publishers: the update keeps the
+            // installed one's (or the one accepted) if it is among them.
+            if let Some(keep) = [old_signer.as_deref(), args.accept_signer]
+                .into_iter()
+                .flatten()
+                .find(|s| fetched.signers.iter().any(|n| n == s))
+            {
+                fetched.signer = Some(keep.to_string());
+            }
             // Publisher continuity: a signed plugin is replaced only by one
             // signed by the same publisher, or by another one the user names.
             if let Some(old) = &old_signer
