@@ -107,8 +107,16 @@ impl Warden {
     }
 
     fn run_with(&self, args: &[&str], stdin: &[u8]) -> Run {
+        self.run_env(args, stdin, &[])
+    }
+
+    /// [`Warden::run_with`] with extra environment variables.
+    fn run_env(&self, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
         let h = self.home.path();
         let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+        command
+            .env_remove("COSIGN_PASSWORD")
+            .envs(env.iter().copied());
         match &self.policy {
             Some(p) => command.env("WARDEN_POLICY", p),
             None => command.env_remove("WARDEN_POLICY"),

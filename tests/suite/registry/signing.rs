@@ -526,3 +526,66 @@ fn issue12_a_second_signature_adds_to_the_first_and_either_trusted_one_verifies(
         "{manifest}"
     );
 }
+
+#[test]
+fn issue12_publish_signs_with_a_cosign_encrypted_key_given_its_password() {
+    let reg = OciRegistry::start();
+    let w = Warden::new();
+    let key = w.home.path().join("cosign.key");
+    let public = w.home.path().join("cosign.pub");
+    let made = Command::new("python3")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/fixtures/sigstore/cosign_key.py"),
+        )
+        .args([
+            "s3cret pass",
+            key.to_str().expect("utf-8"),
+            public.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("python3 is installed");
+    assert!(
+        made.status.success(),
+        "cosign_key.py (needs PyNaCl, .ci/setup installs it): {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let public = std::fs::read_to_string(&public).expect("public key");
+    let key = key.to_str().expect("utf-8");
+    let bytes = hostile("0.1.0", WHOLE_WORKSPACE);
+    let path = file(w.home.path(), "c.wasm", &bytes);
+    let tag = reg.oci("plugins/hostile:0.1.0");
+
+    // No password and no terminal: refused, saying how to give it.
+    let r = w.run_env(&["plugin", "publish", &path, &tag, "--key", key], b"", &[]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is encrypted: set COSIGN_PASSWORD"),
+        "{}",
+        r.stderr
+    );
+    // The wrong password: refused.
+    let r = w.run_env(
+        &["plugin", "publish", &path, &tag, "--key", key],
+        b"",
+        &[("COSIGN_PASSWORD", "nope")],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("the password is wrong"), "{}", r.stderr);
+    // Nothing was pushed: the key is read before the component goes up.
+    let r = w.run(&["plugin", "install", &tag, "--yes"]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("no such manifest"), "{}", r.stderr);
+
+    let r = w.run_env(
+        &["plugin", "publish", &path, &tag, "--key", key],
+        b"",
+        &[("COSIGN_PASSWORD", "s3cret pass")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    trust(&w, &trust_file(true, &[("acme", &public)]));
+    let r = w.ok(&["plugin", "install", &tag, "--yes"]);
+    assert!(r.stderr.contains("signed by acme"), "{}", r.stderr);
+    assert_eq!(w.listed("hostile")["signer"], "acme");
+    w.still_answers();
+}

@@ -9,7 +9,9 @@
 //! `dev.cosignproject.cosign/signature`, stored in the same repository
 //! under the tag `sha256-<hex>.sig`. Public keys are PEM `PUBLIC KEY`, as
 //! `cosign generate-key-pair` writes them; signing keys are unencrypted
-//! PKCS#8 PEM (cosign's encrypted key format is not read). Keyless
+//! PKCS#8 PEM or cosign's encrypted key files (`ENCRYPTED SIGSTORE PRIVATE
+//! KEY`: scrypt, then NaCl secretbox; the password from `COSIGN_PASSWORD`
+//! or typed at a terminal). Keyless
 //! signatures (Fulcio certificate + Rekor entry in a Sigstore bundle) are
 //! verified offline by [`super::keyless`] for publishers under
 //! `[[keyless]]`, against the file's `trusted_root`.
@@ -349,27 +351,178 @@ fn repository(what: &OciRef) -> String {
     format!("{}/{}", what.0.registry(), what.0.repository())
 }
 
-/// Sign the manifest `digest` of `what` with the PKCS#8 PEM key at `key`.
+/// Read the signing key at `path` (PKCS#8 PEM, or cosign's encrypted key
+/// file), before anything is pushed: a wrong password must not leave an
+/// unsigned component behind the tag.
+pub fn load_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let pem = warden_core::configfile::read_text(path, MAX_TRUST_BYTES)?
+        .ok_or_else(|| anyhow::anyhow!("no signing key at {}", path.display()))?;
+    signing_key(path, &pem)
+}
+
+/// Sign the manifest `digest` of `what` with `key`.
 pub async fn sign(
     registry: &oci::Registry,
     what: &OciRef,
     digest: &str,
-    key: &Path,
+    key: &SigningKey,
 ) -> anyhow::Result<()> {
-    let pem = warden_core::configfile::read_text(key, MAX_TRUST_BYTES)?
-        .ok_or_else(|| anyhow::anyhow!("no signing key at {}", key.display()))?;
-    let key = SigningKey::from_pkcs8_pem(pem.trim()).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not an unencrypted PKCS#8 PEM P-256 key: {e}",
-            key.display()
-        )
-    })?;
     let body = payload(&repository(what), digest);
     let signature: Signature = key.sign(&body);
     let encoded = base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes());
     registry
         .push_signature(&what.tagged(&signature_tag(digest)), &body, &encoded)
         .await
+}
+
+/// PEM labels of cosign's encrypted private keys (current and older).
+const ENCRYPTED_LABELS: [&str; 2] = [
+    "ENCRYPTED SIGSTORE PRIVATE KEY",
+    "ENCRYPTED COSIGN PRIVATE KEY",
+];
+/// The largest scrypt cost accepted (cosign writes N = 2^15).
+const MAX_SCRYPT_LOG_N: u8 = 20;
+
+/// The signing key in `pem` (read from `path`): unencrypted PKCS#8, or
+/// cosign's encrypted key file, decrypted with `COSIGN_PASSWORD` or a
+/// password typed at a terminal.
+fn signing_key(path: &Path, pem: &str) -> anyhow::Result<SigningKey> {
+    let text = pem.trim();
+    let Some(label) = ENCRYPTED_LABELS
+        .iter()
+        .find(|l| text.starts_with(&format!("-----BEGIN {l}-----")))
+    else {
+        return SigningKey::from_pkcs8_pem(text).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is neither a PKCS#8 PEM P-256 key nor a cosign encrypted key: {e}",
+                path.display()
+            )
+        });
+    };
+    let bad =
+        |why: String| anyhow::anyhow!("{} is a cosign encrypted key, but {why}", path.display());
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.decode(s.trim());
+    let json = b64(&body).map_err(|_| bad(format!("its {label} block is not base64")))?;
+    let sealed: Sealed = serde_json::from_slice(&json).map_err(|e| {
+        bad(format!(
+            "its contents are not cosign's encrypted-key JSON: {e}"
+        ))
+    })?;
+    if sealed.kdf.name != "scrypt" || sealed.cipher.name != "nacl/secretbox" {
+        return Err(bad(format!(
+            "it uses {} and {}; only scrypt with nacl/secretbox is read",
+            escape(&sealed.kdf.name),
+            escape(&sealed.cipher.name)
+        )));
+    }
+    let n = sealed.kdf.params.n;
+    if !n.is_power_of_two() || n < 2 || n.trailing_zeros() > u32::from(MAX_SCRYPT_LOG_N) {
+        return Err(bad(format!(
+            "its scrypt N = {n} is not a power of two up to 2^{MAX_SCRYPT_LOG_N}"
+        )));
+    }
+    let log_n =
+        u8::try_from(n.trailing_zeros()).map_err(|_| bad("its scrypt N is too large".into()))?;
+    let params = scrypt::Params::new(log_n, sealed.kdf.params.r, sealed.kdf.params.p, 32)
+        .map_err(|e| bad(format!("its scrypt parameters are invalid: {e}")))?;
+    let salt = b64(&sealed.kdf.salt).map_err(|_| bad("its salt is not base64".into()))?;
+    let nonce = b64(&sealed.cipher.nonce).map_err(|_| bad("its nonce is not base64".into()))?;
+    let ciphertext =
+        b64(&sealed.ciphertext).map_err(|_| bad("its ciphertext is not base64".into()))?;
+    if nonce.len() != 24 {
+        return Err(bad("its nonce is not 24 bytes".into()));
+    }
+    let password = password(path)?;
+    let mut secret = [0u8; 32];
+    scrypt::scrypt(password.as_bytes(), &salt, &params, &mut secret)
+        .map_err(|e| bad(format!("scrypt failed: {e}")))?;
+    use crypto_secretbox::aead::{Aead as _, KeyInit as _};
+    let cipher = crypto_secretbox::XSalsa20Poly1305::new(&secret.into());
+    let der = cipher
+        .decrypt(
+            crypto_secretbox::Nonce::from_slice(&nonce),
+            ciphertext.as_slice(),
+        )
+        .map_err(|_| {
+            bad("the password is wrong (or the file is damaged): it does not decrypt".into())
+        })?;
+    SigningKey::from_pkcs8_der(&der).map_err(|e| {
+        bad(format!(
+            "what it decrypts to is not a PKCS#8 P-256 key: {e}"
+        ))
+    })
+}
+
+/// The key's password: `COSIGN_PASSWORD` (as cosign reads it, empty
+/// allowed), else typed at a terminal with echo off; without either the
+/// key is refused rather than waiting.
+fn password(path: &Path) -> anyhow::Result<String> {
+    if let Some(p) = std::env::var_os("COSIGN_PASSWORD") {
+        return p
+            .into_string()
+            .map_err(|_| anyhow::anyhow!("COSIGN_PASSWORD is not UTF-8"));
+    }
+    use std::io::IsTerminal as _;
+    use std::os::fd::AsFd as _;
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(anyhow::anyhow!(
+            "{} is encrypted: set COSIGN_PASSWORD to its password (no terminal to ask on)",
+            path.display()
+        ));
+    }
+    eprint!("Password for {}: ", path.display());
+    let saved = rustix::termios::tcgetattr(stdin.as_fd()).ok();
+    if let Some(t) = &saved {
+        let mut quiet = t.clone();
+        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        let _ = rustix::termios::tcsetattr(
+            stdin.as_fd(),
+            rustix::termios::OptionalActions::Now,
+            &quiet,
+        );
+    }
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    if let Some(t) = &saved {
+        let _ = rustix::termios::tcsetattr(stdin.as_fd(), rustix::termios::OptionalActions::Now, t);
+    }
+    eprintln!();
+    read?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+#[derive(Deserialize)]
+struct Sealed {
+    kdf: Kdf,
+    cipher: CipherSpec,
+    ciphertext: String,
+}
+
+#[derive(Deserialize)]
+struct Kdf {
+    name: String,
+    params: KdfParams,
+    salt: String,
+}
+
+#[derive(Deserialize)]
+struct KdfParams {
+    #[serde(rename = "N")]
+    n: u64,
+    r: u32,
+    p: u32,
+}
+
+#[derive(Deserialize)]
+struct CipherSpec {
+    name: String,
+    nonce: String,
 }
 
 /// Who signed manifest `digest` of `what`: the names of the trusted

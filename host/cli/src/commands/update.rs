@@ -474,9 +474,10 @@ impl App {
             "org.opencontainers.image.description".to_string(),
             m.description.clone(),
         );
+        let key = key.map(super::signing::load_key).transpose()?;
         let registry = super::oci::Registry::new(&what)?;
         let digest = registry.push(&what, &package.bytes, annotations).await?;
-        if let Some(key) = key {
+        if let Some(key) = &key {
             super::signing::sign(&registry, &what, &digest, key).await?;
         }
         let pinned = what.at(&digest);
