@@ -665,7 +665,14 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             | Error::PluginNotFound { .. }
             | Error::ToolNotFound { .. }
             | Error::Policy { .. }
-            | Error::Conflict(_),
+            | Error::Conflict(_)
+            | Error::AlreadyInstalled { .. }
+            | Error::Bundled { .. }
+            | Error::Damaged { .. }
+            | Error::Tampered { .. }
+            | Error::NoPreviousVersion { .. }
+            | Error::WrongPlugin { .. }
+            | Error::NotNewer { .. },
         ) => 2,
         _ => 5,
     }

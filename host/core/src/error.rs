@@ -119,6 +119,51 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// A plugin of this name is installed already.
+    #[error("plugin `{name}` is already installed; run `warden plugin remove {name}` first")]
+    AlreadyInstalled { name: String },
+
+    /// The plugin is bundled with warden, so this cannot be done to it.
+    #[error("`{name}` is bundled with warden {refused}")]
+    Bundled { name: String, refused: String },
+
+    /// A file of warden's plugin store cannot be parsed.
+    #[error("{} is damaged ({reason}){hint}", path.display())]
+    Damaged {
+        path: PathBuf,
+        reason: String,
+        hint: String,
+    },
+
+    /// An installed (or kept previous) component's bytes are not the ones
+    /// recorded.
+    #[error("{} changed since it was {when} (digest {found} instead of {recorded}); refusing to {refused}", path.display())]
+    Tampered {
+        path: PathBuf,
+        when: &'static str,
+        found: String,
+        recorded: String,
+        refused: &'static str,
+    },
+
+    /// `rollback` with nothing kept to roll back to.
+    #[error("`{name}` has no previous version to roll back to")]
+    NoPreviousVersion { name: String },
+
+    /// An update names a component of another plugin.
+    #[error("{target} is the plugin `{found}`, not `{name}`")]
+    WrongPlugin {
+        target: String,
+        found: String,
+        name: String,
+    },
+
+    /// An update is not newer than the installed version (a downgrade, or
+    /// other bytes under the same version) and `--allow-downgrade` was not
+    /// given.
+    #[error("{reason}")]
+    NotNewer { reason: String },
+
     /// The tool input was refused before the plugin ran.
     #[error("invalid input for {tool}: {reason}")]
     InvalidInput { tool: String, reason: String },

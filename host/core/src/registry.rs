@@ -234,10 +234,13 @@ impl Registry {
             }
             Err(e) => return Err(Error::io("cannot read", path, e)),
         };
-        let record: Record = serde_json::from_str(&text).map_err(|e| Error::Conflict(format!(
-            "{} is damaged ({e}); reinstall with `warden plugin remove {name}` and `warden plugin install`",
-            path.display()
-        )))?;
+        let record: Record = serde_json::from_str(&text).map_err(|e| Error::Damaged {
+            path: path.clone(),
+            reason: e.to_string(),
+            hint: format!(
+                "; reinstall with `warden plugin remove {name}` and `warden plugin install`"
+            ),
+        })?;
         Ok(Some(record))
     }
 
@@ -253,12 +256,13 @@ impl Registry {
         let path = self.plugin_dir(name).join("component.wasm");
         let package = Package::from_file(&path)?;
         if package.digest != record.digest {
-            return Err(Error::Conflict(format!(
-                "{} changed since it was installed (digest {} instead of {}); refusing to run it",
-                path.display(),
-                package.digest,
-                record.digest
-            )));
+            return Err(Error::Tampered {
+                path,
+                when: "installed",
+                found: package.digest.to_string(),
+                recorded: record.digest,
+                refused: "run it",
+            });
         }
         Ok((package, record.source))
     }
@@ -396,14 +400,16 @@ impl Registry {
     ) -> Result<Record> {
         let name = &package.manifest.name;
         if bundled::get(name).is_some() {
-            return Err(Error::Conflict(format!(
-                "the name `{name}` belongs to a bundled plugin and cannot be installed over"
-            )));
+            return Err(Error::Bundled {
+                name: name.to_string(),
+                refused: "and cannot be installed over (the name belongs to a bundled plugin)"
+                    .into(),
+            });
         }
         if self.plugin_dir(name).join("plugin.json").exists() {
-            return Err(Error::Conflict(format!(
-                "plugin `{name}` is already installed; run `warden plugin remove {name}` first"
-            )));
+            return Err(Error::AlreadyInstalled {
+                name: name.to_string(),
+            });
         }
         let record = Record {
             name: name.clone(),
@@ -430,9 +436,10 @@ impl Registry {
     /// The files of the installed version of `name`: its record, component
     /// and grant text (empty when it has no grant file).
     fn current_files(&self, name: &str) -> Result<(Record, Vec<u8>, String)> {
-        let record = self
-            .record(name)?
-            .ok_or_else(|| Error::Conflict(format!("`{name}` is bundled with warden")))?;
+        let record = self.record(name)?.ok_or_else(|| Error::Bundled {
+            name: name.to_string(),
+            refused: "and has no previous version kept".into(),
+        })?;
         let (package, _) = self.package(name)?;
         let grant = match crate::configfile::read_text(&self.grant_path(name), MAX_GRANT_BYTES) {
             Ok(t) => t.unwrap_or_default(),
@@ -486,7 +493,11 @@ impl Registry {
         match crate::configfile::read_text(&path, MAX_RECORD_BYTES) {
             Ok(Some(text)) => serde_json::from_str(&text)
                 .map(Some)
-                .map_err(|e| Error::Conflict(format!("{} is damaged ({e})", path.display()))),
+                .map_err(|e| Error::Damaged {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                    hint: String::new(),
+                }),
             Ok(None) => Ok(None),
             Err(e) => Err(Error::io("cannot read", path, e)),
         }
@@ -526,8 +537,11 @@ impl Registry {
     fn previous_workspace_grants(&self, name: &str) -> Result<Vec<(PathBuf, Grant)>> {
         let path = self.previous_dir(name).join(WORKSPACE_GRANTS_FILE);
         let kept: Vec<KeptGrant> = match crate::configfile::read_text(&path, MAX_RECORD_BYTES) {
-            Ok(Some(text)) => serde_json::from_str(&text)
-                .map_err(|e| Error::Conflict(format!("{} is damaged ({e})", path.display())))?,
+            Ok(Some(text)) => serde_json::from_str(&text).map_err(|e| Error::Damaged {
+                path: path.clone(),
+                reason: e.to_string(),
+                hint: String::new(),
+            })?,
             Ok(None) => Vec::new(),
             Err(e) => return Err(Error::io("cannot read", path, e)),
         };
@@ -537,9 +551,11 @@ impl Registry {
     /// Swap the installed version of `name` with its previous one, grant
     /// and all; rolling back twice returns to where it was.
     pub fn rollback(&self, name: &str) -> Result<Record> {
-        let previous = self.previous(name)?.ok_or_else(|| {
-            Error::Conflict(format!("`{name}` has no previous version to roll back to"))
-        })?;
+        let previous = self
+            .previous(name)?
+            .ok_or_else(|| Error::NoPreviousVersion {
+                name: name.to_string(),
+            })?;
         let dir = self.previous_dir(name);
         let bytes = crate::configfile::read_bounded(
             &dir.join("component.wasm"),
@@ -547,11 +563,15 @@ impl Registry {
         )
         .map_err(|e| Error::io("cannot read", dir.join("component.wasm"), e.into()))?
         .unwrap_or_default();
-        if crate::component::digest(&bytes) != previous.digest {
-            return Err(Error::Conflict(format!(
-                "the previous version of `{name}` in {} changed since it was kept; refusing to restore it",
-                dir.display()
-            )));
+        let found = crate::component::digest(&bytes);
+        if found != previous.digest {
+            return Err(Error::Tampered {
+                path: dir.join("component.wasm"),
+                when: "kept as the previous version",
+                found: found.to_string(),
+                recorded: previous.digest.clone(),
+                refused: "restore it",
+            });
         }
         let grant_text = crate::configfile::read_text(&dir.join("grant.toml"), MAX_GRANT_BYTES)
             .map_err(|e| Error::io("cannot read", dir.join("grant.toml"), e))?
@@ -568,9 +588,12 @@ impl Registry {
     pub fn remove(&self, name: &str) -> Result<()> {
         Self::check_name(name)?;
         if bundled::get(name).is_some() {
-            return Err(Error::Conflict(format!(
-                "`{name}` is bundled with warden and cannot be removed; to take its access away run `warden plugin grant {name} --none`"
-            )));
+            return Err(Error::Bundled {
+                name: name.to_string(),
+                refused: format!(
+                    "and cannot be removed; to take its access away run `warden plugin grant {name} --none`"
+                ),
+            });
         }
         let dir = self.plugin_dir(name);
         if !dir.join("plugin.json").exists() {

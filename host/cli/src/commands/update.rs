@@ -53,9 +53,10 @@ fn default_ref(source: &Source, name: &str) -> anyhow::Result<String> {
         Source::Oci { reference, .. } => Ok(reference.clone()),
         Source::Url { url } => Ok(url.clone()),
         Source::Installed { from } => Ok(from.clone()),
-        Source::Bundled => Err(warden_core::Error::Conflict(format!(
-            "`{name}` is bundled with warden and is updated with warden itself"
-        ))
+        Source::Bundled => Err(warden_core::Error::Bundled {
+            name: name.to_string(),
+            refused: "and is updated with warden itself".into(),
+        }
         .into()),
     }
 }
@@ -178,10 +179,11 @@ impl App {
             Err(e) => return Err(self.refuse_update(name, &target, e)),
         };
         if package.manifest.name != name {
-            let e = warden_core::Error::Conflict(format!(
-                "{target} is the plugin `{}`, not `{name}`",
-                escape(&package.manifest.name)
-            ));
+            let e = warden_core::Error::WrongPlugin {
+                target: target.to_string(),
+                found: escape(&package.manifest.name),
+                name: name.to_string(),
+            };
             return Err(self.refuse_update(name, &target, e.into()));
         }
         if package.digest == old.package.digest {
@@ -218,7 +220,7 @@ impl App {
         if let Some(why) = not_newer
             && !args.allow_downgrade
         {
-            let e = warden_core::Error::Conflict(why);
+            let e = warden_core::Error::NotNewer { reason: why };
             return Err(self.refuse_update(name, &target, e.into()));
         }
         let changes = diff::diff(&old.side(), &new.side());
@@ -379,9 +381,9 @@ impl App {
     /// Put the previous version back, with the grant it had.
     pub fn rollback_plugin(&self, name: &str) -> anyhow::Result<ExitCode> {
         let Some(previous) = self.registry.previous(name)? else {
-            return Err(warden_core::Error::Conflict(format!(
-                "`{name}` has no previous version to roll back to"
-            ))
+            return Err(warden_core::Error::NoPreviousVersion {
+                name: name.to_string(),
+            }
             .into());
         };
         let current = self.registry.record(name)?;
