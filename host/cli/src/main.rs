@@ -283,7 +283,7 @@ enum PluginCommand {
         bundle: Option<PathBuf>,
         /// Install every plugin of a lock (the output of `warden plugin list
         /// --json`), each at its pinned digest.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["source", "sha256"])]
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["source", "sha256", "bundle"])]
         locked: Option<PathBuf>,
         /// Grant only these: `file:PATH[:read|write]`, `env:NAME`,
         /// `program:NAME[:PATTERN]`, `net:ORIGIN` (repeatable). Without it,

@@ -227,7 +227,7 @@ impl Trust {
             "to trust a publisher, add its cosign public key to"
         };
         format!(
-            "{who} {} as [[publisher]] name = \"NAME\" key = \"\"\"-----BEGIN PUBLIC KEY-----…\"\"\"",
+            "{who} {} as [[publisher]] name = \"NAME\" key = \"\"\"-----BEGIN PUBLIC KEY-----…\"\"\" (for a keyless signer: [[keyless]] name, identity, issuer and trusted_root there, and install the file or URL with --bundle FILE)",
             file.display()
         )
     }
