@@ -6,6 +6,8 @@ mod chat;
 mod demo;
 pub use demo::demo;
 mod journal;
+mod man;
+pub use man::man;
 mod log;
 pub use log::Filter;
 mod mcp;
@@ -87,14 +89,18 @@ impl App {
     }
 
     fn context(&self, workspace: &Path) -> anyhow::Result<Context> {
-        let workspace = workspace
-            .canonicalize()
-            .with_context(|| format!("workspace {} is not usable", workspace.display()))?;
-        anyhow::ensure!(
-            workspace.is_dir(),
-            "workspace {} is not a directory",
-            workspace.display()
-        );
+        let hint = "name an existing directory with --workspace (default: the current one)";
+        let workspace = workspace.canonicalize().map_err(|e| Usage {
+            message: format!("workspace {} is not usable: {e}", workspace.display()),
+            hint: hint.into(),
+        })?;
+        if !workspace.is_dir() {
+            return Err(Usage {
+                message: format!("workspace {} is not a directory", workspace.display()),
+                hint: hint.into(),
+            }
+            .into());
+        }
         Ok(Context {
             workspace,
             protected: self.registry.dirs().protected(),
@@ -124,7 +130,39 @@ impl App {
     }
 
     fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        outln!("{}", serde_json::to_string_pretty(value)?);
         Ok(())
     }
 }
+
+/// A component the user named by path. A path that is missing or cannot
+/// be read is a usage error (exit 2), unlike an installed component gone
+/// missing, which is damage to warden's state.
+pub(crate) fn component_at(path: &Path) -> anyhow::Result<Package> {
+    Package::from_file(path).map_err(|e| match e {
+        warden_core::Error::Io(io) => Usage {
+            message: format!("cannot read component {}: {}", path.display(), io.source),
+            hint: "name the path of a readable `.wasm` component".into(),
+        }
+        .into(),
+        other => other.into(),
+    })
+}
+
+/// A command line that has to change before warden can act on it (a path
+/// that is not there, an approval that cannot be asked for): exit 2.
+#[derive(Debug)]
+pub struct Usage {
+    /// What is wrong.
+    pub message: String,
+    /// How to put it right.
+    pub hint: String,
+}
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.message, self.hint)
+    }
+}
+
+impl std::error::Error for Usage {}
