@@ -135,13 +135,23 @@ impl App {
     }
 }
 
+/// Whether a command's plugin-or-component argument names a file: one that
+/// is there, or one spelled as a path (plugin names hold no `/` and do not
+/// end in `.wasm`), so a missing file says so instead of "no plugin".
+pub(crate) fn names_a_file(target: &str) -> bool {
+    Path::new(target).is_file() || target.contains('/') || target.ends_with(".wasm")
+}
+
 /// A component the user named by path. A path that is missing or cannot
 /// be read is a usage error (exit 2), unlike an installed component gone
 /// missing, which is damage to warden's state.
 pub(crate) fn component_at(path: &Path) -> anyhow::Result<Package> {
     Package::from_file(path).map_err(|e| match e {
         warden_core::Error::Io(io) => Usage {
-            message: format!("cannot read component {}: {}", path.display(), io.source),
+            message: match io.source.kind() {
+                std::io::ErrorKind::NotFound => format!("no component at {}", path.display()),
+                _ => format!("cannot read component {}: {}", path.display(), io.source),
+            },
             hint: "name the path of a readable `.wasm` component".into(),
         }
         .into(),

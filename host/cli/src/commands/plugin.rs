@@ -526,7 +526,7 @@ impl App {
     /// Everything a reviewer needs about one plugin.
     pub async fn audit(&self, target: &str, workspace: &Path) -> anyhow::Result<ExitCode> {
         let as_path = Path::new(target);
-        let (package, source) = if as_path.is_file() {
+        let (package, source) = if super::names_a_file(target) {
             (super::component_at(as_path)?, None)
         } else {
             let (p, s) = self.registry.package(target)?;

@@ -407,7 +407,7 @@ impl App {
     /// The capability diff between two components (installed names or files).
     pub async fn plugin_diff(&self, a: &str, b: &str) -> anyhow::Result<ExitCode> {
         let side = async |target: &str| -> anyhow::Result<Version> {
-            if Path::new(target).is_file() {
+            if super::names_a_file(target) {
                 self.version(super::component_at(Path::new(target))?).await
             } else {
                 Ok(self.installed_version(target).await?.0)
