@@ -62,6 +62,8 @@ async def exercise(session, workspace):
 
     r = await session.call_tool("nosuch__tool", {})
     out["unknown"] = {"is_error": bool(r.is_error), "text": text_of(r)}
+    r = await session.call_tool("fs__raed", {})
+    out["mistyped"] = {"is_error": bool(r.is_error), "text": text_of(r)}
 
     # Cancellation: the SDK abandons the call after 0.5 s and sends
     # notifications/cancelled; the server must drop the call, which kills

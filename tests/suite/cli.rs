@@ -66,7 +66,7 @@ fn install_shows_what_is_requested_and_asks_first() {
     let w = Warden::new();
     let path = component("hostile");
     let path = path.to_str().unwrap();
-    let r = w.run_in(w.home.path(), &["plugin", "install", path], Some(b"n\n"));
+    let r = w.on_terminal(&["plugin", "install", path], b"n\n");
     assert_eq!(r.code, 3, "{}", r.stderr);
     for want in [
         "plugin hostile 0.1.0 by an unnamed publisher",
@@ -84,10 +84,9 @@ fn install_shows_what_is_requested_and_asks_first() {
     }
     assert!(!w.run(&["plugin", "list"]).stdout.contains("hostile"));
 
-    let r = w.run_in(
-        w.home.path(),
+    let r = w.on_terminal(
         &["plugin", "install", path, "--grant", "file:.:read"],
-        Some(b"y\n"),
+        b"y\n",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -1137,4 +1136,219 @@ fn issue16_plugin_audit_describes_what_its_programs_can_reach() {
         None,
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn issue17_completions_for_every_shell_and_man_pages() {
+    let w = Warden::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = w.ok(&["completions", shell]);
+        assert!(r.stdout.contains("warden"), "{shell}: {}", r.stdout);
+        // Subcommands two levels down are completed too.
+        assert!(r.stdout.contains("install"), "{shell}: {}", r.stdout);
+    }
+    let r = w.run(&["completions", "tcsh"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+
+    let r = w.ok(&["man"]);
+    assert!(r.stdout.contains(".TH warden 1"), "{}", r.stdout);
+    assert!(r.stdout.contains("completions"), "{}", r.stdout);
+
+    let dir = w.home.path().join("man/man1");
+    let r = w.ok(&["man", "--dir", dir.to_str().unwrap()]);
+    for page in ["warden.1", "warden-call.1", "warden-plugin-install.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).expect(page);
+        assert!(text.starts_with(".ie"), "{page}: {text}");
+        assert!(r.stdout.contains(page), "{}", r.stdout);
+    }
+    let call = std::fs::read_to_string(dir.join("warden-call.1")).unwrap();
+    assert!(call.contains("workspace"), "{call}");
+}
+
+#[test]
+fn issue17_failures_under_json_are_one_json_object_with_the_same_exit_code() {
+    let w = Warden::new();
+    let cases: &[(&[&str], &str, i32)] = &[
+        (&["call", "fs.raed"], "tool_not_found", 2),
+        (&["call", "nosuch.read"], "plugin_not_found", 2),
+        (
+            &["call", "fs.read", "--workspace", "/no/such/dir"],
+            "usage",
+            2,
+        ),
+        (&["plugin", "remove", "fs"], "conflict", 2),
+        (&["call"], "usage", 2),
+        (
+            &["plugin", "grant", "fs", "--grant", "file:.:rread"],
+            "invalid_grant",
+            2,
+        ),
+    ];
+    for (args, kind, code) in cases {
+        let text = w.run(args);
+        assert_eq!(text.code, *code, "{args:?}: {}", text.stderr);
+        assert!(
+            text.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            text.stderr
+        );
+        assert!(text.stdout.is_empty(), "{args:?}: {}", text.stdout);
+
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        let r = w.run(&with_json);
+        assert_eq!(r.code, *code, "{args:?} --json: {}", r.stderr);
+        assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+        let v = r.json();
+        assert_eq!(v["error"]["kind"], *kind, "{v}");
+        assert_eq!(v["exit"], *code, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(!message.is_empty(), "{v}");
+        assert!(!r.stderr.contains("error: "), "{}", r.stderr);
+    }
+    let v = w.run(&["call", "fs.raed", "--json"]).json();
+    assert_eq!(
+        v["error"]["hint"],
+        "did you mean `read`? (see `warden tools`)"
+    );
+}
+
+/// `warden log | head -1`: the reader stops reading, and warden exits
+/// quietly instead of panicking (exit 101) on the broken pipe.
+#[test]
+fn issue17_a_closed_stdout_ends_quietly() {
+    let w = Warden::new();
+    // Something to show in the log.
+    w.run(&["call", "fs.raed"]);
+    w.ok(&["call", "fs.list", "--input", r#"{"path":"."}"#]);
+    for args in [
+        &["log"][..],
+        &["log", "--json"],
+        &["plugin", "list"],
+        &["plugin", "list", "--json"],
+        &["plugin", "audit", "fs"],
+        &["tools"],
+        &["completions", "bash"],
+        &["man"],
+    ] {
+        let mut child = w
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before warden writes a byte.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn issue17_missing_workspace_input_file_and_component_are_usage_errors() {
+    let w = Warden::new();
+    let missing = w.home.path().join("missing");
+    let m = missing.to_str().unwrap();
+    let wasm = format!("{m}.wasm");
+    let at = format!("@{m}.json");
+    for (args, says) in [
+        (
+            vec!["call", "fs.read", "--workspace", m],
+            "name an existing directory with --workspace",
+        ),
+        (vec!["undo", "--workspace", m], "is not usable"),
+        (
+            vec!["call", "fs.read", "--input", &at],
+            "cannot read input file",
+        ),
+        (vec!["plugin", "install", &wasm, "--yes"], "no component at"),
+        (vec!["plugin", "diff", "fs", &wasm], "no component at"),
+        (vec!["plugin", "audit", &wasm], "no component at"),
+        (
+            vec!["plugin", "publish", &wasm, "oci://127.0.0.1:1/x:1"],
+            "no component at",
+        ),
+    ] {
+        let r = w.run(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn issue17_unknown_plugin_and_tool_names_get_a_did_you_mean() {
+    let w = Warden::new();
+    let r = w.run(&["call", "fs.raed"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("plugin `fs` has no tool `raed`; did you mean `read`? (see `warden tools`)"),
+        "{}",
+        r.stderr
+    );
+    let r = w.run(&["call", "fss.read"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("no plugin named `fss`; did you mean `fs`? (see `warden plugin list`)"),
+        "{}",
+        r.stderr
+    );
+    // Nothing close: no guess.
+    let r = w.run(&["call", "fs.zzzzzz"]);
+    assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
+    let r = w.run(&["plugin", "audit", "exce"]);
+    assert!(r.stderr.contains("did you mean `exec`?"), "{}", r.stderr);
+}
+
+#[test]
+fn issue17_call_accepts_the_mcp_style_name() {
+    let w = Warden::new();
+    std::fs::write(w.home.path().join("a.txt"), "hello\n").unwrap();
+    let dotted = w.ok(&["call", "fs.read", "--input", r#"{"path":"a.txt"}"#]);
+    let mcp = w.ok(&["call", "fs__read", "--input", r#"{"path":"a.txt"}"#]);
+    assert_eq!(dotted.stdout, mcp.stdout);
+    assert!(mcp.stdout.contains("hello"), "{}", mcp.stdout);
+    let r = w.run(&["call", "fs__raed"]);
+    assert!(r.stderr.contains("did you mean `read`?"), "{}", r.stderr);
+    let r = w.run(&["call", "fsread"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("PLUGIN.TOOL or PLUGIN__TOOL"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn issue17_install_without_a_terminal_says_to_use_yes_or_grant_and_does_not_wait() {
+    let w = Warden::new();
+    let path = component("hostile");
+    let path = path.to_str().unwrap();
+    // stdin is a pipe that stays open: a prompt would wait forever.
+    let mut child = w
+        .command(&["plugin", "install", path])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("standard input is not a terminal"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("add --yes"), "{stderr}");
+    assert!(stderr.contains("--grant SPEC"), "{stderr}");
+    assert!(!w.run(&["plugin", "list"]).stdout.contains("hostile"));
+    // The host still answers, and --yes installs.
+    w.ok(&["plugin", "install", path, "--yes"]);
+    assert!(w.ok(&["plugin", "list"]).stdout.contains("hostile"));
 }

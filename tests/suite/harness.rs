@@ -111,6 +111,43 @@ impl Warden {
         out.into()
     }
 
+    /// Run in the home on a real terminal (a pty made by util-linux
+    /// `script`), typing `keys`. The terminal merges stdout and stderr, so
+    /// both fields hold everything shown, with `\r\n` made `\n`.
+    pub fn on_terminal(&self, args: &[&str], keys: &[u8]) -> Ran {
+        let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_warden"))
+            .chain(args.iter().copied())
+            .map(|a| {
+                assert!(!a.contains('\''), "cannot quote {a:?}");
+                format!("'{a}'")
+            })
+            .collect();
+        let base = self.command(&[]);
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &quoted.join(" "), "/dev/null"])
+            .current_dir(self.home.path())
+            .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .env_remove("WARDEN_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = script.spawn().expect("spawn script (util-linux)");
+        let mut pipe = child.stdin.take().expect("stdin");
+        let keys = keys.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = pipe.write_all(&keys);
+        });
+        let out = child.wait_with_output().expect("wait");
+        let _ = writer.join();
+        let shown = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: shown.clone(),
+            stderr: shown,
+        }
+    }
+
     /// Run and require success.
     pub fn ok(&self, args: &[&str]) -> Ran {
         let r = self.run(args);

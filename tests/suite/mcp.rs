@@ -141,6 +141,16 @@ fn assert_report(v: &Value, ws: &Path) {
         v["shout"]
     );
     assert_eq!(v["unknown"]["is_error"], true);
+    // issue 17: a mistyped tool name gets the closest offered one.
+    assert_eq!(v["mistyped"]["is_error"], true);
+    assert!(
+        v["mistyped"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("no tool named \"fs__raed\"; did you mean `fs__read`?"),
+        "{}",
+        v["mistyped"]
+    );
     assert_eq!(v["cancel"], "MCPError");
     assert_eq!(v["child_started"], true, "the cancelled command never ran");
     assert_eq!(

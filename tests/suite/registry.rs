@@ -106,6 +106,10 @@ impl Warden {
         }
     }
 
+    /// Run with `stdin` typed in. Answers to a prompt need a terminal
+    /// (warden asks nothing without one), so then warden runs on a pty
+    /// made by util-linux `script`, which merges stdout and stderr: both
+    /// fields hold everything shown.
     fn run_with(&self, args: &[&str], stdin: &[u8]) -> Run {
         self.run_env(args, stdin, &[])
     }
@@ -113,7 +117,24 @@ impl Warden {
     /// [`Warden::run_with`] with extra environment variables.
     fn run_env(&self, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
         let h = self.home.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+        let warden = env!("CARGO_BIN_EXE_warden");
+        let typed = !stdin.is_empty();
+        let mut command = if typed {
+            let quoted: Vec<String> = std::iter::once(warden)
+                .chain(args.iter().copied())
+                .map(|a| {
+                    assert!(!a.contains('\''), "cannot quote {a:?}");
+                    format!("'{a}'")
+                })
+                .collect();
+            let mut c = Command::new("script");
+            c.args(["-qec", &quoted.join(" "), "/dev/null"]);
+            c
+        } else {
+            let mut c = Command::new(warden);
+            c.args(args);
+            c
+        };
         command
             .env_remove("COSIGN_PASSWORD")
             .envs(env.iter().copied());
@@ -122,7 +143,6 @@ impl Warden {
             None => command.env_remove("WARDEN_POLICY"),
         };
         let mut child = command
-            .args(args)
             .current_dir(h)
             .env("HOME", h)
             .env("XDG_CONFIG_HOME", h.join("config"))
@@ -145,10 +165,16 @@ impl Warden {
         });
         let out = child.wait_with_output().expect("wait");
         let _ = writer.join();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = if typed {
+            stdout.replace("\r\n", "\n")
+        } else {
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
         Run {
             code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            stdout: if typed { stderr.clone() } else { stdout },
+            stderr,
         }
     }
 

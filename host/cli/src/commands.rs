@@ -7,6 +7,8 @@ mod demo;
 pub use demo::demo;
 mod journal;
 mod keyless;
+mod man;
+pub use man::man;
 mod log;
 pub use log::Filter;
 mod mcp;
@@ -88,14 +90,18 @@ impl App {
     }
 
     fn context(&self, workspace: &Path) -> anyhow::Result<Context> {
-        let workspace = workspace
-            .canonicalize()
-            .with_context(|| format!("workspace {} is not usable", workspace.display()))?;
-        anyhow::ensure!(
-            workspace.is_dir(),
-            "workspace {} is not a directory",
-            workspace.display()
-        );
+        let hint = "name an existing directory with --workspace (default: the current one)";
+        let workspace = workspace.canonicalize().map_err(|e| Usage {
+            message: format!("workspace {} is not usable: {e}", workspace.display()),
+            hint: hint.into(),
+        })?;
+        if !workspace.is_dir() {
+            return Err(Usage {
+                message: format!("workspace {} is not a directory", workspace.display()),
+                hint: hint.into(),
+            }
+            .into());
+        }
         Ok(Context {
             workspace,
             protected: self.registry.dirs().protected(),
@@ -125,7 +131,49 @@ impl App {
     }
 
     fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        outln!("{}", serde_json::to_string_pretty(value)?);
         Ok(())
     }
 }
+
+/// Whether a command's plugin-or-component argument names a file: one that
+/// is there, or one spelled as a path (plugin names hold no `/` and do not
+/// end in `.wasm`), so a missing file says so instead of "no plugin".
+pub(crate) fn names_a_file(target: &str) -> bool {
+    Path::new(target).is_file() || target.contains('/') || target.ends_with(".wasm")
+}
+
+/// A component the user named by path. A path that is missing or cannot
+/// be read is a usage error (exit 2), unlike an installed component gone
+/// missing, which is damage to warden's state.
+pub(crate) fn component_at(path: &Path) -> anyhow::Result<Package> {
+    Package::from_file(path).map_err(|e| match e {
+        warden_core::Error::Io(io) => Usage {
+            message: match io.source.kind() {
+                std::io::ErrorKind::NotFound => format!("no component at {}", path.display()),
+                _ => format!("cannot read component {}: {}", path.display(), io.source),
+            },
+            hint: "name the path of a readable `.wasm` component".into(),
+        }
+        .into(),
+        other => other.into(),
+    })
+}
+
+/// A command line that has to change before warden can act on it (a path
+/// that is not there, an approval that cannot be asked for): exit 2.
+#[derive(Debug)]
+pub struct Usage {
+    /// What is wrong.
+    pub message: String,
+    /// How to put it right.
+    pub hint: String,
+}
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.message, self.hint)
+    }
+}
+
+impl std::error::Error for Usage {}

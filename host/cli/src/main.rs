@@ -1,13 +1,22 @@
 //! The `warden` command line.
 //!
-//! Exit codes: 0 success; 1 the tool reported a failure; 2 bad usage or
-//! input (also an unusable organisation policy); 3 denied (a capability was
-//! not granted, or the organisation's policy forbids it); 4 the plugin was
+//! Exit codes (README's "Exit codes" table is the same list): 0 success,
+//! also when the reader of standard output stopped reading; 1 the tool
+//! reported a failure; 2 bad usage or input (a missing workspace, `@file`
+//! or `.wasm` path, an approval that cannot be asked for, also an unusable
+//! organisation policy); 3 denied (a capability was not granted, the
+//! organisation's policy forbids it, or you answered no); 4 the plugin was
 //! stopped (time, memory or output limit, crash); 5 anything else, including
 //! an action refused because the audit log could not record it; 6 `warden
-//! log verify` found the audit log altered.
+//! log verify` or `warden journal verify` found tampering or damage.
+//!
+//! With `--json`, a failure is one line on stdout:
+//! `{"error":{"kind":…,"message":…,"hint":…},"exit":N}` (see [`errors`]).
 
+#[macro_use]
+mod out;
 mod commands;
+mod errors;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
 use std::io::IsTerminal as _;
@@ -172,6 +181,19 @@ enum Command {
     /// Keep the undo journal's store in bounds, or check it.
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// Print a shell completion script, e.g. `warden completions bash >
+    /// ~/.local/share/bash-completion/completions/warden`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print warden's manual page (roff), or write one page per command.
+    Man {
+        /// Write warden.1, warden-call.1, warden-plugin-install.1, … into
+        /// this directory instead (it is created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Show what a session's turns changed, as a diff.
     Diff {
         /// The session.
@@ -414,7 +436,10 @@ fn main() -> ExitCode {
         eprintln!("warden-confine: {why}");
         return ExitCode::from(warden_core::capability::process::confine::CONFINE_FAILED as u8);
     }
-    let mut cli = Cli::parse();
+    let mut cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return errors::usage(&e),
+    };
     let command = match cli.command.take() {
         Some(c) => c,
         None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => {
@@ -452,11 +477,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.json, command)) {
         Ok(code) => code,
-        Err(err) => {
-            let code = exit_code(&err);
-            eprintln!("error: {err:#}");
-            ExitCode::from(code)
-        }
+        Err(err) => errors::report(&err, cli.json),
     }
 }
 
@@ -481,9 +502,12 @@ fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
-    // The demo keeps its own state: it needs no App of the user's.
-    if let Command::Demo { dir } = &command {
-        return commands::demo(json, dir.clone()).await;
+    // These keep their own state or none: they need no App of the user's.
+    match &command {
+        Command::Demo { dir } => return commands::demo(json, dir.clone()).await,
+        Command::Completions { shell } => return completions(*shell),
+        Command::Man { dir } => return commands::man(Cli::command(), dir.as_deref()),
+        _ => {}
     }
     let app = commands::App::from_env(json)?;
     match command {
@@ -565,6 +589,8 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
         Command::Undo { workspace, force } => app.undo(&workspace, force),
         Command::Journal(JournalCommand::Gc { max_mib }) => app.journal_gc(max_mib),
         Command::Journal(JournalCommand::Verify) => app.journal_verify(),
+        Command::Completions { shell } => completions(shell),
+        Command::Man { dir } => commands::man(Cli::command(), dir.as_deref()),
         Command::Rollback {
             session,
             to,
@@ -643,37 +669,11 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Map an error to the documented exit code.
-fn exit_code(err: &anyhow::Error) -> u8 {
-    // A session shares why a plugin may not run among its calls.
-    let shared = || err.downcast_ref::<std::sync::Arc<Error>>().map(|e| &**e);
-    match err.downcast_ref::<Error>().or_else(shared) {
-        Some(Error::NotGranted { .. } | Error::PolicyDenied { .. }) => 3,
-        Some(
-            Error::Timeout { .. }
-            | Error::MemoryLimit { .. }
-            | Error::OutputLimit { .. }
-            | Error::Trap { .. },
-        ) => 4,
-        Some(
-            Error::InvalidInput { .. }
-            | Error::Grant { .. }
-            | Error::Manifest { .. }
-            | Error::NotAComponent { .. }
-            | Error::UndeclaredImport { .. }
-            | Error::UnknownImport { .. }
-            | Error::PluginNotFound { .. }
-            | Error::ToolNotFound { .. }
-            | Error::Policy { .. }
-            | Error::Conflict(_)
-            | Error::AlreadyInstalled { .. }
-            | Error::Bundled { .. }
-            | Error::Damaged { .. }
-            | Error::Tampered { .. }
-            | Error::NoPreviousVersion { .. }
-            | Error::WrongPlugin { .. }
-            | Error::NotNewer { .. },
-        ) => 2,
-        _ => 5,
-    }
+/// `warden completions SHELL`: the script clap_complete writes for the
+/// whole command tree.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "warden", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
+    Ok(ExitCode::SUCCESS)
 }

@@ -108,12 +108,19 @@ pub enum Error {
     Policy { file: PathBuf, reason: String },
 
     /// No plugin with this name is installed or bundled.
-    #[error("no plugin named `{name}` (see `warden plugin list`)")]
-    PluginNotFound { name: String },
+    #[error("no plugin named `{name}`{suggestion} (see `warden plugin list`)")]
+    PluginNotFound {
+        name: String,
+        suggestion: crate::suggest::Suggestion,
+    },
 
     /// The plugin has no tool with this name.
-    #[error("plugin `{plugin}` has no tool `{tool}` (see `warden tools`)")]
-    ToolNotFound { plugin: String, tool: String },
+    #[error("plugin `{plugin}` has no tool `{tool}`{suggestion} (see `warden tools`)")]
+    ToolNotFound {
+        plugin: String,
+        tool: String,
+        suggestion: crate::suggest::Suggestion,
+    },
 
     /// Installing would overwrite something that must not be overwritten.
     #[error("{0}")]

@@ -35,6 +35,7 @@ pub mod policy;
 pub mod registry;
 pub mod runtime;
 pub mod session;
+pub mod suggest;
 
 pub use error::{Error, Result};
 

@@ -174,7 +174,7 @@ impl Registry {
     /// its component. A long-lived session re-opens the plugin when one of
     /// them changes.
     pub fn watched(&self, name: &str, workspace: &Path) -> Result<Vec<PathBuf>> {
-        Self::check_name(name)?;
+        self.check_name(name)?;
         let dir = self.plugin_dir(name);
         Ok(vec![
             self.grant_path(name),
@@ -184,10 +184,17 @@ impl Registry {
         ])
     }
 
-    fn check_name(name: &str) -> Result<()> {
-        check_name(name).map_err(|_| Error::PluginNotFound {
+    fn check_name(&self, name: &str) -> Result<()> {
+        check_name(name).map_err(|_| self.not_found(name))
+    }
+
+    /// No plugin is called `name`: the error names the closest one that is.
+    pub fn not_found(&self, name: &str) -> Error {
+        let names = self.names().unwrap_or_default();
+        Error::PluginNotFound {
             name: name.to_string(),
-        })
+            suggestion: crate::suggest::Suggestion::closest(name, names.iter().map(String::as_str)),
+        }
     }
 
     /// Names of every plugin: bundled first, then installed, sorted.
@@ -220,7 +227,7 @@ impl Registry {
 
     /// The record of an installed plugin, or `None` for a bundled one.
     pub fn record(&self, name: &str) -> Result<Option<Record>> {
-        Self::check_name(name)?;
+        self.check_name(name)?;
         if bundled::get(name).is_some() {
             return Ok(None);
         }
@@ -228,9 +235,7 @@ impl Registry {
         let text = match crate::configfile::read_text(&path, MAX_RECORD_BYTES) {
             Ok(Some(t)) => t,
             Ok(None) => {
-                return Err(Error::PluginNotFound {
-                    name: name.to_string(),
-                });
+                return Err(self.not_found(name));
             }
             Err(e) => return Err(Error::io("cannot read", path, e)),
         };
@@ -246,13 +251,11 @@ impl Registry {
 
     /// The component of a plugin, checked against its recorded digest.
     pub fn package(&self, name: &str) -> Result<(Package, Source)> {
-        Self::check_name(name)?;
+        self.check_name(name)?;
         if let Some(b) = bundled::find(name) {
             return Ok((Package::bundled(b)?, Source::Bundled));
         }
-        let record = self
-            .record(name)?
-            .ok_or_else(|| Error::PluginNotFound { name: name.into() })?;
+        let record = self.record(name)?.ok_or_else(|| self.not_found(name))?;
         let path = self.plugin_dir(name).join("component.wasm");
         let package = Package::from_file(&path)?;
         if package.digest != record.digest {
@@ -292,7 +295,7 @@ impl Registry {
         source: &Source,
         workspace: &Path,
     ) -> Result<(Grant, Scope)> {
-        Self::check_name(name)?;
+        self.check_name(name)?;
         let path = self.workspace_grant_path(name, workspace);
         match crate::configfile::read_text(&path, MAX_GRANT_BYTES) {
             Ok(Some(text)) => Ok((
@@ -307,7 +310,7 @@ impl Registry {
     /// Every workspace with a grant of its own for plugin `name`, and that
     /// grant (at most [`MAX_WORKSPACE_GRANTS`]).
     pub fn workspace_grants(&self, name: &str) -> Result<Vec<(PathBuf, Grant)>> {
-        Self::check_name(name)?;
+        self.check_name(name)?;
         let root = self.dirs.config.join("grants").join("workspaces");
         let entries = match std::fs::read_dir(&root) {
             Ok(e) => e,
@@ -344,7 +347,7 @@ impl Registry {
         match scope {
             Scope::Everywhere => self.set_grant(name, grant),
             Scope::Workspace(ws) => {
-                Self::check_name(name)?;
+                self.check_name(name)?;
                 let text = toml::to_string(grant).map_err(|e| Error::Grant {
                     reason: e.to_string(),
                 })?;
@@ -368,7 +371,7 @@ impl Registry {
     /// Drop the grant of plugin `name` that applies only in `workspace`, so
     /// the grant everywhere applies there again.
     pub fn clear_workspace_grant(&self, name: &str, workspace: &Path) -> Result<()> {
-        Self::check_name(name)?;
+        self.check_name(name)?;
         let path = self.workspace_grant_path(name, workspace);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -380,7 +383,7 @@ impl Registry {
 
     /// Store the user's grant for a plugin.
     pub fn set_grant(&self, name: &str, grant: &Grant) -> Result<()> {
-        Self::check_name(name)?;
+        self.check_name(name)?;
         let text = toml::to_string(grant).map_err(|e| Error::Grant {
             reason: e.to_string(),
         })?;
@@ -488,7 +491,7 @@ impl Registry {
 
     /// The version an update replaced, if any.
     pub fn previous(&self, name: &str) -> Result<Option<Record>> {
-        Self::check_name(name)?;
+        self.check_name(name)?;
         let path = self.previous_dir(name).join("plugin.json");
         match crate::configfile::read_text(&path, MAX_RECORD_BYTES) {
             Ok(Some(text)) => serde_json::from_str(&text)
@@ -586,7 +589,7 @@ impl Registry {
 
     /// Remove an installed plugin and its grant.
     pub fn remove(&self, name: &str) -> Result<()> {
-        Self::check_name(name)?;
+        self.check_name(name)?;
         if bundled::get(name).is_some() {
             return Err(Error::Bundled {
                 name: name.to_string(),
@@ -597,9 +600,7 @@ impl Registry {
         }
         let dir = self.plugin_dir(name);
         if !dir.join("plugin.json").exists() {
-            return Err(Error::PluginNotFound {
-                name: name.to_string(),
-            });
+            return Err(self.not_found(name));
         }
         std::fs::remove_file(dir.join("plugin.json"))
             .map_err(|e| Error::io("cannot remove", &dir, e))?;

@@ -540,9 +540,11 @@ impl Session {
             Err(e) => return Err(Refused::Unknown(e)),
         };
         if !plugin.has(req.tool) {
+            let names = plugin.tools.iter().map(|t| t.name.as_str());
             return Err(Refused::Unknown(Error::ToolNotFound {
                 plugin: req.plugin.into(),
                 tool: req.tool.into(),
+                suggestion: crate::suggest::Suggestion::closest(req.tool, names),
             }));
         }
         if let Some(expected) = &req.expect

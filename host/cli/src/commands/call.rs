@@ -26,12 +26,8 @@ impl App {
         warden_core::journal::check_session(session)?;
         let input = read_input(qualified, input)?;
         let input = input.as_str();
-        let Some((plugin, tool)) = qualified.split_once('.') else {
-            anyhow::bail!(Error::InvalidInput {
-                tool: qualified.to_string(),
-                reason: "name the tool as PLUGIN.TOOL, e.g. fs.read (see `warden tools`)".into(),
-            });
-        };
+        let (plugin, tool) = self.split_name(qualified)?;
+        let (plugin, tool) = (plugin.as_str(), tool.as_str());
         let ctx = self.context(workspace)?;
         let unrecorded = |what: &str, e: anyhow::Error| {
             e.context(format!(
@@ -142,6 +138,35 @@ impl App {
         Ok(code)
     }
 
+    /// The plugin and tool of `plugin.tool`, or of `plugin__tool` as MCP
+    /// clients and the agent name it. Plugin names may hold `_`, so the
+    /// longest installed or bundled name that fits is the plugin.
+    fn split_name(&self, qualified: &str) -> anyhow::Result<(String, String)> {
+        if let Some((plugin, tool)) = qualified.split_once('.') {
+            return Ok((plugin.into(), tool.into()));
+        }
+        let sep = warden_agent::tools::SEPARATOR;
+        let names = self.registry.names().unwrap_or_default();
+        let known = names
+            .iter()
+            .filter_map(|n| {
+                let tool = qualified.strip_prefix(n.as_str())?.strip_prefix(sep)?;
+                (!tool.is_empty()).then_some((n.clone(), tool.to_string()))
+            })
+            .max_by_key(|(n, _)| n.len());
+        match known.or_else(|| {
+            let (p, t) = qualified.split_once(sep)?;
+            Some((p.to_string(), t.to_string()))
+        }) {
+            Some(parts) => Ok(parts),
+            None => Err(Error::InvalidInput {
+                tool: qualified.to_string(),
+                reason: "name the tool as PLUGIN.TOOL or PLUGIN__TOOL, e.g. fs.read (see `warden tools`)".into(),
+            }
+            .into()),
+        }
+    }
+
     /// List every tool.
     pub async fn tools(&self) -> anyhow::Result<ExitCode> {
         let mut all = Vec::new();
@@ -161,15 +186,15 @@ impl App {
             self.print_json(&all)?;
         } else {
             for t in &all {
-                println!("{}", t["name"].as_str().unwrap_or_default());
-                println!(
+                outln!("{}", t["name"].as_str().unwrap_or_default());
+                outln!(
                     "    {}",
                     escape(t["description"].as_str().unwrap_or_default())
                 );
                 let props = t["input_schema"]["properties"].as_object();
                 let args: Vec<&String> = props.map(|p| p.keys().collect()).unwrap_or_default();
                 if !args.is_empty() {
-                    println!(
+                    outln!(
                         "    input: {}",
                         args.iter()
                             .map(|a| escape(a))
@@ -189,10 +214,12 @@ fn read_input(tool: &str, spec: &str) -> anyhow::Result<String> {
     use std::io::Read;
     let reader: Box<dyn Read> = match spec {
         "-" => Box::new(std::io::stdin().lock()),
-        s if s.starts_with('@') => Box::new(
-            std::fs::File::open(&s[1..])
-                .map_err(|e| anyhow::anyhow!("cannot read input file {}: {e}", &s[1..]))?,
-        ),
+        s if s.starts_with('@') => {
+            Box::new(std::fs::File::open(&s[1..]).map_err(|e| super::Usage {
+                message: format!("cannot read input file {}: {e}", &s[1..]),
+                hint: "give --input @FILE with a readable file, `-` for standard input, or the JSON itself".into(),
+            })?)
+        }
         inline => return Ok(inline.to_string()),
     };
     let mut text = String::new();
@@ -250,9 +277,9 @@ fn print_result(value: &serde_json::Value) {
             .map(|line| escape(line).replace("\\u{9}", "\t"))
             .collect::<Vec<_>>()
             .join("\n");
-        println!("{safe}");
+        outln!("{safe}");
     } else {
-        println!("{text}");
+        outln!("{text}");
     }
 }
 

@@ -210,7 +210,7 @@ impl App {
         let workspace = chat.opened.workspace.clone();
         let id = chat.opened.id.clone();
         match cmd {
-            Slash::Help => println!("{}", slash::HELP),
+            Slash::Help => outln!("{}", slash::HELP),
             // Handled by the loop.
             Slash::Quit => {}
             Slash::Diff(turn) => {
@@ -235,12 +235,12 @@ impl App {
                     let plugin = chat.opened.calls.plugin(&name).await?;
                     match plugin.allowed() {
                         Ok(p) => {
-                            println!("{name}:");
+                            outln!("{name}:");
                             for line in warden_core::session::rule(p.effective()) {
-                                println!("  {line}");
+                                outln!("  {line}");
                             }
                         }
-                        Err(e) => println!("{name}: not offered: {e}"),
+                        Err(e) => outln!("{name}: not offered: {e}"),
                     }
                 }
             }
@@ -248,16 +248,14 @@ impl App {
                 self.grant_confirmed(&plugin, &specs, "/grants in `warden chat`")?;
                 let offered = chat.opened.tools.tools().iter().any(|t| t.plugin == plugin);
                 if !offered {
-                    println!(
-                        "(the model is offered `{plugin}`'s tools from the next session: /new)"
-                    );
+                    outln!("(the model is offered `{plugin}`'s tools from the next session: /new)");
                 }
             }
             Slash::Approval(mode) => {
                 chat.opened.approvals.set_mode(mode);
-                println!("approval: {}", mode.name());
+                outln!("approval: {}", mode.name());
             }
-            Slash::Model(None) => println!(
+            Slash::Model(None) => outln!(
                 "model: {} ({})",
                 escape(chat.opened.model()),
                 chat.opened.kind
@@ -267,7 +265,7 @@ impl App {
                 // Another model may have another window.
                 chat.opened.context = Context::new(endpoint.window());
                 chat.opened.provider = Provider::new(endpoint, Retry::default())?;
-                println!("model: {}", escape(chat.opened.model()));
+                outln!("model: {}", escape(chat.opened.model()));
             }
             Slash::New => {
                 let endpoint = chat.opened.provider.endpoint().clone();

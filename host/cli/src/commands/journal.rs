@@ -24,7 +24,7 @@ impl App {
                 "forgotten": r.forgotten, "path": root,
             }))?;
         } else {
-            println!(
+            outln!(
                 "journal {}: removed {} stored contents ({:.1} MiB), kept {} ({:.1} MiB)",
                 root.display(),
                 r.removed,
@@ -33,12 +33,12 @@ impl App {
                 r.kept_bytes as f64 / 1048576.0
             );
             if !r.forgotten.is_empty() {
-                println!(
+                outln!(
                     "forgot {} turn(s) to fit {max_mib} MiB; they can no longer be undone:",
                     r.forgotten.len()
                 );
                 for t in &r.forgotten {
-                    println!("  {}", warden_core::escape::escape(t));
+                    outln!("  {}", warden_core::escape::escape(t));
                 }
             }
         }
@@ -56,18 +56,18 @@ impl App {
                 "path": root,
             }))?;
         } else if bad.is_empty() {
-            println!(
+            outln!(
                 "journal {} is intact: every stored content a turn needs is there and whole",
                 root.display()
             );
         } else {
-            println!(
+            outln!(
                 "journal {} is NOT intact: {} stored content(s) missing or damaged",
                 root.display(),
                 bad.len()
             );
             for b in &bad {
-                println!("  {}", warden_core::escape::escape(&b.to_string()));
+                outln!("  {}", warden_core::escape::escape(&b.to_string()));
             }
         }
         Ok(if bad.is_empty() {

@@ -71,7 +71,7 @@ impl App {
         } else {
             for e in &entries {
                 for line in describe(e) {
-                    println!("{line}");
+                    outln!("{line}");
                 }
             }
             if entries.is_empty() {
@@ -97,7 +97,7 @@ impl App {
         match verdict {
             Ok(v) => {
                 if !self.json {
-                    println!(
+                    outln!(
                         "audit log {} is intact: {} records, the last one matches the anchor",
                         log.path().display(),
                         v.records
@@ -107,8 +107,8 @@ impl App {
             }
             Err(audit::Error::Tampered { at, what, path }) => {
                 if !self.json {
-                    println!("audit log {} is NOT intact", path.display());
-                    println!("  at {at}: {what}");
+                    outln!("audit log {} is NOT intact", path.display());
+                    outln!("  at {at}: {what}");
                 }
                 Ok(ExitCode::from(EXIT_TAMPERED))
             }

@@ -326,8 +326,11 @@ impl ServerHandler for WardenMcp {
             )));
         };
         let Some((plugin, spec)) = self.resolve(request.name.as_ref()).await else {
+            let offered = self.offered().await;
+            let names = offered.iter().map(|t| t.name.as_ref());
+            let suggestion = warden_core::suggest::Suggestion::closest(&request.name, names);
             return Ok(tool_error(format!(
-                "no tool named {:?}; tools/list shows the tools this server offers",
+                "no tool named {:?}{suggestion}; tools/list shows the tools this server offers",
                 escape(&request.name)
             )));
         };

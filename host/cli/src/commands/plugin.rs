@@ -263,7 +263,11 @@ impl App {
             report::block("tools", &tool_names);
             report::block("will grant", &grant_lines(&grant));
         }
-        let approved = yes || confirm(&format!("Install `{}` with these grants? [y/N] ", m.name))?;
+        let approved = yes
+            || confirm(
+                &format!("Install `{}` with these grants? [y/N] ", m.name),
+                "add --yes to approve what the manifest requests (programs and network stay off unless named), or --grant SPEC ... --yes to grant only those",
+            )?;
         // Record only an install that can happen (the registry refuses a
         // bundled name or an installed one, below).
         let installable = warden_core::bundled::get(&m.name).is_none()
@@ -349,7 +353,7 @@ impl App {
                     .as_array()
                     .map(|t| t.iter().filter_map(|v| v.as_str()).collect())
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "{:<12} {:<8} {:<9} {}  tools: {}",
                     r["name"].as_str().unwrap_or_default(),
                     r["version"].as_str().unwrap_or_default(),
@@ -363,13 +367,13 @@ impl App {
                     tools.join(", ")
                 );
                 if let Some(signer) = r["signer"].as_str() {
-                    println!("{:<12} signed by {}", "", escape(signer));
+                    outln!("{:<12} signed by {}", "", escape(signer));
                 }
                 for scoped in r["workspace_grants"].as_array().into_iter().flatten() {
                     let lines = serde_json::from_value::<Grant>(scoped["grant"].clone())
                         .map(|g| grant_lines(&g).join("; "))
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "{:<12} in workspace {}: {}",
                         "",
                         escape(scoped["workspace"].as_str().unwrap_or_default()),
@@ -425,8 +429,11 @@ impl App {
             &format!("{name} would be granted (in {})", proposal.scope),
             &grant_lines(&proposal.grant),
         );
-        if !confirm(&format!("Grant `{name}` this? [y/N] "))? {
-            println!("nothing was granted");
+        if !confirm(
+            &format!("Grant `{name}` this? [y/N] "),
+            &format!("grant it with `warden plugin grant {name} --add --grant SPEC`"),
+        )? {
+            outln!("nothing was granted");
             return Ok(false);
         }
         self.store_grant(name, &proposal, by)?;
@@ -530,8 +537,8 @@ impl App {
     /// Everything a reviewer needs about one plugin.
     pub async fn audit(&self, target: &str, workspace: &Path) -> anyhow::Result<ExitCode> {
         let as_path = Path::new(target);
-        let (package, source) = if as_path.is_file() {
-            (Package::from_file(as_path)?, None)
+        let (package, source) = if super::names_a_file(target) {
+            (super::component_at(as_path)?, None)
         } else {
             let (p, s) = self.registry.package(target)?;
             (p, Some(s))
@@ -587,68 +594,68 @@ impl App {
             Some(s) => format!("installed from {}", escape(&source_text(s))),
             None => "not installed".into(),
         };
-        println!(
+        outln!(
             "{} {} — {}",
             escape(&m.name),
             escape(&m.version),
             source_text
         );
-        println!("  {}", escape(&m.description));
-        println!(
+        outln!("  {}", escape(&m.description));
+        outln!(
             "  publisher {}",
             m.publisher
                 .as_deref()
                 .map(escape)
                 .unwrap_or_else(|| "(none stated)".into())
         );
-        println!(
+        outln!(
             "  digest    {} ({} bytes)",
             package.digest,
             package.bytes.len()
         );
-        println!("imports:");
+        outln!("imports:");
         for i in &imports {
-            println!("  {:<40} {}", i.name, i.class());
+            outln!("  {:<40} {}", i.name, i.class());
         }
         match &verdict {
-            Ok(()) => println!("  import check: ok, every import is justified by the manifest"),
-            Err(e) => println!("  import check: FAILED: {e}"),
+            Ok(()) => outln!("  import check: ok, every import is justified by the manifest"),
+            Err(e) => outln!("  import check: FAILED: {e}"),
         }
-        println!("linked:");
+        outln!("linked:");
         for line in &linked {
-            println!("  {line}");
+            outln!("  {line}");
         }
-        println!("requests:");
+        outln!("requests:");
         for line in report::requested(m) {
-            println!("  {line}");
+            outln!("  {line}");
         }
         if let Some((_, effective, scope)) = &granted {
             let from = match scope {
                 Scope::Everywhere => "the grant for every workspace".to_string(),
                 Scope::Workspace(_) => "this workspace's own grant".to_string(),
             };
-            println!(
+            outln!(
                 "granted (effective in {}, from {from}):",
                 workspace.display()
             );
             for line in report::effective(effective) {
-                println!("  {line}");
+                outln!("  {line}");
             }
             // The environment is the one capability with no access to
             // refuse (a guest reads it whole), so what is left out is said.
             for (var, spec) in warden_core::capability::env::ungranted(&m.env, &effective.env) {
-                println!(
+                outln!(
                     "  not granted: env {var} (absent from its environment; to add it: --grant {spec})"
                 );
             }
         }
-        println!("tools:");
+        outln!("tools:");
         for t in &tools {
-            println!("  {}.{} — {}", m.name, t.name, escape(&t.description));
+            outln!("  {}.{} — {}", m.name, t.name, escape(&t.description));
         }
-        println!("risk summary:");
+        outln!("risk summary:");
         for r in &risks {
-            println!("  - {r}");
+            outln!("  - {r}");
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -708,8 +715,21 @@ pub(super) fn grant_lines(g: &Grant) -> Vec<String> {
     lines
 }
 
-/// Ask on stderr, read one line from stdin. End of input means no.
-pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {
+/// Ask on stderr, read one line from stdin. End of input means no. With
+/// no terminal to ask on (a script, CI, a pipe), nothing is asked and
+/// nothing waits: the refusal says which flags decide instead (`how`).
+pub(super) fn confirm(question: &str, how: &str) -> anyhow::Result<bool> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        let asked = question.trim_end().trim_end_matches("[y/N]").trim_end();
+        return Err(super::Usage {
+            message: format!(
+                "not asked \"{asked}\": standard input is not a terminal, so nobody can answer"
+            ),
+            hint: how.to_string(),
+        }
+        .into());
+    }
     eprint!("{question}");
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

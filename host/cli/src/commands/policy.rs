@@ -189,7 +189,7 @@ impl App {
             if self.json {
                 self.print_json(&json!({"policy": null, "ok": true}))?;
             } else {
-                println!(
+                outln!(
                     "no organisation policy is in force ({MANAGED_POLICY} does not exist and WARDEN_POLICY is not set)"
                 );
             }
@@ -247,7 +247,7 @@ impl App {
                 })).collect::<Vec<_>>(),
             }))?;
         } else {
-            println!(
+            outln!(
                 "policy {}: valid ({} rules, plus warden's base permit)",
                 files.join(" and "),
                 policy.rule_count()
@@ -255,7 +255,7 @@ impl App {
             for (name, want, d) in &results {
                 let mark = if *want == d.allowed { "ok  " } else { "FAIL" };
                 let expected = if *want { "allow" } else { "deny" };
-                println!(
+                outln!(
                     "  {mark} {}: expected {expected}, got {} ({})",
                     escape(name),
                     verdict(d),
@@ -263,7 +263,7 @@ impl App {
                 );
             }
             if !results.is_empty() {
-                println!(
+                outln!(
                     "examples: {} passed, {failed} failed",
                     results.len() - failed
                 );
@@ -325,7 +325,7 @@ impl App {
             if self.json {
                 self.print_json(&json!({"decision": "allow", "rules": [], "policy": null}))?;
             } else {
-                println!(
+                outln!(
                     "allow: {who}: {} `{}`\n  no organisation policy is in force ({MANAGED_POLICY} does not exist and WARDEN_POLICY is not set)",
                     req.action.id(),
                     escape(&resource)
@@ -342,7 +342,7 @@ impl App {
                 "errors": d.errors,
             }))?;
         } else {
-            println!(
+            outln!(
                 "{}: {who}: {} `{}`\n  decided by {}",
                 verdict(&d),
                 req.action.id(),
@@ -350,7 +350,7 @@ impl App {
                 decided_by(&d)
             );
             for e in &d.errors {
-                println!(
+                outln!(
                     "  rule failed to evaluate (counted as forbid): {}",
                     escape(e)
                 );

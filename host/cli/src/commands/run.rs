@@ -301,11 +301,11 @@ impl App {
             return Ok(ExitCode::SUCCESS);
         }
         if all.is_empty() {
-            println!("no sessions yet (they are kept in {})", dir.display());
+            outln!("no sessions yet (they are kept in {})", dir.display());
         }
         for h in all {
             let task: String = h.task.chars().take(60).collect();
-            println!(
+            outln!(
                 "{}  {}  {}/{}  {}",
                 h.id,
                 h.workspace.display(),
@@ -384,7 +384,7 @@ impl Output {
     /// End a line of streamed text, if one is open.
     pub fn end_text(&mut self) {
         if self.streamed {
-            println!();
+            outln!();
             self.streamed = false;
         }
     }
@@ -431,9 +431,7 @@ impl Sink for Output {
         self.stop_progress();
         if self.json {
             if let Ok(line) = serde_json::to_string(event) {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
+                outln!("{line}");
             }
             return;
         }
@@ -550,8 +548,7 @@ impl Sink for Output {
             .map(|l| escape(l).replace("\\u{9}", "\t"))
             .collect::<Vec<_>>()
             .join("\n");
-        print!("{safe}");
-        let _ = std::io::stdout().flush();
+        out!("{safe}");
         self.streamed = true;
     }
 }

@@ -124,7 +124,7 @@ pub async fn fetch_with(
     match wanted {
         Wanted::Path(path) => {
             trust.allow_unsigned(&wanted.display(), "a file carries no signature")?;
-            let package = warden_core::component::Package::from_file(path)?;
+            let package = super::component_at(path)?;
             Ok(Fetched {
                 bytes: package.bytes.into_owned(),
                 source: Source::Installed {

@@ -177,7 +177,7 @@ impl App {
                     .filter(|u| u.turn == t.turn)
                     .map(|u| u.changes.len())
                     .sum();
-                println!(
+                outln!(
                     "{}",
                     c(
                         "1",
@@ -198,7 +198,7 @@ impl App {
                         Out::Line(Line::Removed(s)) => c("31", format!("-{}", escape(&s))),
                         Out::Line(Line::Added(s)) => c("32", format!("+{}", escape(&s))),
                     };
-                    println!("{line}");
+                    outln!("{line}");
                 }
             }
         }

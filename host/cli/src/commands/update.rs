@@ -315,7 +315,10 @@ impl App {
             )
         } else if args.yes {
             (true, "--yes on the command line")
-        } else if super::plugin::confirm(&format!("Update `{name}` with these grants? [y/N] "))? {
+        } else if super::plugin::confirm(
+            &format!("Update `{name}` with these grants? [y/N] "),
+            "add --yes to update without granting anything new, and --grant SPEC for what it should also get",
+        )? {
             (true, "answered yes at the prompt")
         } else {
             (false, "declined at the prompt")
@@ -415,8 +418,8 @@ impl App {
     /// The capability diff between two components (installed names or files).
     pub async fn plugin_diff(&self, a: &str, b: &str) -> anyhow::Result<ExitCode> {
         let side = async |target: &str| -> anyhow::Result<Version> {
-            if Path::new(target).is_file() {
-                self.version(Package::from_file(Path::new(target))?).await
+            if super::names_a_file(target) {
+                self.version(super::component_at(Path::new(target))?).await
             } else {
                 Ok(self.installed_version(target).await?.0)
             }
@@ -430,7 +433,7 @@ impl App {
                 "changes": changes,
             }))?;
         } else {
-            println!(
+            outln!(
                 "{} {} → {} {}",
                 escape(&old.package.manifest.name),
                 escape(&old.package.manifest.version),
@@ -438,10 +441,10 @@ impl App {
                 escape(&new.package.manifest.version)
             );
             if changes.is_empty() {
-                println!("  no change in what it asks for or what its tools say");
+                outln!("  no change in what it asks for or what its tools say");
             }
             for c in &changes {
-                println!("  {c}");
+                outln!("  {c}");
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -454,7 +457,7 @@ impl App {
         target: &str,
         key: Option<&Path>,
     ) -> anyhow::Result<ExitCode> {
-        let package = Package::from_file(component)?;
+        let package = super::component_at(component)?;
         // What is published must be what warden would install.
         self.rt.load(&package)?;
         let Some(rest) = target.strip_prefix("oci://") else {
@@ -496,7 +499,7 @@ impl App {
                 escape(&m.name),
                 escape(&m.version)
             );
-            println!("{pinned}");
+            outln!("{pinned}");
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -1,0 +1,162 @@
+//! How a failed command ends: its exit code, and its words as text on
+//! stderr or, with `--json`, as one line of JSON on stdout:
+//!
+//! ```text
+//! {"error":{"kind":"plugin_not_found","message":"no plugin named …","hint":"did you mean `fs`?"},"exit":2}
+//! ```
+//!
+//! `kind` is a stable word per kind of failure (see [`kind`]), `message`
+//! the same text the plain form prints after `error: `, `hint` what to do
+//! about it, or null. The exit code is the same with and without `--json`.
+
+use crate::commands::Usage;
+use serde_json::json;
+use std::io::Write as _;
+use std::process::ExitCode;
+use warden_core::Error;
+
+/// End with `err`, printed as the user asked.
+pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
+    let code = exit_code(err);
+    let message = format!("{err:#}");
+    if json {
+        emit(kind(err), &message, hint(err), code);
+    } else {
+        let _ = writeln!(std::io::stderr(), "error: {message}");
+    }
+    ExitCode::from(code)
+}
+
+/// End with a command line clap refused (or `--help`, `--version`). The
+/// JSON form is used when `--json` appears anywhere among the arguments,
+/// since the flag itself could not be parsed into place.
+pub fn usage(e: &clap::Error) -> ExitCode {
+    let code = e.exit_code();
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    if !json || !e.use_stderr() {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let (first, rest) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let message = first.trim().trim_start_matches("error: ");
+    let rest = rest.trim();
+    let hint = (!rest.is_empty()).then(|| rest.to_string());
+    emit("usage", message, hint, u8::try_from(code).unwrap_or(2));
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
+
+fn emit(kind: &str, message: &str, hint: Option<String>, code: u8) {
+    let line = json!({
+        "error": { "kind": kind, "message": message, "hint": hint },
+        "exit": code,
+    });
+    // Whoever closed stdout still gets the exit code.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+fn core(err: &anyhow::Error) -> Option<&Error> {
+    // A session shares why a plugin may not run among its calls.
+    let shared = || err.downcast_ref::<std::sync::Arc<Error>>().map(|e| &**e);
+    err.downcast_ref::<Error>().or_else(shared)
+}
+
+/// Map an error to the documented exit code.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<Usage>().is_some() {
+        return 2;
+    }
+    match core(err) {
+        Some(Error::NotGranted { .. } | Error::PolicyDenied { .. }) => 3,
+        Some(
+            Error::Timeout { .. }
+            | Error::MemoryLimit { .. }
+            | Error::OutputLimit { .. }
+            | Error::Trap { .. },
+        ) => 4,
+        Some(
+            Error::InvalidInput { .. }
+            | Error::Grant { .. }
+            | Error::Manifest { .. }
+            | Error::NotAComponent { .. }
+            | Error::UndeclaredImport { .. }
+            | Error::UnknownImport { .. }
+            | Error::PluginNotFound { .. }
+            | Error::ToolNotFound { .. }
+            | Error::Policy { .. }
+            | Error::Conflict(_)
+            | Error::AlreadyInstalled { .. }
+            | Error::Bundled { .. }
+            | Error::Damaged { .. }
+            | Error::Tampered { .. }
+            | Error::NoPreviousVersion { .. }
+            | Error::WrongPlugin { .. }
+            | Error::NotNewer { .. },
+        ) => 2,
+        _ => 5,
+    }
+}
+
+/// The stable word for what kind of failure this is.
+pub fn kind(err: &anyhow::Error) -> &'static str {
+    if err.downcast_ref::<Usage>().is_some() {
+        return "usage";
+    }
+    match core(err) {
+        Some(Error::Manifest { .. }) => "invalid_manifest",
+        Some(Error::Grant { .. }) => "invalid_grant",
+        Some(Error::NotAComponent { .. }) => "not_a_component",
+        Some(Error::UndeclaredImport { .. }) => "undeclared_import",
+        Some(Error::UnknownImport { .. }) => "unknown_import",
+        Some(Error::NotGranted { .. }) => "not_granted",
+        Some(Error::PolicyDenied { .. }) => "policy_denied",
+        Some(Error::Policy { .. }) => "policy_unusable",
+        Some(Error::PluginNotFound { .. }) => "plugin_not_found",
+        Some(Error::ToolNotFound { .. }) => "tool_not_found",
+        Some(Error::Conflict(_)) => "conflict",
+        Some(Error::AlreadyInstalled { .. }) => "already_installed",
+        Some(Error::Bundled { .. }) => "bundled",
+        Some(Error::Damaged { .. }) => "damaged",
+        Some(Error::Tampered { .. }) => "tampered",
+        Some(Error::NoPreviousVersion { .. }) => "no_previous_version",
+        Some(Error::WrongPlugin { .. }) => "wrong_plugin",
+        Some(Error::NotNewer { .. }) => "not_newer",
+        Some(Error::InvalidInput { .. }) => "invalid_input",
+        Some(Error::Timeout { .. }) => "timeout",
+        Some(Error::MemoryLimit { .. }) => "memory_limit",
+        Some(Error::OutputLimit { .. }) => "output_limit",
+        Some(Error::Trap { .. }) => "trap",
+        Some(Error::Io(_)) => "io",
+        Some(Error::Audit(_)) => "audit",
+        Some(Error::Journal(_)) => "journal",
+        Some(Error::Wasm { .. }) => "wasm",
+        None => "error",
+    }
+}
+
+/// What to do about it, where warden knows more than the message says.
+fn hint(err: &anyhow::Error) -> Option<String> {
+    if let Some(u) = err.downcast_ref::<Usage>() {
+        return Some(u.hint.clone());
+    }
+    let did_you_mean = |s: &warden_core::suggest::Suggestion, otherwise: &str| {
+        Some(match &s.0 {
+            Some(name) => format!("did you mean `{name}`? ({otherwise})"),
+            None => otherwise.to_string(),
+        })
+    };
+    match core(err)? {
+        Error::NotGranted { hint, .. } => Some(hint.clone()),
+        Error::UndeclaredImport { hint, .. } => Some((*hint).to_string()),
+        Error::PluginNotFound { suggestion, .. } => {
+            did_you_mean(suggestion, "see `warden plugin list`")
+        }
+        Error::ToolNotFound { suggestion, .. } => did_you_mean(suggestion, "see `warden tools`"),
+        Error::PolicyDenied { file, .. } => Some(format!(
+            "no grant can allow it: ask whoever manages {}",
+            file.display()
+        )),
+        Error::Policy { file, .. } => Some(format!("see `warden policy check {}`", file.display())),
+        _ => None,
+    }
+}
