@@ -24,8 +24,12 @@ done
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), $(rustc --version)"
 echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+# Other work on the machine skews every figure; the ratios are to floors
+# measured in the same run, and the load says how far to trust them.
+echo "load before: $(cut -d" " -f1-3 /proc/loadavg)"
 # `cargo bench` builds the release profile: the binary measured is the one
 # a user installs.
 cargo bench --workspace --bench mcp -- --calls "$calls"
 cargo bench --workspace --bench calls -- --calls 3000
 cargo bench --workspace --bench scale -- --files "$files"
+echo "load after:  $(cut -d" " -f1-3 /proc/loadavg)"
