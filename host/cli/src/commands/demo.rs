@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use warden_agent::approval::Mode;
 use warden_agent::replay::{MODEL, Replay};
+use warden_core::capability::process::confine::{Sandbox, Unavailable};
 use warden_core::dirs::Dirs;
 
 /// The demo project: a shell "library" whose `add` subtracts, and its test.
@@ -42,6 +43,20 @@ const TASK: &str = "make the failing test pass";
 
 /// Run the demo in `dir` (a new temporary directory when `None`).
 pub async fn demo(json: bool, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    // The demo's whole point is a confined `make`; without the sandbox the
+    // agent's test run would be refused, so say what is missing up front.
+    if let Err(why) = std::env::current_exe()
+        .map_err(|_| Unavailable::NoHelper("/proc/self/exe".into()))
+        .and_then(Sandbox::detect)
+    {
+        eprintln!(
+            "warden demo: refused: {why}\n\
+             The demo runs the project's tests with `make`, and warden only runs programs confined by\n\
+             bubblewrap and Landlock (never unconfined). Install bubblewrap (e.g. `apt install bubblewrap`)\n\
+             on a kernel with Landlock, or run `bash .ci/setup`, then run `cargo run -- demo` again."
+        );
+        return Ok(ExitCode::from(2));
+    }
     let temp;
     let kept = dir.is_some();
     let root = match dir {
