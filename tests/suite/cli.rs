@@ -1176,7 +1176,7 @@ fn issue17_failures_under_json_are_one_json_object_with_the_same_exit_code() {
             "usage",
             2,
         ),
-        (&["plugin", "remove", "fs"], "conflict", 2),
+        (&["plugin", "remove", "fs"], "bundled", 2),
         (&["call"], "usage", 2),
         (
             &["plugin", "grant", "fs", "--grant", "file:.:rread"],
