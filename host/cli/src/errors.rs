@@ -17,10 +17,10 @@ use warden_core::Error;
 
 /// End with `err`, printed as the user asked.
 pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
-    let code = exit_code(err);
+    let (kind, code) = classify(err);
     let message = format!("{err:#}");
     if json {
-        emit(kind(err), &message, hint(err), code);
+        emit(kind, &message, hint(err), code);
     } else {
         let _ = writeln!(std::io::stderr(), "error: {message}");
     }
@@ -61,76 +61,42 @@ fn core(err: &anyhow::Error) -> Option<&Error> {
     err.downcast_ref::<Error>().or_else(shared)
 }
 
-/// Map an error to the documented exit code.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
+/// The stable word for what kind of failure this is, and its documented
+/// exit code: one table, so a new error variant cannot get a kind without
+/// a code (the match has no catch-all).
+fn classify(err: &anyhow::Error) -> (&'static str, u8) {
     if err.downcast_ref::<Usage>().is_some() {
-        return 2;
+        return ("usage", 2);
     }
     match core(err) {
-        Some(Error::NotGranted { .. } | Error::PolicyDenied { .. }) => 3,
-        Some(
-            Error::Timeout { .. }
-            | Error::MemoryLimit { .. }
-            | Error::OutputLimit { .. }
-            | Error::Trap { .. },
-        ) => 4,
-        Some(
-            Error::InvalidInput { .. }
-            | Error::Grant { .. }
-            | Error::Manifest { .. }
-            | Error::NotAComponent { .. }
-            | Error::UndeclaredImport { .. }
-            | Error::UnknownImport { .. }
-            | Error::PluginNotFound { .. }
-            | Error::ToolNotFound { .. }
-            | Error::Policy { .. }
-            | Error::Conflict(_)
-            | Error::AlreadyInstalled { .. }
-            | Error::Bundled { .. }
-            | Error::Damaged { .. }
-            | Error::Tampered { .. }
-            | Error::NoPreviousVersion { .. }
-            | Error::WrongPlugin { .. }
-            | Error::NotNewer { .. },
-        ) => 2,
-        _ => 5,
-    }
-}
-
-/// The stable word for what kind of failure this is.
-pub fn kind(err: &anyhow::Error) -> &'static str {
-    if err.downcast_ref::<Usage>().is_some() {
-        return "usage";
-    }
-    match core(err) {
-        Some(Error::Manifest { .. }) => "invalid_manifest",
-        Some(Error::Grant { .. }) => "invalid_grant",
-        Some(Error::NotAComponent { .. }) => "not_a_component",
-        Some(Error::UndeclaredImport { .. }) => "undeclared_import",
-        Some(Error::UnknownImport { .. }) => "unknown_import",
-        Some(Error::NotGranted { .. }) => "not_granted",
-        Some(Error::PolicyDenied { .. }) => "policy_denied",
-        Some(Error::Policy { .. }) => "policy_unusable",
-        Some(Error::PluginNotFound { .. }) => "plugin_not_found",
-        Some(Error::ToolNotFound { .. }) => "tool_not_found",
-        Some(Error::Conflict(_)) => "conflict",
-        Some(Error::AlreadyInstalled { .. }) => "already_installed",
-        Some(Error::Bundled { .. }) => "bundled",
-        Some(Error::Damaged { .. }) => "damaged",
-        Some(Error::Tampered { .. }) => "tampered",
-        Some(Error::NoPreviousVersion { .. }) => "no_previous_version",
-        Some(Error::WrongPlugin { .. }) => "wrong_plugin",
-        Some(Error::NotNewer { .. }) => "not_newer",
-        Some(Error::InvalidInput { .. }) => "invalid_input",
-        Some(Error::Timeout { .. }) => "timeout",
-        Some(Error::MemoryLimit { .. }) => "memory_limit",
-        Some(Error::OutputLimit { .. }) => "output_limit",
-        Some(Error::Trap { .. }) => "trap",
-        Some(Error::Io(_)) => "io",
-        Some(Error::Audit(_)) => "audit",
-        Some(Error::Journal(_)) => "journal",
-        Some(Error::Wasm { .. }) => "wasm",
-        None => "error",
+        Some(Error::Manifest { .. }) => ("invalid_manifest", 2),
+        Some(Error::Grant { .. }) => ("invalid_grant", 2),
+        Some(Error::NotAComponent { .. }) => ("not_a_component", 2),
+        Some(Error::UndeclaredImport { .. }) => ("undeclared_import", 2),
+        Some(Error::UnknownImport { .. }) => ("unknown_import", 2),
+        Some(Error::NotGranted { .. }) => ("not_granted", 3),
+        Some(Error::PolicyDenied { .. }) => ("policy_denied", 3),
+        Some(Error::Policy { .. }) => ("policy_unusable", 2),
+        Some(Error::PluginNotFound { .. }) => ("plugin_not_found", 2),
+        Some(Error::ToolNotFound { .. }) => ("tool_not_found", 2),
+        Some(Error::Conflict(_)) => ("conflict", 2),
+        Some(Error::AlreadyInstalled { .. }) => ("already_installed", 2),
+        Some(Error::Bundled { .. }) => ("bundled", 2),
+        Some(Error::Damaged { .. }) => ("damaged", 2),
+        Some(Error::Tampered { .. }) => ("tampered", 2),
+        Some(Error::NoPreviousVersion { .. }) => ("no_previous_version", 2),
+        Some(Error::WrongPlugin { .. }) => ("wrong_plugin", 2),
+        Some(Error::NotNewer { .. }) => ("not_newer", 2),
+        Some(Error::InvalidInput { .. }) => ("invalid_input", 2),
+        Some(Error::Timeout { .. }) => ("timeout", 4),
+        Some(Error::MemoryLimit { .. }) => ("memory_limit", 4),
+        Some(Error::OutputLimit { .. }) => ("output_limit", 4),
+        Some(Error::Trap { .. }) => ("trap", 4),
+        Some(Error::Io(_)) => ("io", 5),
+        Some(Error::Audit(_)) => ("audit", 5),
+        Some(Error::Journal(_)) => ("journal", 5),
+        Some(Error::Wasm { .. }) => ("wasm", 5),
+        None => ("error", 5),
     }
 }
 
