@@ -115,6 +115,19 @@ impl Fixture {
         })
     }
 
+    /// As [`Fixture::prepare`], with the plugin's time limit raised to
+    /// `timeout_ms`. For tests whose subject is another limit: under a
+    /// loaded test run a debug host can take longer than the manifest's
+    /// deadline to reach it, and the deadline would answer first.
+    pub fn prepare_unhurried(&self, plugin: &str, specs: &[&str], timeout_ms: u64) -> Prepared {
+        let mut l = loaded(plugin);
+        l.manifest.limits.timeout_ms = Some(timeout_ms);
+        let g = Grant::from_specs(specs).expect("grant");
+        let e = grant::effective(&l.manifest, &g, &self.context());
+        l.prepare(runtime(), e, &self.ws, |_| None)
+            .expect("prepare")
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.ws.join(rel)).unwrap_or_else(|e| format!("<{e}>"))
     }

@@ -315,7 +315,9 @@ async fn write_quota_stops_disk_filling() {
     // files_created = 1000.
     const MIB: u64 = 1024 * 1024;
     let fx = Fixture::new();
-    let p = fx.prepare("hostile", &["file:.:write"]);
+    // Creating 1001 files is the slow case; it must meet the file quota,
+    // not the 2 s deadline, however loaded the machine is.
+    let p = fx.prepare_unhurried("hostile", &["file:.:write"], 60_000);
     let quota = |out: &warden_core::runtime::CallOutput| match &out.result {
         Err(warden_core::runtime::ToolFailure::Failed { message }) => message.clone(),
         other => panic!("expected a failure, got {other:?}"),
