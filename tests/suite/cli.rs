@@ -934,6 +934,86 @@ fn the_demo_fixes_its_project_through_real_tools() {
     assert!(r.stderr.contains("is not empty"), "{}", r.stderr);
 }
 
+/// `warden demo ARGS` in a user and mount namespace of its own
+/// (`unshare -Urm`), after `setup` (shell, run as that namespace's root)
+/// changed what the demo can see; nothing outside the namespace changes.
+fn demo_in_namespace(w: &Warden, setup: &str, root: &Path) -> Run {
+    let base = w.command(&[]);
+    let out = Command::new("unshare")
+        .args(["-Urm", "sh", "-ec", &format!("{setup}\nexec \"$0\" \"$@\"")])
+        .arg(env!("CARGO_BIN_EXE_warden"))
+        .args(["demo", "--dir"])
+        .arg(root)
+        .current_dir(w.home.path())
+        .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(Stdio::null())
+        .output()
+        .expect("unshare (util-linux) runs");
+    out.into()
+}
+
+/// Issue 17: the demo on a machine that cannot confine children. Without
+/// bubblewrap it refuses before doing anything, exit 2, saying what to
+/// install; with a bubblewrap that fails at run time, the agent's test run
+/// is refused, the replay stops, nothing is patched, and the demo exits 1
+/// naming what happened instead of reporting success.
+#[test]
+fn issue17_the_demo_fails_loudly_when_children_cannot_be_confined() {
+    let w = Warden::new();
+    let dir = tempfile::tempdir().unwrap();
+    // No bubblewrap at all: an empty /usr/bin (and /bin, its symlink on
+    // merged-/usr systems; /usr/local/bin has none).
+    let root = dir.path().join("absent");
+    let r = demo_in_namespace(&w, "mount -t tmpfs none /usr/bin", &root);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("warden demo: refused: bubblewrap (bwrap) is not installed")
+            && r.stderr.contains("apt install bubblewrap"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !root.join("project").exists(),
+        "nothing is written on refusal"
+    );
+
+    // A bubblewrap that is there but cannot confine (as in a container that
+    // forbids namespaces).
+    let fake = dir.path().join("bwrap");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let root = dir.path().join("broken");
+    let r = demo_in_namespace(
+        &w,
+        &format!("mount --bind '{}' /usr/bin/bwrap", fake.display()),
+        &root,
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("warden demo: failed: the recorded fix did not play to its end")
+            && r.stderr
+                .contains("The run did not fail the way the recording expects"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("No permissions to create new namespace"),
+        "{}",
+        r.stderr
+    );
+    let calc = std::fs::read_to_string(root.join("project/calc.sh")).unwrap();
+    assert!(calc.contains("echo $(($1 - $2))"), "not patched: {calc}");
+    // The refused run is in the demo's audit log.
+    let log = std::fs::read_to_string(root.join("data/warden/audit.log")).unwrap();
+    assert!(log.contains("\"tool\":\"run\""), "{log}");
+}
+
 /// Issue 11: the env capability had no module and nothing said what a
 /// plugin was denied of it. A guest reads its environment whole, so there
 /// is no access to refuse; `plugin audit` names each requested variable

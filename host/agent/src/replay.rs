@@ -15,6 +15,7 @@ use hyper::{Request, Response};
 use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 /// Name the replayed model reports.
 pub const MODEL: &str = "warden-demo-replay";
@@ -26,6 +27,17 @@ const MAX_REQUEST_BYTES: usize = 4 << 20;
 pub struct Replay {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    ending: Arc<Mutex<Option<Ending>>>,
+}
+
+/// How the script ended: the last step it answered without a tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    /// Whether the recording played to its end (the tests passed after the
+    /// fix) rather than stopping early because a step went otherwise.
+    pub fixed: bool,
+    /// What the replay said when it stopped.
+    pub said: String,
 }
 
 impl Replay {
@@ -33,10 +45,14 @@ impl Replay {
     pub async fn start() -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
+        let ending = Arc::new(Mutex::new(None));
+        let shared = ending.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let shared = shared.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(answer);
+                    let service =
+                        hyper::service::service_fn(move |req| answer(req, shared.clone()));
                     let io = hyper_util::rt::TokioIo::new(stream);
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(io, service)
@@ -44,7 +60,13 @@ impl Replay {
                 });
             }
         });
-        Ok(Replay { addr, task })
+        Ok(Replay { addr, task, ending })
+    }
+
+    /// How the script ended, once it has answered a step without a tool
+    /// call; `None` while it is still going or if it was never asked.
+    pub fn ending(&self) -> Option<Ending> {
+        self.ending.lock().map_or(None, |e| e.clone())
     }
 
     /// The base URL to configure, `http://127.0.0.1:PORT/v1`.
@@ -59,7 +81,10 @@ impl Drop for Replay {
     }
 }
 
-async fn answer(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    req: Request<hyper::body::Incoming>,
+    ending: Arc<Mutex<Option<Ending>>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.uri().path() != "/v1/chat/completions" {
         return Ok(status(
             404,
@@ -77,6 +102,14 @@ async fn answer(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Byt
         return Ok(status(400, "not JSON"));
     };
     let step = next_step(&request);
+    if step.call.is_none()
+        && let Ok(mut e) = ending.lock()
+    {
+        *e = Some(Ending {
+            fixed: step.fixed,
+            said: step.text.clone(),
+        });
+    }
     let mut response = Response::new(Full::new(Bytes::from(sse(&step))));
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -97,12 +130,15 @@ fn status(code: u16, message: &str) -> Response<Full<Bytes>> {
 struct Step {
     text: String,
     call: Option<(String, Value)>,
+    /// The last step of a recording that played to its end.
+    fixed: bool,
 }
 
 fn say(text: &str) -> Step {
     Step {
         text: text.to_string(),
         call: None,
+        fixed: false,
     }
 }
 
@@ -110,6 +146,7 @@ fn call(text: &str, tool: &str, args: Value) -> Step {
     Step {
         text: text.to_string(),
         call: Some((tool.to_string(), args)),
+        fixed: false,
     }
 }
 
@@ -157,9 +194,12 @@ fn next_step(request: &Value) -> Step {
             "exec__run",
             json!({"cmd": ["make", "test"]}),
         ),
-        _ if last.contains("1 passed") => say(
-            "(replay) The test passes: `add` in calc.sh subtracted its arguments; it now adds them.",
-        ),
+        _ if last.contains("1 passed") => Step {
+            fixed: true,
+            ..say(
+                "(replay) The test passes: `add` in calc.sh subtracted its arguments; it now adds them.",
+            )
+        },
         _ => say("(replay) The tests still fail; a real model would keep going from here."),
     }
 }
@@ -239,7 +279,8 @@ mod tests {
         assert_eq!(first.call.unwrap().0, "exec__run");
         let read = next_step(&request(&["FAIL add: add 2 3: expected 5, got -1"]));
         assert_eq!(read.call.unwrap().1, json!({"path": "calc.sh"}));
-        assert!(next_step(&request(&["1 passed"])).call.is_none());
+        let early = next_step(&request(&["1 passed"]));
+        assert!(early.call.is_none() && !early.fixed);
         let patch = next_step(&request(&["FAIL add", "echo $(($1 - $2))"]));
         assert_eq!(patch.call.unwrap().0, "edit__replace");
         let done = next_step(&request(&[
@@ -248,7 +289,14 @@ mod tests {
             "ok",
             "1 passed",
         ]));
-        assert!(done.call.is_none() && done.text.contains("now adds them"));
+        assert!(done.call.is_none() && done.fixed && done.text.contains("now adds them"));
+        let still = next_step(&request(&[
+            "FAIL add",
+            "echo $(($1 - $2))",
+            "ok",
+            "FAIL add",
+        ]));
+        assert!(still.call.is_none() && !still.fixed);
         let mut no_tools = request(&[]);
         no_tools["tools"] = json!([]);
         assert!(

@@ -155,7 +155,32 @@ pub async fn demo(json: bool, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> 
             );
         }
     }
-    Ok(code)
+    // The agent loop ends with 0 whenever the model stops of its own accord;
+    // the demo succeeded only if the recording played to its end.
+    match replay.ending() {
+        Some(e) if e.fixed => Ok(code),
+        ending => {
+            let said = ending.map_or_else(
+                || "the replay was never asked for a final step".to_string(),
+                |e| e.said,
+            );
+            let keep = if kept {
+                format!(
+                    "`XDG_DATA_HOME={} warden log` shows the audit record of each call",
+                    root.join("data").display()
+                )
+            } else {
+                "run `warden demo --dir DIR` to keep the project and its audit log".to_string()
+            };
+            eprintln!(
+                "\nwarden demo: failed: the recorded fix did not play to its end.\n\
+                 The replay stopped with: {said}\n\
+                 The tool results above say what went otherwise (a refusal names the grant or sandbox\n\
+                 that refused); {keep}."
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 fn read(path: &Path) -> String {
