@@ -24,6 +24,8 @@ mod policy;
 pub use policy::ExplainArgs;
 mod report;
 mod run;
+mod scaffold;
+pub use scaffold::{Capability, Lang, NewArgs, plugin_new};
 mod signing;
 pub use run::AgentArgs;
 mod undo;

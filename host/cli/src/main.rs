@@ -289,6 +289,23 @@ enum PolicyCommand {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Start a plugin project that builds, installs and passes its own
+    /// test (`./test.sh`) out of the box, with one tool per capability.
+    New {
+        /// The plugin's name: 1-32 of a-z, 0-9, `-`, `_`, starting with a letter.
+        name: String,
+        /// The language of the project.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: commands::Lang,
+        /// A capability to request, each with a tool using it (repeatable;
+        /// default files): files (read a workspace file), programs (run
+        /// `echo`), network (GET a URL).
+        #[arg(long = "capability", value_enum, value_name = "CAPABILITY")]
+        capabilities: Vec<commands::Capability>,
+        /// Where to create it (default: ./NAME); must be new or empty.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Install a plugin component after showing what it requests.
     Install {
         /// Path of the `.wasm` component, `oci://HOST/REPOSITORY:TAG` (or
@@ -507,6 +524,12 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo { dir } => return commands::demo(json, dir.clone()).await,
         Command::Completions { shell } => return completions(*shell),
         Command::Man { dir } => return commands::man(Cli::command(), dir.as_deref()),
+        Command::Plugin(PluginCommand::New {
+            name,
+            lang,
+            capabilities,
+            dir,
+        }) => return plugin_new(json, name, *lang, capabilities, dir.as_deref()),
         _ => {}
     }
     let app = commands::App::from_env(json)?;
@@ -604,6 +627,12 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
             color,
         } => app.diff(&session, turn, &workspace, &color),
         Command::Plugin(cmd) => match cmd {
+            PluginCommand::New {
+                name,
+                lang,
+                capabilities,
+                dir,
+            } => plugin_new(json, &name, lang, &capabilities, dir.as_deref()),
             PluginCommand::Install {
                 source,
                 sha256,
@@ -667,6 +696,25 @@ async fn run(json: bool, command: Command) -> anyhow::Result<ExitCode> {
             } => app.set_grant(&name, &grants, none, requested, add, workspace.as_deref()),
         },
     }
+}
+
+/// `warden plugin new`, which needs no state of the user's.
+fn plugin_new(
+    json: bool,
+    name: &str,
+    lang: commands::Lang,
+    capabilities: &[commands::Capability],
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    commands::plugin_new(
+        json,
+        &commands::NewArgs {
+            name,
+            lang,
+            capabilities,
+            dir,
+        },
+    )
 }
 
 /// `warden completions SHELL`: the script clap_complete writes for the

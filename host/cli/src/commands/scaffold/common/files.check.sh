@@ -1,0 +1,1 @@
+expect {{name}}.read '{"path":"hello.txt"}' 'hello from the workspace'

@@ -1,0 +1,1 @@
+printf 'hello from the workspace\n' >"$ws/hello.txt"

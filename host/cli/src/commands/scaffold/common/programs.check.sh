@@ -1,0 +1,1 @@
+expect {{name}}.echo '{"text":"hi from echo"}' 'hi from echo'
