@@ -19,3 +19,4 @@ mod provider;
 mod registry;
 mod rollback;
 mod sandbox;
+mod scaffold;
